@@ -1,0 +1,2 @@
+//! Benches (in progress).
+fn main() {}

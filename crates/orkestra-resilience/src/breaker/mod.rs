@@ -1,0 +1,5 @@
+//! Circuit breaker.
+
+mod state;
+
+pub use state::{Listener, Reason, State, StateChange};

@@ -1,0 +1,1 @@
+//! degradation (in progress).
