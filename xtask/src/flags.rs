@@ -1,0 +1,193 @@
+//! The command line: which command to run and with which flags.
+//!
+//! The parser is hand-written because xtask takes a handful of flags; it rejects anything it does not
+//! know by name, so a typo like `--keepgoing` fails loudly instead of being ignored.
+
+use std::ffi::OsString;
+use std::fmt;
+
+#[cfg(test)]
+mod tests;
+
+/// The usage text printed by `cargo xtask help` and after a command-line error.
+pub(crate) const USAGE: &str = "\
+Usage: cargo xtask <command> [flags]
+
+Commands:
+  ci [--keep-going]          Run every CI step in order: fmt, clippy, test, doctest, doc, bench-smoke, tidy.
+                             Prints each step's wall time and a summary; exits non-zero if a step failed.
+      --keep-going           Run the remaining steps after a failure and report every failed step at the end.
+  tidy                       Check every workspace member: `[lints] workspace = true`, a description,
+                             a README.md, a crate root opening with `//!` docs, folder named like the package.
+  bench [crate] [-- <args>]  Run the criterion benches of one crate (the whole workspace without a crate),
+                             passing <args> after `--` to criterion, e.g. `-- --save-baseline main`.
+  help                       Print this text (also `-h`, `--help`).
+
+Environment:
+  ORKESTRA_TEST_POSTGRES_URL PostgreSQL URL for the tests that need a server; without it they report
+                             themselves as not run. `.ci/run` starts a local server and sets it.
+";
+
+/// A command read from the command line.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// Print the usage text.
+    Help,
+    /// Run every CI step.
+    Ci {
+        /// Run the remaining steps after a failure instead of stopping.
+        keep_going: bool,
+    },
+    /// Check workspace conventions.
+    Tidy,
+    /// Run criterion benches.
+    Bench {
+        /// The package whose benches to run; `None` runs the whole workspace.
+        package: Option<String>,
+        /// Arguments after `--`, passed through to criterion.
+        criterion_args: Vec<String>,
+    },
+}
+
+/// Why a command line could not be understood.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum UsageError {
+    /// No command was given.
+    NoCommand,
+    /// The first argument is not a known command.
+    UnknownCommand(String),
+    /// A flag the command does not take.
+    UnknownFlag {
+        /// The command the flag was given to.
+        command: &'static str,
+        /// The flag as typed.
+        flag: String,
+    },
+    /// A positional argument the command does not take.
+    UnexpectedArgument {
+        /// The command the argument was given to.
+        command: &'static str,
+        /// The argument as typed.
+        argument: String,
+    },
+    /// An argument that is not valid Unicode; every argument xtask knows is.
+    NotUnicode(OsString),
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoCommand => f.write_str("no command given"),
+            Self::UnknownCommand(command) => write!(f, "unknown command `{command}`"),
+            Self::UnknownFlag { command, flag } => {
+                write!(f, "unknown flag `{flag}` for `cargo xtask {command}`")
+            }
+            Self::UnexpectedArgument { command, argument } => {
+                write!(
+                    f,
+                    "unexpected argument `{argument}` for `cargo xtask {command}`"
+                )
+            }
+            Self::NotUnicode(argument) => {
+                write!(f, "argument `{}` is not valid Unicode", argument.display())
+            }
+        }
+    }
+}
+
+/// Parses the arguments after the program name, as the operating system passed them.
+pub(crate) fn parse_os(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
+    let args = args
+        .into_iter()
+        .map(|arg| arg.into_string().map_err(UsageError::NotUnicode))
+        .collect::<Result<Vec<_>, _>>()?;
+    parse(args)
+}
+
+/// Parses the arguments after the program name.
+pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageError> {
+    let mut args = args.into_iter();
+    let Some(command) = args.next() else {
+        return Err(UsageError::NoCommand);
+    };
+    match command.as_str() {
+        "help" | "-h" | "--help" => {
+            reject_all("help", args)?;
+            Ok(Command::Help)
+        }
+        "ci" => {
+            let mut keep_going = false;
+            for arg in args {
+                match arg.as_str() {
+                    "--keep-going" => keep_going = true,
+                    "-h" | "--help" => return Ok(Command::Help),
+                    _ => return Err(unexpected("ci", arg)),
+                }
+            }
+            Ok(Command::Ci { keep_going })
+        }
+        "tidy" => {
+            if let Some(arg) = args.next() {
+                return if is_help(&arg) {
+                    Ok(Command::Help)
+                } else {
+                    Err(unexpected("tidy", arg))
+                };
+            }
+            Ok(Command::Tidy)
+        }
+        "bench" => parse_bench(args),
+        _ if command.starts_with('-') => Err(UsageError::UnknownFlag {
+            command: "<command>",
+            flag: command,
+        }),
+        _ => Err(UsageError::UnknownCommand(command)),
+    }
+}
+
+fn parse_bench(mut args: impl Iterator<Item = String>) -> Result<Command, UsageError> {
+    let mut package = None;
+    let mut criterion_args = Vec::new();
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            criterion_args.extend(args);
+            break;
+        }
+        if is_help(&arg) {
+            return Ok(Command::Help);
+        }
+        if arg.starts_with('-') || package.is_some() {
+            return Err(unexpected("bench", arg));
+        }
+        package = Some(arg);
+    }
+    Ok(Command::Bench {
+        package,
+        criterion_args,
+    })
+}
+
+fn reject_all(
+    command: &'static str,
+    mut args: impl Iterator<Item = String>,
+) -> Result<(), UsageError> {
+    match args.next() {
+        Some(arg) => Err(unexpected(command, arg)),
+        None => Ok(()),
+    }
+}
+
+fn is_help(arg: &str) -> bool {
+    arg == "-h" || arg == "--help"
+}
+
+fn unexpected(command: &'static str, arg: String) -> UsageError {
+    if arg.starts_with('-') {
+        UsageError::UnknownFlag { command, flag: arg }
+    } else {
+        UsageError::UnexpectedArgument {
+            command,
+            argument: arg,
+        }
+    }
+}
