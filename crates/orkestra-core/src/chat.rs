@@ -141,7 +141,11 @@ pub struct Message {
     /// Who wrote it.
     pub role: Role,
     /// What it says; absent on an assistant message that only calls tools.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content: Option<Content>,
     /// An optional participant name.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -169,7 +169,11 @@ pub struct ErrorClass {
     /// Whether the same call may succeed if made again.
     pub retryable: bool,
     /// How long the server asked us to wait before calling again, if it said.
-    #[serde(default, with = "optional_millis", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "optional_millis",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub retry_after: Option<Duration>,
     /// How urgently the failure needs attention.
     pub severity: Severity,
@@ -221,7 +225,11 @@ impl fmt::Display for ErrorClass {
             "{} ({:?}, {})",
             self.category,
             self.severity,
-            if self.retryable { "retryable" } else { "not retryable" }
+            if self.retryable {
+                "retryable"
+            } else {
+                "not retryable"
+            }
         )?;
         if let Some(after) = self.retry_after {
             write!(f, ", retry after {after:?}")?;

@@ -9,7 +9,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::chat::{ChatResponse, Choice, FinishReason, FunctionCall, Message, Role, ToolCall, Usage};
+use crate::chat::{
+    ChatResponse, Choice, FinishReason, FunctionCall, Message, Role, ToolCall, Usage,
+};
 
 /// One step of a streamed answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -258,7 +260,10 @@ impl StreamAccumulator {
                     choice.role = delta.role;
                 }
                 if let Some(content) = delta.content {
-                    choice.text.get_or_insert_with(String::new).push_str(&content);
+                    choice
+                        .text
+                        .get_or_insert_with(String::new)
+                        .push_str(&content);
                 }
                 for fragment in delta.tool_calls {
                     let slot = fragment.index as usize;
@@ -299,7 +304,8 @@ impl StreamAccumulator {
     fn choice(&mut self, index: u32) -> &mut AccumulatedChoice {
         let index = index as usize;
         if self.choices.len() <= index {
-            self.choices.resize_with(index + 1, AccumulatedChoice::default);
+            self.choices
+                .resize_with(index + 1, AccumulatedChoice::default);
         }
         &mut self.choices[index]
     }

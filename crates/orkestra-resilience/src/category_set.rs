@@ -118,7 +118,9 @@ impl FromIterator<ErrorCategory> for CategorySet {
 
 impl fmt::Debug for CategorySet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.iter().map(ErrorCategory::as_str)).finish()
+        f.debug_set()
+            .entries(self.iter().map(ErrorCategory::as_str))
+            .finish()
     }
 }
 
@@ -172,7 +174,10 @@ mod tests {
     #[test]
     fn every_category_has_its_own_bit_and_round_trips_by_name() {
         let json = serde_json::to_string(&CategorySet::ALL).unwrap();
-        assert_eq!(serde_json::from_str::<CategorySet>(&json).unwrap(), CategorySet::ALL);
+        assert_eq!(
+            serde_json::from_str::<CategorySet>(&json).unwrap(),
+            CategorySet::ALL
+        );
         assert_eq!(CategorySet::ALL.iter().count(), MEMBERS.len());
         for category in ErrorCategory::ALL {
             let single = CategorySet::of(&[category]);
@@ -185,7 +190,10 @@ mod tests {
     fn unknown_names_are_rejected_with_the_list_of_valid_ones() {
         let error = serde_json::from_str::<CategorySet>(r#"["network", "netwrok"]"#).unwrap_err();
         let message = error.to_string();
-        assert!(message.contains("netwrok") && message.contains("rate_limited"), "{message}");
+        assert!(
+            message.contains("netwrok") && message.contains("rate_limited"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -22,7 +22,10 @@ fn manual_clock_never_runs_backwards() {
 #[test]
 fn timestamp_arithmetic_saturates() {
     let far = Timestamp::from_nanos(u64::MAX - 1);
-    assert_eq!(far + Duration::from_secs(10), Timestamp::from_nanos(u64::MAX));
+    assert_eq!(
+        far + Duration::from_secs(10),
+        Timestamp::from_nanos(u64::MAX)
+    );
     assert_eq!(Timestamp::ZERO - far, Duration::ZERO);
     let clock = ManualClock::new();
     clock.advance(Duration::MAX);

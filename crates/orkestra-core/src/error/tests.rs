@@ -20,7 +20,12 @@ fn network_errors_are_retryable_and_high() {
         io::ErrorKind::BrokenPipe,
         io::ErrorKind::UnexpectedEof,
     ] {
-        check(&io::Error::from(kind), ErrorCategory::Network, true, Severity::High);
+        check(
+            &io::Error::from(kind),
+            ErrorCategory::Network,
+            true,
+            Severity::High,
+        );
     }
     check(
         &io::Error::from(io::ErrorKind::TimedOut),
@@ -55,7 +60,12 @@ fn validation_errors_are_medium_and_not_retryable() {
         Severity::Medium,
     );
     let bad_json = serde_json::from_str::<serde_json::Value>("{\"model\": ").unwrap_err();
-    check(&bad_json, ErrorCategory::InvalidRequest, false, Severity::Medium);
+    check(
+        &bad_json,
+        ErrorCategory::InvalidRequest,
+        false,
+        Severity::Medium,
+    );
 }
 
 #[test]
@@ -72,15 +82,17 @@ fn auth_is_critical() {
 fn severity_table_matches_the_documented_rules() {
     let expected = |category: ErrorCategory| match category {
         ErrorCategory::Auth | ErrorCategory::ResourceExhausted(_) => Severity::Critical,
-        ErrorCategory::Network | ErrorCategory::Timeout | ErrorCategory::Internal => {
-            Severity::High
-        }
+        ErrorCategory::Network | ErrorCategory::Timeout | ErrorCategory::Internal => Severity::High,
         ErrorCategory::ContentFilter => Severity::Low,
         ErrorCategory::Cancelled => Severity::Info,
         _ => Severity::Medium,
     };
     for category in ErrorCategory::ALL {
-        assert_eq!(category.default_severity(), expected(category), "{category}");
+        assert_eq!(
+            category.default_severity(),
+            expected(category),
+            "{category}"
+        );
     }
     assert!(Severity::Critical > Severity::High && Severity::Low > Severity::Info);
 }
@@ -94,7 +106,13 @@ fn exactly_the_transient_categories_are_retryable() {
         .collect();
     assert_eq!(
         retryable,
-        ["network", "timeout", "rate_limited", "overloaded", "internal"]
+        [
+            "network",
+            "timeout",
+            "rate_limited",
+            "overloaded",
+            "internal"
+        ]
     );
 }
 
