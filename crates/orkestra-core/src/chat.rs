@@ -1,4 +1,4 @@
-//! Chat types that read and write the OpenAI chat completions JSON.
+//! Chat types that read and write the `OpenAI` chat completions JSON.
 //!
 //! Unknown fields are a deliberate choice per type:
 //! - on [`ChatRequest`], [`Message`], [`ChatResponse`] and [`Choice`] they are **preserved** in an
@@ -8,9 +8,20 @@
 //!   **ignored**, because they carry nothing a router acts on;
 //! - an unknown message `role` or content part `type` is an **error** naming the value, because
 //!   guessing what it means could send a prompt to a model in the wrong shape.
+//!
+//! A body read from the wire is written back as the same JSON value, with these rules for
+//! `null` and absent fields (each matches how `OpenAI` itself writes the body):
+//! - an assistant [`Message`] always carries `content`, written as `null` when it has none
+//!   (it only calls tools, or it refused); other roles omit `content` when they have none;
+//! - [`Choice::finish_reason`] is always written, `null` when unknown;
+//! - `null` values of fields kept in `extra` (`logprobs`, `refusal`, ...) are kept;
+//! - on the other optional fields of [`ChatRequest`], `null` reads as absent and is not
+//!   written back, and numbers in `f64` fields are written in float form (`1` becomes `1.0`).
 
 use std::fmt;
 
+use serde::de::{self, SeqAccess, Visitor};
+use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -106,7 +117,7 @@ pub struct StreamOptions {
 pub enum Role {
     /// Instructions from the application.
     System,
-    /// Instructions from the application, the newer name OpenAI uses for reasoning models.
+    /// Instructions from the application, the newer name `OpenAI` uses for reasoning models.
     Developer,
     /// The end user.
     User,
@@ -136,16 +147,15 @@ impl fmt::Display for Role {
 }
 
 /// One message of a conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialization is written by hand for one rule: an assistant message always carries
+/// `content`, `null` when it has none, as `OpenAI` writes it (see the [module docs](self)).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Message {
     /// Who wrote it.
     pub role: Role,
-    /// What it says; absent on an assistant message that only calls tools.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// What it says; `None` on an assistant message that only calls tools or refused.
+    #[serde(default, deserialize_with = "nullable")]
     pub content: Option<Content>,
     /// An optional participant name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,6 +169,31 @@ pub struct Message {
     /// Every other field (`refusal`, `annotations`, `audio`, ...), kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl Serialize for Message {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("role", &self.role)?;
+        // OpenAI writes `"content": null` on assistant messages that only call tools or
+        // refuse; writing it back keeps such bodies exact, and every API accepts it.
+        if self.content.is_some() || self.role == Role::Assistant {
+            map.serialize_entry("content", &self.content)?;
+        }
+        if let Some(name) = &self.name {
+            map.serialize_entry("name", name)?;
+        }
+        if let Some(tool_calls) = &self.tool_calls {
+            map.serialize_entry("tool_calls", tool_calls)?;
+        }
+        if let Some(tool_call_id) = &self.tool_call_id {
+            map.serialize_entry("tool_call_id", tool_call_id)?;
+        }
+        for (key, value) in &self.extra {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
 }
 
 /// Reads `null` and a missing field alike as `None`.
@@ -211,7 +246,10 @@ impl Message {
 }
 
 /// The content of a message: a plain string or a list of typed parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Deserialization is written by hand rather than `untagged`, so that a part of an unknown
+/// `type` is reported by name instead of as "did not match any variant".
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Content {
     /// Plain text.
@@ -241,6 +279,34 @@ impl Content {
     /// Whether any part is an image.
     pub fn has_image(&self) -> bool {
         matches!(self, Self::Parts(parts) if parts.iter().any(|part| matches!(part, ContentPart::ImageUrl { .. })))
+    }
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ContentVisitor;
+
+        impl<'de> Visitor<'de> for ContentVisitor {
+            type Value = Content;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list of content parts")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Content, E> {
+                Ok(Content::Text(text.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Content, E> {
+                Ok(Content::Text(text))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, parts: A) -> Result<Content, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(parts)).map(Content::Parts)
+            }
+        }
+
+        deserializer.deserialize_any(ContentVisitor)
     }
 }
 

@@ -1,12 +1,21 @@
-//! Streamed answers: the provider-neutral [`StreamEvent`], the OpenAI chunk shape and an
+//! Streamed answers: the provider-neutral [`StreamEvent`], the `OpenAI` chunk shape and an
 //! accumulator that folds events into a [`ChatResponse`].
 //!
-//! A provider turns its wire format (OpenAI SSE, Anthropic events, Ollama NDJSON) into
-//! [`StreamEvent`]s; the gateway turns them back into OpenAI chunks. A stream that ends
+//! A provider turns its wire format (`OpenAI` SSE, Anthropic events, Ollama NDJSON) into
+//! [`StreamEvent`]s; the gateway turns them back into `OpenAI` chunks. A stream that ends
 //! without its wire terminator must end with an `Err` item, never silently: the accumulator
 //! therefore only yields a response when it has seen a [`StreamEvent::Finish`].
+//!
+//! Chunks read from the wire are written back as the same JSON value. Two `null`s need a
+//! rule, and both follow how `OpenAI` writes its chunks:
+//! - a [`Delta`] that carries a `role` (the first of a choice) always carries `content`,
+//!   `null` when it has none (a tool-call answer);
+//! - `"usage": null`, which `OpenAI` puts on every chunk but the last when `include_usage` is
+//!   set, is kept in [`ChatChunk::extra`]; a real [`ChatChunk::usage`] takes its place.
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 use crate::chat::{
@@ -40,19 +49,22 @@ pub enum StreamEvent {
 }
 
 /// New content for one choice of a streamed answer.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+///
+/// Serialization is written by hand for one rule: a delta with a `role` always carries
+/// `content`, `null` when it has none (see the [module docs](self)).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 pub struct Delta {
     /// The choice this content belongs to (not serialized: the chunk carries it).
     #[serde(skip)]
     pub index: u32,
     /// The role, on the first delta of a choice.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub role: Option<Role>,
     /// Text to append.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub content: Option<String>,
     /// Fragments of tool calls to append.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub tool_calls: Vec<ToolCallDelta>,
     /// Every other field (`refusal`, `reasoning_content`, ...), kept as sent.
     #[serde(flatten)]
@@ -67,6 +79,27 @@ impl Delta {
             content: Some(content.into()),
             ..Self::default()
         }
+    }
+}
+
+impl Serialize for Delta {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(role) = &self.role {
+            map.serialize_entry("role", role)?;
+        }
+        // OpenAI opens a tool-call answer with `"content": null` next to the role; writing it
+        // back keeps such chunks exact.
+        if self.content.is_some() || self.role.is_some() {
+            map.serialize_entry("content", &self.content)?;
+        }
+        if !self.tool_calls.is_empty() {
+            map.serialize_entry("tool_calls", &self.tool_calls)?;
+        }
+        for (key, value) in &self.extra {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
     }
 }
 
@@ -97,33 +130,109 @@ pub struct FunctionCallDelta {
     pub arguments: Option<String>,
 }
 
-/// One `chat.completion.chunk` of an OpenAI stream (the JSON after `data: `).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One `chat.completion.chunk` of an `OpenAI` stream (the JSON after `data: `).
+///
+/// Serde is written by hand (through a private wire shape) for one rule: `"usage": null` is
+/// kept in `extra` (see the [module docs](self)).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "WireChunk")]
 pub struct ChatChunk {
     /// The completion's id, the same on every chunk.
     pub id: String,
     /// Always `chat.completion.chunk`.
-    #[serde(default = "chunk_object")]
     pub object: String,
     /// Unix time in seconds.
-    #[serde(default)]
     pub created: u64,
     /// The model that answers.
-    #[serde(default)]
     pub model: String,
     /// Deltas; empty on the final usage chunk.
-    #[serde(default)]
     pub choices: Vec<ChunkChoice>,
     /// Usage of the whole answer, on the final chunk when `include_usage` was asked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
-    /// Every other field (`system_fingerprint`, ...), kept as sent.
-    #[serde(flatten)]
+    /// Every other field (`system_fingerprint`, a `"usage": null`, ...), kept as sent.
     pub extra: Map<String, Value>,
 }
 
 fn chunk_object() -> String {
     "chat.completion.chunk".to_owned()
+}
+
+/// A [`ChatChunk`] as read from the wire, telling an absent `usage` from a `null` one.
+#[derive(Deserialize)]
+struct WireChunk {
+    id: String,
+    #[serde(default = "chunk_object")]
+    object: String,
+    #[serde(default)]
+    created: u64,
+    #[serde(default)]
+    model: String,
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+    #[serde(default)]
+    usage: WireUsage,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+/// A chunk's `usage` field as sent: absent, `null`, or a usage.
+#[derive(Default)]
+enum WireUsage {
+    #[default]
+    Absent,
+    Null,
+    Reported(Usage),
+}
+
+impl<'de> Deserialize<'de> for WireUsage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // An absent field never reaches this: `#[serde(default)]` gives `Absent`.
+        Ok(Option::<Usage>::deserialize(deserializer)?.map_or(Self::Null, Self::Reported))
+    }
+}
+
+impl From<WireChunk> for ChatChunk {
+    fn from(wire: WireChunk) -> Self {
+        let mut extra = wire.extra;
+        let usage = match wire.usage {
+            WireUsage::Reported(usage) => Some(usage),
+            WireUsage::Null => {
+                extra.insert("usage".to_owned(), Value::Null);
+                None
+            }
+            WireUsage::Absent => None,
+        };
+        Self {
+            id: wire.id,
+            object: wire.object,
+            created: wire.created,
+            model: wire.model,
+            choices: wire.choices,
+            usage,
+            extra,
+        }
+    }
+}
+
+impl Serialize for ChatChunk {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("object", &self.object)?;
+        map.serialize_entry("created", &self.created)?;
+        map.serialize_entry("model", &self.model)?;
+        map.serialize_entry("choices", &self.choices)?;
+        if let Some(usage) = &self.usage {
+            map.serialize_entry("usage", usage)?;
+        }
+        for (key, value) in &self.extra {
+            // A real usage replaces a `"usage": null` kept from the wire; JSON keys are unique.
+            if self.usage.is_none() || key != "usage" {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
 }
 
 /// One choice's delta in a [`ChatChunk`].
@@ -178,7 +287,7 @@ impl ChatChunk {
 
     /// The chunk that carries `event` for a stream with this `id`, `model` and `created`.
     ///
-    /// Returns `None` for [`StreamEvent::Start`], which the OpenAI format has no chunk for:
+    /// Returns `None` for [`StreamEvent::Start`], which the `OpenAI` format has no chunk for:
     /// its fields ride on every chunk instead.
     pub fn from_event(id: &str, model: &str, created: u64, event: StreamEvent) -> Option<Self> {
         let (choices, usage) = match event {
@@ -217,6 +326,10 @@ impl ChatChunk {
 
 /// Folds [`StreamEvent`]s into the [`ChatResponse`] a non-streamed call would have returned.
 ///
+/// Text and tool-call fragments concatenate. Other delta fields go to the message's `extra`:
+/// string fragments concatenate (a streamed `refusal` or `reasoning_content`), a `null` never
+/// replaces a value, and any other value replaces the previous one.
+///
 /// ```
 /// use orkestra_core::{Delta, FinishReason, StreamAccumulator, StreamEvent};
 ///
@@ -242,7 +355,24 @@ struct AccumulatedChoice {
     role: Option<Role>,
     text: Option<String>,
     tool_calls: Vec<ToolCall>,
+    extra: Map<String, Value>,
     finish_reason: Option<FinishReason>,
+}
+
+/// Folds one delta field the accumulator does not model into the message's `extra`.
+fn merge_extra(extra: &mut Map<String, Value>, key: String, value: Value) {
+    match extra.entry(key) {
+        Entry::Vacant(slot) => {
+            slot.insert(value);
+        }
+        Entry::Occupied(mut slot) => match (slot.get_mut(), value) {
+            (Value::String(text), Value::String(fragment)) => text.push_str(&fragment),
+            (_, Value::Null) => {}
+            (_, value) => {
+                slot.insert(value);
+            }
+        },
+    }
 }
 
 impl StreamAccumulator {
@@ -293,6 +423,9 @@ impl StreamAccumulator {
                         }
                     }
                 }
+                for (key, value) in delta.extra {
+                    merge_extra(&mut choice.extra, key, value);
+                }
             }
             StreamEvent::Finish { index, reason } => {
                 self.choice(index).finish_reason = Some(reason);
@@ -340,7 +473,7 @@ impl StreamAccumulator {
                     name: None,
                     tool_calls: (!choice.tool_calls.is_empty()).then_some(choice.tool_calls),
                     tool_call_id: None,
-                    extra: Map::new(),
+                    extra: choice.extra,
                 },
                 finish_reason: choice.finish_reason,
                 extra: Map::new(),
