@@ -169,7 +169,7 @@ impl fmt::Debug for Bulkhead {
             .field("max_concurrent", &self.max_concurrent)
             .field("max_wait", &self.max_wait)
             .field("in_flight", &self.in_flight())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

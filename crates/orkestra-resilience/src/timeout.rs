@@ -55,7 +55,7 @@ impl Default for TimeoutConfig {
     /// hold its caller for minutes.
     fn default() -> Self {
         Self {
-            duration: Duration::from_secs(60),
+            duration: Duration::from_mins(1),
         }
     }
 }
