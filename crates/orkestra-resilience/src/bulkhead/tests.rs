@@ -109,7 +109,7 @@ fn the_limit_holds_on_a_multi_threaded_runtime() {
         .enable_time()
         .build()
         .unwrap();
-    let bulkhead = bulkhead(3, Some(Duration::from_secs(3600)));
+    let bulkhead = bulkhead(3, Some(Duration::from_hours(1)));
     let gauge = Arc::new(Gauge::default());
     runtime.block_on(async {
         let tasks: Vec<_> = (0..200)
@@ -201,7 +201,7 @@ async fn a_cancelled_call_releases_its_slot() {
 
 #[tokio::test(start_paused = true)]
 async fn a_cancelled_waiter_takes_no_slot() {
-    let bulkhead = bulkhead(1, Some(Duration::from_secs(60)));
+    let bulkhead = bulkhead(1, Some(Duration::from_mins(1)));
     let held = bulkhead.try_acquire().unwrap();
     let waiter = {
         let bulkhead = Arc::clone(&bulkhead);

@@ -79,7 +79,7 @@ fn a_quiet_period_refills_the_burst_but_no_further() {
             (ms(0), 4, None),
             (ms(0), 1, Some(ms(250))),
             // A long pause refills the whole burst, and only the burst.
-            (Duration::from_secs(60), 4, None),
+            (Duration::from_mins(1), 4, None),
             (ms(0), 1, Some(ms(250))),
         ],
     );
@@ -104,7 +104,7 @@ fn a_burst_larger_than_the_rate_allows_a_bigger_first_wave_at_the_same_rate() {
 fn token_charges_wait_for_exactly_the_missing_tokens() {
     // 100 tokens a minute refill one every 600 ms.
     check(
-        &config(100, Duration::from_secs(60), None),
+        &config(100, Duration::from_mins(1), None),
         &[
             (ms(0), 60, None),
             // 40 tokens are left; 60 need 20 more, which take 12 s.
@@ -119,7 +119,7 @@ fn token_charges_wait_for_exactly_the_missing_tokens() {
 #[test]
 fn a_charge_above_the_burst_says_it_can_never_pass_and_consumes_nothing() {
     let clock = ManualClock::new();
-    let limit = config(100, Duration::from_secs(60), None);
+    let limit = config(100, Duration::from_mins(1), None);
     let direct = RateLimiter::with_clock(&limit, clock.clone()).unwrap();
     let keyed = KeyedRateLimiter::with_clock(&limit, clock).unwrap();
     let expected = CheckNError::ExceedsBurst {
@@ -180,7 +180,7 @@ fn concurrent_callers_never_get_more_than_the_burst_at_a_frozen_clock() {
 fn concurrent_token_charges_never_exceed_the_token_limit() {
     // LiteLLM #18730: 663 tokens admitted against a 100 tokens-per-minute limit. Charges of 7
     // tokens fit 14 times into 100 (98 tokens); the 15th would overdraw.
-    let limit = config(100, Duration::from_secs(60), None);
+    let limit = config(100, Duration::from_mins(1), None);
     let clock = ManualClock::new();
     let direct = RateLimiter::with_clock(&limit, clock.clone()).unwrap();
     let keyed = KeyedRateLimiter::with_clock(&limit, clock).unwrap();
@@ -266,7 +266,7 @@ async fn call_runs_an_admitted_operation_and_refuses_without_running_it() {
 
 #[test]
 fn the_production_clock_admits_the_burst_then_refuses_within_one_interval() {
-    let limit = config(3, Duration::from_secs(3600), None);
+    let limit = config(3, Duration::from_hours(1), None);
     let limiter = RateLimiter::new(&limit).unwrap();
     for _ in 0..3 {
         assert_eq!(limiter.check(), Ok(()));
@@ -290,7 +290,7 @@ fn config_defaults_and_human_durations() {
         toml::from_str("requests = 100_000\nper = \"1m\"\nburst = 20_000").unwrap();
     assert_eq!(
         parsed,
-        config(100_000, Duration::from_secs(60), Some(20_000))
+        config(100_000, Duration::from_mins(1), Some(20_000))
     );
     let limiter = RateLimiter::new(&parsed).unwrap();
     assert_eq!(limiter.burst(), 20_000);

@@ -109,7 +109,7 @@ fn a_ready_operation_needs_no_runtime_because_no_timer_is_armed() {
 
 #[test]
 fn config_defaults_and_human_durations() {
-    assert_eq!(TimeoutConfig::default().duration, Duration::from_secs(60));
+    assert_eq!(TimeoutConfig::default().duration, Duration::from_mins(1));
     let config: TimeoutConfig = toml::from_str(r#"duration = "1m 30s""#).unwrap();
     assert_eq!(config.duration, Duration::from_secs(90));
     let timeout = Timeout::from_config(&config).unwrap();
