@@ -67,6 +67,17 @@
 //! nothing: a slow call from before the breaker last closed cannot re-open it, and its outcome
 //! never lands in the new window.
 //!
+//! The thread that wins a transition parks the word in an internal *busy* code for the few
+//! stores that set up the new state (the open deadline, the emptied window), then publishes
+//! it; `try_acquire` spins on a busy word for a few thousand iterations and, should the
+//! transitioning thread be descheduled longer, rejects with a zero `retry_after` rather than
+//! block. Listeners run after the new state is published, outside that window.
+//!
+//! Generations are compared in 30 bits (and a closed window's epoch tag in 13): a stale permit
+//! would have to outlive about a billion transitions to be mistaken for a current one, and a
+//! recorder would have to be suspended mid-record through 8192 window resets for its outcome
+//! to be counted in the wrong window (and even then no counter goes below zero).
+//!
 //! # The window
 //!
 //! [`Window::Count`] judges the last N calls; [`Window::Time`] the calls of the last D, in

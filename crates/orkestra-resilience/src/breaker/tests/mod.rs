@@ -64,3 +64,11 @@ fn check_history(changes: &[StateChange]) {
         last_generation = change.generation;
     }
 }
+
+#[test]
+fn breakers_and_permits_cross_threads() {
+    fn shareable<T: Send + Sync>() {}
+    fn sendable<T: Send>() {}
+    shareable::<CircuitBreaker>();
+    sendable::<super::Permit<'static>>();
+}
