@@ -36,9 +36,8 @@ impl State {
             Reason::Forced | Reason::Reset => !matches!((self, to), (Self::Closed, Self::Closed)),
             _ => matches!(
                 (self, to),
-                (Self::Closed, Self::Open)
+                (Self::Closed | Self::HalfOpen, Self::Open)
                     | (Self::Open, Self::HalfOpen)
-                    | (Self::HalfOpen, Self::Open)
                     | (Self::HalfOpen, Self::Closed)
             ),
         }
@@ -83,6 +82,11 @@ pub struct StateChange {
     pub reason: Reason,
     /// When, on the breaker's clock.
     pub at: Timestamp,
+    /// The breaker's generation after this change. Every change raises it (a reset of an
+    /// already closed breaker raises it too, silently), so changes ordered by generation
+    /// replay the breaker's history even when listeners of concurrent changes run
+    /// concurrently.
+    pub generation: u64,
     /// The failure rate (0..=1) that caused an opening, if one did.
     pub failure_rate: Option<f64>,
     /// The slow-call rate (0..=1) that caused an opening, if one did.
