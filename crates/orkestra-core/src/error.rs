@@ -238,6 +238,10 @@ impl fmt::Display for ErrorClass {
     }
 }
 
+/// A class is itself an error: "a failure known only by its class", which tests, examples and
+/// simple adapters can return without a type of their own.
+impl std::error::Error for ErrorClass {}
+
 /// An error that can say what kind of failure it is.
 ///
 /// Implement it for your error type and every orkestra resilience policy can wrap calls that

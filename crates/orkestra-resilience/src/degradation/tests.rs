@@ -168,6 +168,7 @@ fn breaker_change(breaker: &str, from: State, to: State, reason: Reason) -> Stat
         at: Timestamp::ZERO,
         failure_rate: (to == State::Open && reason == Reason::FailureRate).then_some(0.625),
         slow_call_rate: None,
+        generation: 0,
     }
 }
 

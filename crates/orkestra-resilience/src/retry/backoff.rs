@@ -122,14 +122,19 @@ impl Backoff {
     /// A backoff following `config`, after validating it.
     pub fn new(config: &BackoffConfig) -> Result<Self, ConfigError> {
         config.validate()?;
+        Ok(Self::from_validated(config))
+    }
+
+    /// A backoff following `config`, which the caller has validated.
+    pub(super) fn from_validated(config: &BackoffConfig) -> Self {
         let initial = duration_nanos(config.initial);
-        Ok(Self {
+        Self {
             initial,
             max: duration_nanos(config.max),
             multiplier: config.multiplier,
             jitter: config.jitter,
             previous: initial,
-        })
+        }
     }
 
     /// The delay before retry number `retry` (1 for the first retry), jittered and capped.

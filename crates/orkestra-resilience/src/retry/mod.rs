@@ -124,6 +124,7 @@ mod sleep;
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -372,6 +373,25 @@ impl Retry {
         })
     }
 
+    /// A policy that makes exactly one attempt: what a pipeline without retry uses, so its
+    /// failures still say how many attempts were made and why they stopped.
+    pub fn single_attempt() -> Self {
+        let config = RetryConfig {
+            max_attempts: 1,
+            ..RetryConfig::default()
+        };
+        // The default backoff is valid (a test pins the defaults), and one attempt never waits.
+        let backoff = Backoff::from_validated(&config.backoff);
+        Self {
+            config,
+            backoff,
+            budget: None,
+            sleeper: Arc::new(TokioSleeper),
+            seed: None,
+            listeners: Vec::new(),
+        }
+    }
+
     /// Waits with `sleeper` instead of the tokio timer.
     #[must_use]
     pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
@@ -422,45 +442,35 @@ impl Retry {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        if let Some(budget) = &self.budget {
-            budget.deposit();
-        }
-        let budget = self.budget.as_deref();
-        // Built on the first failure only, so a call that succeeds at once pays nothing for it.
-        let mut backoff: Option<(Backoff, SmallRng)> = None;
-        let mut attempts = 0_u32;
+        let mut attempts = self.start();
         loop {
-            attempts += 1;
             let error = match operation().await {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
-            let class = error.class();
-            let decision = self.config.decide(&class, attempts, || {
-                budget.is_none_or(RetryBudget::try_withdraw)
-            });
-            if let Decision::Stop(stop) = decision {
-                return Err(RetryError {
-                    error,
-                    attempts,
-                    class,
-                    stop,
-                });
-            }
-            // The failed attempt's error is not needed while waiting.
-            drop(error);
-            let (backoff, rng) = backoff.get_or_insert_with(|| (self.backoff.clone(), self.rng()));
-            let delay = backoff.delay_honouring(attempts, class.retry_after, rng);
-            let event = RetryEvent {
-                attempt: attempts,
-                class,
-                delay,
-            };
-            for listener in &self.listeners {
-                listener(&event);
-            }
+            let delay = attempts.failed(error)?;
             self.sleeper.sleep(delay).await;
         }
+    }
+
+    /// Starts one logical call: the retry state that [`call`](Self::call) drives, for callers
+    /// that run their own loop (the pipeline checks its other policies before each attempt).
+    ///
+    /// Deposits into the budget, if there is one: every logical call earns retries.
+    pub fn start(&self) -> Attempts<'_> {
+        if let Some(budget) = &self.budget {
+            budget.deposit();
+        }
+        Attempts {
+            retry: self,
+            made: 0,
+            backoff: None,
+        }
+    }
+
+    /// Waits `delay` with this policy's sleeper.
+    pub fn sleep(&self, delay: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        self.sleeper.sleep(delay)
     }
 
     fn rng(&self) -> SmallRng {
@@ -468,6 +478,67 @@ impl Retry {
             Some(seed) => SmallRng::seed_from_u64(seed),
             None => SmallRng::from_rng(&mut rand::rng()),
         }
+    }
+}
+
+/// The retry state of one logical call: how many attempts were made, and the backoff.
+///
+/// Sans-IO: [`failed`](Self::failed) decides and computes the wait, the caller waits (with
+/// [`Retry::sleep`]) and makes the next attempt. [`Retry::call`] is this loop.
+pub struct Attempts<'a> {
+    retry: &'a Retry,
+    made: u32,
+    /// Built on the first failure only, so a call that succeeds at once pays nothing for it.
+    backoff: Option<(Backoff, SmallRng)>,
+}
+
+impl Attempts<'_> {
+    /// Attempts that have failed so far.
+    pub fn made(&self) -> u32 {
+        self.made
+    }
+
+    /// Records that an attempt failed with `error`: the wait before the next attempt, or the
+    /// [`RetryError`] that ends the call.
+    ///
+    /// The error is classified once; that class decides, and the error reports that class.
+    pub fn failed<E: Classify>(&mut self, error: E) -> Result<Duration, RetryError<E>> {
+        self.made += 1;
+        let class = error.class();
+        let budget = self.retry.budget.as_deref();
+        let decision = self.retry.config.decide(&class, self.made, || {
+            budget.is_none_or(RetryBudget::try_withdraw)
+        });
+        if let Decision::Stop(stop) = decision {
+            return Err(RetryError {
+                error,
+                attempts: self.made,
+                class,
+                stop,
+            });
+        }
+        let retry = self.retry;
+        let (backoff, rng) = self
+            .backoff
+            .get_or_insert_with(|| (retry.backoff.clone(), retry.rng()));
+        let delay = backoff.delay_honouring(self.made, class.retry_after, rng);
+        let event = RetryEvent {
+            attempt: self.made,
+            class,
+            delay,
+        };
+        for listener in &retry.listeners {
+            listener(&event);
+        }
+        Ok(delay)
+    }
+}
+
+impl fmt::Debug for Attempts<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attempts")
+            .field("made", &self.made)
+            .finish_non_exhaustive()
     }
 }
 

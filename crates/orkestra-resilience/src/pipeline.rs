@@ -1,0 +1,303 @@
+//! [`Pipeline`]: every policy composed, in one fixed order, around any async operation.
+//!
+//! From the outside in:
+//!
+//! ```text
+//! retry ─► rate limiter ─► bulkhead ─► circuit breaker ─► timeout ─► operation
+//! ```
+//!
+//! The order is deliberate:
+//! - **retry** is outermost, so every attempt passes every other policy again, and a refusal
+//!   (open breaker, full bulkhead, rate limit) is classified like any failure: retried after its
+//!   `retry_after` when that is short enough, reported at once when it is not;
+//! - the **rate limiter** counts attempts, not logical calls, because attempts are what the
+//!   upstream sees;
+//! - the **bulkhead** sits outside the breaker, so a full bulkhead (our own limit) is never
+//!   recorded as the upstream failing;
+//! - the **timeout** sits inside the breaker, so a timed-out attempt counts as a failure and a
+//!   hanging upstream opens the circuit.
+//!
+//! Every policy is optional except retry, which defaults to a single attempt, so the error type
+//! is the same whatever the configuration: [`Failure<E>`], which says how many attempts were
+//! made and why the pipeline stopped.
+//!
+//! With only retry and a circuit breaker configured and an operation that is immediately ready,
+//! a call makes no heap allocation; `benches/resilience.rs` counts them.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use orkestra_core::{Classify, Clock, SystemClock};
+use serde::{Deserialize, Serialize};
+
+use crate::breaker::{BreakerConfig, CircuitBreaker};
+use crate::bulkhead::{Bulkhead, BulkheadConfig};
+use crate::error::{ConfigError, Error};
+use crate::rate_limit::{RateLimitConfig, RateLimiter};
+use crate::retry::{Retry, RetryConfig, RetryError};
+use crate::timeout::{Timeout, TimeoutConfig};
+
+/// Why a call through a [`Pipeline`] failed: the last attempt's error (the operation's own, or
+/// a policy's refusal), the number of attempts, and the reason retrying stopped.
+pub type Failure<E> = RetryError<Error<E>>;
+
+/// Configuration of a [`Pipeline`]; a section left out is off, except retry, which then makes
+/// exactly one attempt.
+///
+/// ```toml
+/// [retry]
+/// max_attempts = 3
+/// backoff = { initial = "100ms", max = "10s" }
+///
+/// [circuit_breaker]
+/// failure_rate_threshold = 0.5
+/// open_duration = "10s"
+///
+/// [timeout]
+/// duration = "30s"
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Retries with backoff; off means one attempt.
+    pub retry: Option<RetryConfig>,
+    /// A per-attempt rate limit.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// A concurrency limit.
+    pub bulkhead: Option<BulkheadConfig>,
+    /// A circuit breaker.
+    pub circuit_breaker: Option<BreakerConfig>,
+    /// A per-attempt timeout.
+    pub timeout: Option<TimeoutConfig>,
+}
+
+impl PipelineConfig {
+    /// Retry, circuit breaker and timeout with their documented defaults: what orkestra puts
+    /// around every model endpoint unless told otherwise.
+    pub fn recommended() -> Self {
+        Self {
+            retry: Some(RetryConfig::default()),
+            rate_limit: None,
+            bulkhead: None,
+            circuit_breaker: Some(BreakerConfig::default()),
+            timeout: Some(TimeoutConfig::default()),
+        }
+    }
+}
+
+/// Retry, rate limiter, bulkhead, circuit breaker and timeout around one operation.
+///
+/// ```
+/// use orkestra_core::{ErrorCategory, ErrorClass};
+/// use orkestra_resilience::{CircuitBreaker, Pipeline, Retry, RetryConfig};
+/// use orkestra_resilience::breaker::BreakerConfig;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let pipeline = Pipeline::builder()
+///     .retry(Retry::new(RetryConfig::default())?)
+///     .circuit_breaker(CircuitBreaker::new("upstream", BreakerConfig::default())?)
+///     .build();
+/// let answer = pipeline
+///     .call(|| async { Ok::<_, ErrorClass>(42) })
+///     .await?;
+/// assert_eq!(answer, 42);
+///
+/// // A caller error is not retried: one attempt, then the error.
+/// let failure = pipeline
+///     .call(|| async { Err::<(), _>(ErrorClass::new(ErrorCategory::InvalidRequest)) })
+///     .await
+///     .unwrap_err();
+/// assert_eq!(failure.attempts, 1);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Pipeline {
+    retry: Retry,
+    rate_limiter: Option<RateLimiter>,
+    bulkhead: Option<Bulkhead>,
+    breaker: Option<Arc<CircuitBreaker>>,
+    timeout: Option<Timeout>,
+}
+
+impl Pipeline {
+    /// A builder with no policy but a single-attempt retry.
+    pub fn builder() -> PipelineBuilder {
+        PipelineBuilder::default()
+    }
+
+    /// A pipeline from configuration, on the system clock; `name` names its circuit breaker.
+    pub fn from_config(name: &str, config: &PipelineConfig) -> Result<Self, ConfigError> {
+        Self::from_config_with_clock(name, config, Arc::new(SystemClock::new()))
+    }
+
+    /// A pipeline from configuration whose time-dependent policies read `clock`.
+    pub fn from_config_with_clock(
+        name: &str,
+        config: &PipelineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = Self::builder();
+        if let Some(retry) = &config.retry {
+            builder = builder.retry(Retry::with_clock(retry.clone(), Arc::clone(&clock))?);
+        }
+        if let Some(rate_limit) = &config.rate_limit {
+            builder = builder.rate_limiter(RateLimiter::new(rate_limit)?);
+        }
+        if let Some(bulkhead) = &config.bulkhead {
+            builder = builder.bulkhead(Bulkhead::new(bulkhead)?);
+        }
+        if let Some(breaker) = &config.circuit_breaker {
+            builder =
+                builder.circuit_breaker(CircuitBreaker::with_clock(name, breaker.clone(), clock)?);
+        }
+        if let Some(timeout) = &config.timeout {
+            builder = builder.timeout(Timeout::from_config(timeout)?);
+        }
+        Ok(builder.build())
+    }
+
+    /// Runs `operation` through every configured policy, calling it again for each retry.
+    ///
+    /// `operation` is called only for attempts that every policy admitted: a refused attempt
+    /// (rate limit, full bulkhead, open breaker) never builds the operation's future.
+    pub async fn call<T, E, F, Fut>(&self, mut operation: F) -> Result<T, Failure<E>>
+    where
+        E: Classify,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut attempts = self.retry.start();
+        loop {
+            let error = match self.attempt(&mut operation).await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            let delay = attempts.failed(error)?;
+            self.retry.sleep(delay).await;
+        }
+    }
+
+    /// One attempt: every policy but retry.
+    async fn attempt<T, E, F, Fut>(&self, operation: &mut F) -> Result<T, Error<E>>
+    where
+        E: Classify,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if let Some(limiter) = &self.rate_limiter {
+            limiter.check()?;
+        }
+        let _slot = match &self.bulkhead {
+            Some(bulkhead) => Some(bulkhead.acquire().await?),
+            None => None,
+        };
+        // The permit is taken before the operation starts and recorded when it ends; if this
+        // future is dropped midway, the permit's drop releases it uncounted.
+        let permit = match &self.breaker {
+            Some(breaker) => Some(breaker.try_acquire()?),
+            None => None,
+        };
+        let operation = operation();
+        let result = match &self.timeout {
+            Some(timeout) => timeout.call(operation).await,
+            None => operation.await.map_err(Error::Inner),
+        };
+        if let Some(permit) = permit {
+            match &result {
+                Ok(_) => permit.success(),
+                Err(error) => permit.record_error(&error.class()),
+            }
+        }
+        result
+    }
+
+    /// The retry policy.
+    pub fn retry(&self) -> &Retry {
+        &self.retry
+    }
+
+    /// The circuit breaker, if one is configured, for snapshots and state listeners.
+    pub fn circuit_breaker(&self) -> Option<&Arc<CircuitBreaker>> {
+        self.breaker.as_ref()
+    }
+
+    /// The bulkhead, if one is configured.
+    pub fn bulkhead(&self) -> Option<&Bulkhead> {
+        self.bulkhead.as_ref()
+    }
+
+    /// The rate limiter, if one is configured.
+    pub fn rate_limiter(&self) -> Option<&RateLimiter> {
+        self.rate_limiter.as_ref()
+    }
+
+    /// The per-attempt timeout, if one is configured.
+    pub fn timeout(&self) -> Option<&Timeout> {
+        self.timeout.as_ref()
+    }
+}
+
+/// Builds a [`Pipeline`]; the order of calls does not matter, the pipeline's order is fixed.
+#[derive(Debug, Default)]
+pub struct PipelineBuilder {
+    retry: Option<Retry>,
+    rate_limiter: Option<RateLimiter>,
+    bulkhead: Option<Bulkhead>,
+    breaker: Option<Arc<CircuitBreaker>>,
+    timeout: Option<Timeout>,
+}
+
+impl PipelineBuilder {
+    /// Retries with this policy.
+    #[must_use]
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Limits the rate of attempts.
+    #[must_use]
+    pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.rate_limiter = Some(limiter);
+        self
+    }
+
+    /// Limits concurrent attempts.
+    #[must_use]
+    pub fn bulkhead(mut self, bulkhead: Bulkhead) -> Self {
+        self.bulkhead = Some(bulkhead);
+        self
+    }
+
+    /// Guards attempts with a circuit breaker; pass an `Arc` to share one breaker between
+    /// pipelines (one breaker per endpoint, many callers).
+    #[must_use]
+    pub fn circuit_breaker(mut self, breaker: impl Into<Arc<CircuitBreaker>>) -> Self {
+        self.breaker = Some(breaker.into());
+        self
+    }
+
+    /// Bounds each attempt's duration.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Timeout) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The pipeline; without a retry policy it makes exactly one attempt.
+    pub fn build(self) -> Pipeline {
+        let retry = self.retry.unwrap_or_else(Retry::single_attempt);
+        Pipeline {
+            retry,
+            rate_limiter: self.rate_limiter,
+            bulkhead: self.bulkhead,
+            breaker: self.breaker,
+            timeout: self.timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
