@@ -190,7 +190,14 @@ impl Pipeline {
             limiter.check()?;
         }
         let _slot = match &self.bulkhead {
-            Some(bulkhead) => Some(bulkhead.acquire().await?),
+            Some(bulkhead) => Some(match bulkhead.try_acquire() {
+                Ok(slot) => slot,
+                Err(full) if bulkhead.max_wait().is_none() => return Err(full.into()),
+                // Waiting for a slot is the slow path, and its future (a timer plus a semaphore
+                // waiter, over 200 bytes) would otherwise sit inside every pipeline future and
+                // be copied on every call: box it, only when we actually wait.
+                Err(_) => Box::pin(bulkhead.acquire()).await?,
+            }),
             None => None,
         };
         // The permit is taken before the operation starts and recorded when it ends; if this

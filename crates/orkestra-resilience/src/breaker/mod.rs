@@ -294,6 +294,7 @@ impl CircuitBreaker {
         self.load().state()
     }
 
+    #[inline]
     fn load(&self) -> Word {
         Word::from_bits(self.word.load(Ordering::Acquire))
     }
@@ -302,6 +303,7 @@ impl CircuitBreaker {
     ///
     /// Open past its open duration, the breaker turns half-open and this call is the first
     /// probe. Dropping the permit without recording (a cancelled call) releases it uncounted.
+    #[inline]
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
         let mut word = self.load();
         let mut spins = 0;
@@ -353,6 +355,7 @@ impl CircuitBreaker {
         }
     }
 
+    #[inline]
     fn permit(&self, generation: u32, probe: bool, now: Option<Timestamp>) -> Permit<'_> {
         let started = if self.slow_nanos == 0 {
             Timestamp::ZERO
@@ -368,6 +371,7 @@ impl CircuitBreaker {
         }
     }
 
+    #[cold]
     fn reject(&self, retry_after: Duration) -> Rejected {
         self.rejected_total.fetch_add(1, Ordering::Relaxed);
         Rejected { retry_after }
@@ -405,6 +409,7 @@ impl CircuitBreaker {
 
     /// What an error of this class means to the breaker: `ignore` is checked first, then
     /// `record`; anything else is a success (the backend answered, the caller was wrong).
+    #[inline]
     pub fn outcome_of(&self, class: &ErrorClass) -> Outcome {
         if self.config.ignore.contains(class.category) {
             Outcome::Ignored
@@ -415,6 +420,9 @@ impl CircuitBreaker {
         }
     }
 
+    // Forced inline: measured 49 -> 46 ns on the pipeline success path (docs/performance.md).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn finish(&self, generation: u32, probe: bool, started: Timestamp, outcome: Outcome) {
         if outcome == Outcome::Ignored {
             if probe {
@@ -438,6 +446,9 @@ impl CircuitBreaker {
         }
     }
 
+    // Forced inline: measured 49 -> 46 ns on the pipeline success path (docs/performance.md).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn record_closed(&self, generation: u32, failed: bool, slow: bool, now: Timestamp) {
         let word = self.load();
         if word != Word::closed(generation) {
@@ -454,6 +465,7 @@ impl CircuitBreaker {
     }
 
     /// Whether the window's totals open the breaker.
+    #[inline]
     fn judge(&self, totals: Totals) -> Option<Change> {
         if totals.calls < u64::from(self.config.minimum_calls) || totals.calls == 0 {
             return None;
@@ -476,6 +488,7 @@ impl CircuitBreaker {
         })
     }
 
+    #[cold]
     fn record_probe(&self, generation: u32, failed: bool, slow: bool) {
         let mut word = self.load();
         loop {
@@ -571,6 +584,7 @@ impl CircuitBreaker {
     /// The winner parks the word in `BUSY` while it writes the side data of the new state
     /// (deadline, window, counters), then publishes the new state with `payload`, then tells
     /// the listeners.
+    #[cold]
     fn transition(&self, from: Word, change: Change, payload: Probes) -> Option<Word> {
         let generation = from.next_generation();
         self.swap(from, Word::busy(generation, change.to)).ok()?;
@@ -778,6 +792,9 @@ impl Permit<'_> {
     }
 
     /// The call succeeded.
+    // Forced inline: measured 49 -> 46 ns on the pipeline success path (docs/performance.md).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     pub fn success(self) {
         self.record(Outcome::Success);
     }
@@ -788,6 +805,9 @@ impl Permit<'_> {
     }
 
     /// Records `outcome`; [`Outcome::Ignored`] releases the permit uncounted.
+    // Forced inline: measured 49 -> 46 ns on the pipeline success path (docs/performance.md).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     pub fn record(mut self, outcome: Outcome) {
         self.done = true;
         self.breaker
@@ -795,6 +815,7 @@ impl Permit<'_> {
     }
 
     /// Records the outcome an error of this class means ([`CircuitBreaker::outcome_of`]).
+    #[inline]
     pub fn record_error(self, class: &ErrorClass) {
         let outcome = self.breaker.outcome_of(class);
         self.record(outcome);
@@ -802,6 +823,7 @@ impl Permit<'_> {
 }
 
 impl Drop for Permit<'_> {
+    #[inline]
     fn drop(&mut self) {
         if !self.done && self.probe {
             self.breaker.release_probe(self.generation);

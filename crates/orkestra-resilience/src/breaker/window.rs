@@ -52,12 +52,15 @@ impl SlidingWindow {
     }
 
     /// Whether recording needs the time (a time window places the call in a bucket).
+    #[inline]
     pub(super) fn needs_clock(&self) -> bool {
         matches!(self, Self::Time(_))
     }
 
-    /// Records one call for the closed generation `epoch`; `None` if the window belongs to
-    /// another generation. Returns the window's totals right after the call was counted.
+    /// Records one call for the closed generation `epoch`. Returns the window's totals right
+    /// after the call was counted when they changed and should be judged; `None` when they did
+    /// not change or the window belongs to another generation.
+    #[inline]
     pub(super) fn record(
         &self,
         epoch: u32,
@@ -116,7 +119,9 @@ const SLOW: u16 = 0b100;
 
 /// The last `size` calls, lock-free: a ring of slots plus one packed `AtomicU64` of totals.
 ///
-/// Recording a call adds it to the totals first, then swaps it into the next slot, then
+/// Recording a call claims the next slot; if the slot already holds the same outcome of the
+/// same epoch (the steady state: a success evicting a success), nothing changes and nothing is
+/// written. Otherwise it adds the call to the totals first, then swaps it into the slot, then
 /// subtracts whatever it evicted. An outcome is thus always added before anyone can evict and
 /// subtract it, so no counter ever goes below zero; between the two steps the totals may hold
 /// a few calls more than the window, so readers clamp to the window size.
@@ -129,6 +134,27 @@ pub(super) struct CountWindow {
     head: AtomicU64,
     slots: Box<[AtomicU16]>,
     size: u64,
+    /// `fast_mod`'s multiplier for `size`.
+    magic: u64,
+}
+
+/// The multiplier that lets [`fast_mod`] divide by `size` (at least 1).
+pub(super) const fn fast_mod_magic(size: u64) -> u64 {
+    (u64::MAX / size).wrapping_add(1)
+}
+
+/// `position % size` for the low 32 bits of `position`, by two multiplications instead of a
+/// 64-bit division (tens of cycles on common x86 cores, on the breaker's hottest line).
+///
+/// Exact for every 32-bit numerator and divisor (Lemire, Kaser and Kurz, "Faster remainder by
+/// direct computation", 2019). Positions wrap at 2^32 calls, where the ring skips ahead once:
+/// harmless for a window of the latest calls.
+#[inline]
+pub(super) fn fast_mod(position: u64, size: u64, magic: u64) -> u64 {
+    let low = magic.wrapping_mul(position & u64::from(u32::MAX));
+    let product = u128::from(low) * u128::from(size);
+    // The high half of a 128-bit product of two u64 always fits a u64.
+    u64::try_from(product >> 64).unwrap_or(0)
 }
 
 fn tag_of(epoch: u32) -> u64 {
@@ -154,12 +180,27 @@ impl CountWindow {
             head: AtomicU64::new(0),
             slots: (0..size).map(|_| AtomicU16::new(EMPTY)).collect(),
             size: u64::from(size.max(1)),
+            magic: fast_mod_magic(u64::from(size.max(1))),
         }
     }
 
+    #[inline]
     fn record(&self, epoch: u32, failed: bool, slow: bool) -> Option<Totals> {
         let tag = tag_of(epoch);
         let added = delta(failed, slow);
+        let position = self.head.fetch_add(1, Ordering::Relaxed);
+        let index = usize::try_from(fast_mod(position, self.size, self.magic)).unwrap_or(0);
+        let entry = (u16::try_from(tag).unwrap_or(0) << SLOT_TAG_SHIFT)
+            | OCCUPIED
+            | if failed { FAILED } else { 0 }
+            | if slow { SLOW } else { 0 };
+        // 0. The steady state of a healthy window: the call replaces an identical outcome of
+        // the same epoch (a success evicting a success). No counter would change, so leave
+        // the slot and the totals alone; this keeps the hot path to one atomic increment.
+        // Nothing changed, so there is nothing new to judge either: report no totals.
+        if self.slots[index].load(Ordering::Acquire) == entry {
+            return None;
+        }
         // 1. Count the call, if the window is still this generation's.
         let mut current = self.totals.load(Ordering::Acquire);
         let mut latest = loop {
@@ -178,12 +219,6 @@ impl CountWindow {
             }
         };
         // 2. Put it in the ring. The tag fits 13 bits and the outcome 3, so the slot is exact.
-        let position = self.head.fetch_add(1, Ordering::Relaxed);
-        let index = usize::try_from(position % self.size).unwrap_or(0);
-        let entry = (u16::try_from(tag).unwrap_or(0) << SLOT_TAG_SHIFT)
-            | OCCUPIED
-            | if failed { FAILED } else { 0 }
-            | if slow { SLOW } else { 0 };
         let evicted = self.slots[index].swap(entry, Ordering::AcqRel);
         // 3. Forget the evicted call, from the totals of its own epoch only.
         if evicted != EMPTY {
@@ -223,6 +258,7 @@ impl CountWindow {
 
     /// Calls being recorded may briefly count above the window size; a reader sees at most
     /// the window, and never more failures or slow calls than calls.
+    #[inline]
     fn clamp(&self, totals: Totals) -> Totals {
         let calls = totals.calls.min(self.size);
         Totals {

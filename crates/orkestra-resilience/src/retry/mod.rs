@@ -488,8 +488,10 @@ impl Retry {
 pub struct Attempts<'a> {
     retry: &'a Retry,
     made: u32,
-    /// Built on the first failure only, so a call that succeeds at once pays nothing for it.
-    backoff: Option<(Backoff, SmallRng)>,
+    /// Built on the first failure only, so a call that succeeds at once pays nothing for it;
+    /// boxed so that every future holding an `Attempts` stays small (futures are moved, and
+    /// moving ~80 bytes of backoff state cost more than the rest of the success path).
+    backoff: Option<Box<(Backoff, SmallRng)>>,
 }
 
 impl Attempts<'_> {
@@ -518,9 +520,9 @@ impl Attempts<'_> {
             });
         }
         let retry = self.retry;
-        let (backoff, rng) = self
+        let (backoff, rng) = &mut **self
             .backoff
-            .get_or_insert_with(|| (retry.backoff.clone(), retry.rng()));
+            .get_or_insert_with(|| Box::new((retry.backoff.clone(), retry.rng())));
         let delay = backoff.delay_honouring(self.made, class.retry_after, rng);
         let event = RetryEvent {
             attempt: self.made,

@@ -121,3 +121,13 @@ proptest! {
         prop_assert!(permit.is_ok(), "stuck after every permit was released: {:?}", breaker.snapshot());
     }
 }
+
+proptest! {
+    /// The count window's ring index is exactly `position % size` for every 32-bit position.
+    #[test]
+    fn fast_mod_is_the_remainder(position in any::<u32>(), size in 1_u64..=u64::from(u32::MAX)) {
+        let magic = super::super::window::fast_mod_magic(size);
+        let position = u64::from(position);
+        prop_assert_eq!(super::super::window::fast_mod(position, size, magic), position % size);
+    }
+}
