@@ -1,9 +1,13 @@
 //! A chat backend behind the resilience pipeline: retry, breaker, half-open recovery, fallback.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use orkestra_core::{ChatBackend, ChatRequest, Classify, ErrorCategory, ManualClock, Message};
+use orkestra_core::{
+    ChatBackend, ChatRequest, ChatResponse, Classify, Error, ErrorCategory, ManualClock, Message,
+};
 use orkestra_resilience::breaker::{BreakerConfig, State, Window};
 use orkestra_resilience::fallback::Fallback;
 use orkestra_resilience::retry::{BackoffConfig, Jitter, Stop};
@@ -148,6 +152,19 @@ async fn half_open_probe_failure_reopens_the_breaker() {
     assert_eq!(backend.calls(), 5, "exactly one probe reached the backend");
 }
 
+/// A fallback alternative that sends `request` to `backend`.
+fn alternative(
+    backend: &Arc<ScriptedBackend>,
+    request: &Arc<ChatRequest>,
+) -> impl Fn() -> Pin<Box<dyn Future<Output = Result<ChatResponse, Error>> + Send>> + Send + Sync + use<>
+{
+    let (backend, request) = (Arc::clone(backend), Arc::clone(request));
+    move || {
+        let (backend, request) = (Arc::clone(&backend), Arc::clone(&request));
+        Box::pin(async move { backend.chat(&request).await })
+    }
+}
+
 #[tokio::test]
 async fn error_recovery_through_fallback() {
     let primary = ScriptedBackend::new("small", [], Step::fail(ErrorCategory::ContextLength));
@@ -162,21 +179,13 @@ async fn error_recovery_through_fallback() {
         .or_else(
             "rate-limit-spare",
             CategorySet::of(&[ErrorCategory::RateLimited]),
-            {
-                let (backend, request) = (Arc::clone(&unrelated), Arc::clone(&request));
-                move || {
-                    let (backend, request) = (Arc::clone(&backend), Arc::clone(&request));
-                    Box::pin(async move { backend.chat(&request).await })
-                }
-            },
+            alternative(&unrelated, &request),
         )
-        .or_else("large", CategorySet::of(&[ErrorCategory::ContextLength]), {
-            let (backend, request) = (Arc::clone(&larger), Arc::clone(&request));
-            move || {
-                let (backend, request) = (Arc::clone(&backend), Arc::clone(&request));
-                Box::pin(async move { backend.chat(&request).await })
-            }
-        });
+        .or_else(
+            "large",
+            CategorySet::of(&[ErrorCategory::ContextLength]),
+            alternative(&larger, &request),
+        );
     let recovered = fallback.call(primary.chat(&request)).await.unwrap();
     assert_eq!(recovered.value.text(), "answered by the large model");
     assert_eq!(recovered.served_by.as_deref(), Some("large"));
