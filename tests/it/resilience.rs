@@ -45,6 +45,37 @@ fn small_breaker(clock: &ManualClock) -> Arc<CircuitBreaker> {
     Arc::new(CircuitBreaker::with_clock("scripted", config, Arc::new(clock.clone())).unwrap())
 }
 
+/// A breaker, a backend failing with `category`, and a pipeline whose breaker those
+/// failures have just opened.
+struct Tripped {
+    clock: ManualClock,
+    breaker: Arc<CircuitBreaker>,
+    backend: ScriptedBackend,
+    pipeline: Pipeline,
+    request: ChatRequest,
+}
+
+async fn tripped(name: &str, category: ErrorCategory) -> Tripped {
+    let clock = ManualClock::new();
+    let breaker = small_breaker(&clock);
+    let backend = ScriptedBackend::new(name, [], Step::fail(category));
+    let pipeline = Pipeline::builder()
+        .circuit_breaker(Arc::clone(&breaker))
+        .build();
+    let request = request();
+    for _ in 0..4 {
+        assert!(pipeline.call(|| backend.chat(&request)).await.is_err());
+    }
+    assert_eq!(breaker.state(), State::Open);
+    Tripped {
+        clock,
+        breaker,
+        backend,
+        pipeline,
+        request,
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn retry_on_failure_then_success() {
     let backend = ScriptedBackend::new(
@@ -88,16 +119,13 @@ async fn retry_gives_up_with_the_class_it_decided_on() {
 
 #[tokio::test]
 async fn circuit_breaker_opens_on_failures_and_stops_calling_the_backend() {
-    let clock = ManualClock::new();
-    let breaker = small_breaker(&clock);
-    let backend = ScriptedBackend::new("down", [], Step::fail(ErrorCategory::Internal));
-    let pipeline = Pipeline::builder()
-        .circuit_breaker(Arc::clone(&breaker))
-        .build();
-    let request = request();
-    for _ in 0..4 {
-        assert!(pipeline.call(|| backend.chat(&request)).await.is_err());
-    }
+    let Tripped {
+        breaker,
+        backend,
+        pipeline,
+        request,
+        ..
+    } = tripped("down", ErrorCategory::Internal).await;
     assert_eq!(breaker.state(), State::Open);
     let rejected = pipeline.call(|| backend.chat(&request)).await.unwrap_err();
     assert_eq!(
@@ -111,16 +139,13 @@ async fn circuit_breaker_opens_on_failures_and_stops_calling_the_backend() {
 
 #[tokio::test]
 async fn half_open_recovery_closes_the_breaker() {
-    let clock = ManualClock::new();
-    let breaker = small_breaker(&clock);
-    let backend = ScriptedBackend::new("recovering", [], Step::fail(ErrorCategory::Timeout));
-    let pipeline = Pipeline::builder()
-        .circuit_breaker(Arc::clone(&breaker))
-        .build();
-    let request = request();
-    for _ in 0..4 {
-        let _ = pipeline.call(|| backend.chat(&request)).await;
-    }
+    let Tripped {
+        clock,
+        breaker,
+        backend,
+        pipeline,
+        request,
+    } = tripped("recovering", ErrorCategory::Timeout).await;
     assert_eq!(breaker.state(), State::Open);
 
     backend.set_after_script(Step::answer("back"));
@@ -136,16 +161,13 @@ async fn half_open_recovery_closes_the_breaker() {
 
 #[tokio::test]
 async fn half_open_probe_failure_reopens_the_breaker() {
-    let clock = ManualClock::new();
-    let breaker = small_breaker(&clock);
-    let backend = ScriptedBackend::new("still-down", [], Step::fail(ErrorCategory::Network));
-    let pipeline = Pipeline::builder()
-        .circuit_breaker(Arc::clone(&breaker))
-        .build();
-    let request = request();
-    for _ in 0..4 {
-        let _ = pipeline.call(|| backend.chat(&request)).await;
-    }
+    let Tripped {
+        clock,
+        breaker,
+        backend,
+        pipeline,
+        request,
+    } = tripped("still-down", ErrorCategory::Network).await;
     clock.advance(Duration::from_secs(30));
     assert!(pipeline.call(|| backend.chat(&request)).await.is_err());
     assert_eq!(breaker.state(), State::Open);

@@ -52,9 +52,8 @@ fn fail(category: ErrorCategory) -> std::future::Ready<Result<u32, ErrorClass>> 
     std::future::ready(Err(ErrorClass::new(category)))
 }
 
-#[tokio::test]
-async fn without_retry_a_pipeline_makes_exactly_one_attempt() {
-    let pipeline = Pipeline::builder().build();
+/// Calls an operation that always fails as overloaded: how many times it ran, and the failure.
+async fn always_overloaded(pipeline: &Pipeline) -> (u32, Failure<ErrorClass>) {
     let calls = AtomicU32::new(0);
     let failure = pipeline
         .call(|| {
@@ -63,7 +62,14 @@ async fn without_retry_a_pipeline_makes_exactly_one_attempt() {
         })
         .await
         .unwrap_err();
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    (calls.load(Ordering::SeqCst), failure)
+}
+
+#[tokio::test]
+async fn without_retry_a_pipeline_makes_exactly_one_attempt() {
+    let pipeline = Pipeline::builder().build();
+    let (calls, failure) = always_overloaded(&pipeline).await;
+    assert_eq!(calls, 1);
     assert_eq!(
         (failure.attempts, failure.stop),
         (1, Stop::AttemptsExhausted)
@@ -218,19 +224,8 @@ async fn the_rate_limiter_counts_attempts() {
     )
     .unwrap();
     let pipeline = Pipeline::from_config("limited", &config).unwrap();
-    let calls = AtomicU32::new(0);
-    let failure = pipeline
-        .call(|| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            fail(ErrorCategory::Overloaded)
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        2,
-        "the third attempt was refused by the limiter"
-    );
+    let (calls, failure) = always_overloaded(&pipeline).await;
+    assert_eq!(calls, 2, "the third attempt was refused by the limiter");
     assert!(
         matches!(failure.error, Error::RateLimited { .. }),
         "{:?}",
