@@ -1,0 +1,54 @@
+//! Which model should serve this request, and why: the registry, task analyzer, scorer,
+//! performance statistics and cost ledger behind orkestra's routing.
+//!
+//! # Tour
+//!
+//! - [`ModelSpec`] describes one model: context window, prices (integer [`Nanodollars`]),
+//!   expected latency, quality per [`TaskKind`], capabilities, local or cloud.
+//! - [`ModelRegistry`] holds the specs; readers get an immutable [`Snapshot`] without locking.
+//!   [`Catalog`] reads and writes registries as JSON or TOML, imports LiteLLM's price file,
+//!   and ships a built-in catalog.
+//! - [`TaskAnalyzer`] turns a chat request into a [`TaskProfile`]: kind, complexity and why,
+//!   token estimates, needs, language, turns.
+//! - [`Scorer`] ranks the models for a profile under a [`Strategy`] and [`Constraints`] and
+//!   returns a [`Selection`]: ranked candidates with score breakdowns, excluded models with
+//!   reasons, and a fallback chain kept diverse across endpoints.
+//! - [`PerfStats`] keeps bounded live history per model (EWMA, percentiles, success rate);
+//!   [`CostLedger`] charges spend per principal, model and day against budgets.
+//! - [`store`] persists all three in SQLite or PostgreSQL.
+//!
+//! Everything except [`store`] is sans-IO: values in, values out, time passed in by the caller.
+//!
+//! # Example
+//!
+//! ```
+//! use orkestra_models::{ModelRegistry, ModelId, ModelSpec};
+//!
+//! let registry = ModelRegistry::new();
+//! registry.add(ModelSpec::new(ModelId::new("ollama/llama3.1:8b")?, 8_192))?;
+//! assert_eq!(registry.snapshot().len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Feature flags
+//!
+//! This crate has no feature flags.
+
+pub mod analyzer;
+pub mod catalog;
+pub mod money;
+pub mod registry;
+pub mod spec;
+pub mod task;
+pub mod time;
+
+pub use analyzer::TaskAnalyzer;
+pub use catalog::Catalog;
+pub use money::{Nanodollars, TokenPrice};
+pub use registry::{ModelRegistry, RegistryError, Snapshot};
+pub use spec::{
+    Capabilities, Capability, Deployment, InvalidModelId, LatencyProfile, ModelId, ModelSpec,
+    QualityScores, SpecError,
+};
+pub use task::{Complexity, ComplexitySignal, Language, Needs, TaskKind, TaskProfile};
+pub use time::{Day, Month, UnixMillis};
