@@ -36,19 +36,23 @@
 
 pub mod analyzer;
 pub mod catalog;
+pub mod ledger;
 pub mod money;
 pub mod registry;
 pub mod spec;
+pub mod stats;
 pub mod task;
 pub mod time;
 
 pub use analyzer::TaskAnalyzer;
 pub use catalog::Catalog;
+pub use ledger::{Budget, BudgetExceeded, Charge, CostLedger};
 pub use money::{Nanodollars, TokenPrice};
 pub use registry::{ModelRegistry, RegistryError, Snapshot};
 pub use spec::{
     Capabilities, Capability, Deployment, InvalidModelId, LatencyProfile, ModelId, ModelSpec,
     QualityScores, SpecError,
 };
+pub use stats::{LiveSignals, Outcome, PerfStats, Signals};
 pub use task::{Complexity, ComplexitySignal, Language, Needs, TaskKind, TaskProfile};
 pub use time::{Day, Month, UnixMillis};
