@@ -39,6 +39,7 @@ pub mod catalog;
 pub mod ledger;
 pub mod money;
 pub mod registry;
+pub mod scorer;
 pub mod spec;
 pub mod stats;
 pub mod task;
@@ -49,6 +50,7 @@ pub use catalog::Catalog;
 pub use ledger::{Budget, BudgetExceeded, Charge, CostLedger};
 pub use money::{Nanodollars, TokenPrice};
 pub use registry::{ModelRegistry, RegistryError, Snapshot};
+pub use scorer::{Constraints, Policy, Scorer, ScorerConfig, Selection, Strategy};
 pub use spec::{
     Capabilities, Capability, Deployment, InvalidModelId, LatencyProfile, ModelId, ModelSpec,
     QualityScores, SpecError,

@@ -1,0 +1,413 @@
+//! The scorer: ranks the registry's models for a [`TaskProfile`] and explains the ranking.
+//!
+//! # How a model is scored
+//!
+//! 1. **Hard constraints** exclude a model, with the first reason found, in this order: an open
+//!    circuit breaker; deny and allow lists; local-only; a required minimum context window;
+//!    prompt plus expected output not fitting the context window; expected output above the
+//!    model's output limit; a missing capability (the request's needs plus the caller's);
+//!    the per-request budget; the latency target.
+//! 2. **Terms**, each from 0 to 1: quality for the task kind; cost as
+//!    `1 / (1 + cost / cost_reference)`; speed as `1 / (1 + latency / reference latency)`, where
+//!    the reference latency is [`ScorerConfig::speed_reference`]'s estimate for the same output;
+//!    reliability as the live success rate smoothed towards a prior (so three lucky calls do not
+//!    beat a long record), halved while the breaker is half-open.
+//!    Latency is time to first token plus output tokens over tokens per second, from live
+//!    statistics once a model has [`ScorerConfig::min_samples`] calls in the window, from its
+//!    spec before; with live data the speed term also weighs the p95 tail.
+//! 3. **Score** = the weighted sum of the terms (weights normalised, see [`Strategy`]) + the local
+//!    bonus for local models − the adequacy penalty when quality falls short of the floor for the
+//!    task's complexity.
+//! 4. **Order**: score, then lower estimated cost, then id, so equal inputs always give the same
+//!    ranking. The fallback chain then keeps endpoints diverse: after the best candidate, each
+//!    next place goes to the best remaining candidate on an endpoint not yet in the chain,
+//!    provided its score is within [`ScorerConfig::diversity_margin`] of the best remaining one;
+//!    otherwise to the best remaining one. One endpoint's outage therefore cannot take out the
+//!    head of the chain while a near-equal alternative exists elsewhere.
+
+mod constraints;
+mod selection;
+mod strategy;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use constraints::Constraints;
+pub use selection::{Breakdown, Candidate, Excluded, Exclusion, Selection, Term};
+pub use strategy::{Strategy, UnknownStrategy, Weights};
+
+use crate::money::Nanodollars;
+use crate::registry::Snapshot;
+use crate::spec::{Capabilities, Capability, LatencyProfile, ModelSpec};
+use crate::stats::{BreakerStatus, LiveSignals, Signals};
+use crate::task::{Complexity, TaskKind, TaskProfile};
+
+/// Settings of the [`Scorer`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScorerConfig {
+    /// The request cost that scores 0.5 on the cost term.
+    pub cost_reference: Nanodollars,
+    /// The speed that scores 0.5 on the speed term: a request's reference latency is this
+    /// profile's estimate for the request's output size, so long answers are not all "slow".
+    pub speed_reference: LatencyProfile,
+    /// Least quality a model should have for low, medium and high complexity tasks; each
+    /// point of shortfall costs `adequacy_penalty` points of score.
+    pub adequacy: [f64; 3],
+    /// Score points subtracted per point of quality below the floor.
+    pub adequacy_penalty: f64,
+    /// Calls in the window before live statistics replace the spec's latency.
+    pub min_samples: u64,
+    /// Success rate assumed before any call, and its weight in calls.
+    pub prior_success_rate: f64,
+    /// How many calls the prior counts for.
+    pub prior_weight: f64,
+    /// How far below the best remaining score a candidate on a new endpoint may be and still
+    /// take the next place in the fallback chain.
+    pub diversity_margin: f64,
+}
+
+impl Default for ScorerConfig {
+    /// Cost reference $0.001 per request, speed reference 1 s to the first token then 50
+    /// tokens per second, quality floors 0.5 / 0.6 /
+    /// 0.75 with a penalty of 2 points per point short, live latency after 20 calls, a prior of
+    /// 99% success worth 10 calls, diversity margin 0.1.
+    fn default() -> Self {
+        Self {
+            cost_reference: Nanodollars(1_000_000),
+            speed_reference: LatencyProfile {
+                ttft: Duration::from_secs(1),
+                tokens_per_second: 50.0,
+            },
+            adequacy: [0.5, 0.6, 0.75],
+            adequacy_penalty: 2.0,
+            min_samples: 20,
+            prior_success_rate: 0.99,
+            prior_weight: 10.0,
+            diversity_margin: 0.1,
+        }
+    }
+}
+
+/// A strategy and constraints: everything a caller decides about a selection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// What to optimise for.
+    pub strategy: Strategy,
+    /// Hard limits.
+    pub constraints: Constraints,
+}
+
+impl Policy {
+    /// A policy with this strategy and no extra constraints.
+    pub fn new(strategy: Strategy) -> Self {
+        Self {
+            strategy,
+            constraints: Constraints::default(),
+        }
+    }
+}
+
+/// Ranks models for a task profile.
+///
+/// ```
+/// use orkestra_models::{ModelId, ModelRegistry, ModelSpec, TaskKind, TaskProfile};
+/// use orkestra_models::scorer::{Policy, Scorer, Strategy};
+///
+/// let registry = ModelRegistry::new();
+/// registry.add(ModelSpec::new(ModelId::new("ollama/llama3.1:8b")?, 8_192))?;
+/// registry.add(ModelSpec::new(ModelId::new("openai/gpt-4o-mini")?, 128_000))?;
+/// let profile = TaskProfile::new(TaskKind::Summarization, 20_000, 500);
+/// let selection = Scorer::default().rank(&registry.snapshot(), &profile, &Policy::new(Strategy::Cost), &());
+/// assert_eq!(selection.ids(), ["openai/gpt-4o-mini"]);
+/// assert!(selection.explain().contains("context window is 8192"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Scorer {
+    config: ScorerConfig,
+}
+
+/// Per-request values computed once, not per model.
+struct Request {
+    kind: TaskKind,
+    weights: Weights,
+    needed_tokens: u64,
+    input_tokens: u64,
+    output_tokens: u32,
+    capabilities: Capabilities,
+    floor: f64,
+    reference_latency: f64,
+}
+
+impl Scorer {
+    /// A scorer with these settings.
+    pub fn new(config: ScorerConfig) -> Self {
+        Self { config }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &ScorerConfig {
+        &self.config
+    }
+
+    /// Ranks every model of `snapshot` for `profile` under `policy`, reading live signals
+    /// (success rate, latency, breaker state) from `live`.
+    pub fn rank(
+        &self,
+        snapshot: &Snapshot,
+        profile: &TaskProfile,
+        policy: &Policy,
+        live: &dyn LiveSignals,
+    ) -> Selection {
+        let request = self.request(profile, policy);
+        let mut ranked = Vec::with_capacity(snapshot.len());
+        let mut excluded = Vec::new();
+        for spec in snapshot.models() {
+            let signals = live.signals(&spec.id);
+            match self.score(spec, signals.as_ref(), &request, policy) {
+                Ok(candidate) => ranked.push(candidate),
+                Err(reason) => excluded.push(Excluded {
+                    model: spec.id.clone(),
+                    reason,
+                }),
+            }
+        }
+        ranked.sort_unstable_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.estimated_cost.cmp(&b.estimated_cost))
+                .then_with(|| a.model.id.cmp(&b.model.id))
+        });
+        self.diversify(&mut ranked);
+        Selection {
+            strategy: policy.strategy,
+            kind: profile.kind,
+            complexity: profile.complexity,
+            ranked,
+            excluded,
+            registry_version: snapshot.version(),
+        }
+    }
+
+    fn request(&self, profile: &TaskProfile, policy: &Policy) -> Request {
+        let needs = profile.needs;
+        let mut capabilities = policy.constraints.capabilities;
+        for (needed, capability) in [
+            (needs.json, Capability::JsonMode),
+            (needs.tools, Capability::Tools),
+            (needs.vision, Capability::Vision),
+        ] {
+            if needed {
+                capabilities = capabilities.with(capability);
+            }
+        }
+        let floor = match profile.complexity {
+            Complexity::Low => self.config.adequacy[0],
+            Complexity::Medium => self.config.adequacy[1],
+            Complexity::High => self.config.adequacy[2],
+        };
+        Request {
+            kind: profile.kind,
+            weights: policy.strategy.weights().normalised(),
+            needed_tokens: profile.total_tokens(),
+            input_tokens: u64::from(profile.input_tokens),
+            output_tokens: profile.expected_output_tokens,
+            capabilities,
+            floor,
+            reference_latency: self
+                .config
+                .speed_reference
+                .estimate(profile.expected_output_tokens)
+                .as_secs_f64()
+                .max(1e-9),
+        }
+    }
+
+    /// Checks the hard constraints, then scores.
+    fn score(
+        &self,
+        spec: &Arc<ModelSpec>,
+        signals: Option<&Signals>,
+        request: &Request,
+        policy: &Policy,
+    ) -> Result<Candidate, Exclusion> {
+        let constraints = &policy.constraints;
+        let breaker = signals.map_or(BreakerStatus::Closed, |s| s.breaker);
+        if breaker == BreakerStatus::Open {
+            return Err(Exclusion::BreakerOpen);
+        }
+        if constraints
+            .deny
+            .iter()
+            .any(|p| constraints::matches(p, spec))
+        {
+            return Err(Exclusion::Denied);
+        }
+        if !constraints.allow.is_empty()
+            && !constraints
+                .allow
+                .iter()
+                .any(|p| constraints::matches(p, spec))
+        {
+            return Err(Exclusion::NotAllowed);
+        }
+        if constraints.local_only && !spec.is_local() {
+            return Err(Exclusion::NotLocal);
+        }
+        if let Some(required) = constraints.min_context_window
+            && spec.context_window < required
+        {
+            return Err(Exclusion::SmallerThanRequired {
+                required,
+                window: spec.context_window,
+            });
+        }
+        if request.needed_tokens > u64::from(spec.context_window) {
+            return Err(Exclusion::ContextWindow {
+                needed: request.needed_tokens,
+                window: spec.context_window,
+            });
+        }
+        if request.output_tokens > spec.max_output_tokens {
+            return Err(Exclusion::OutputLimit {
+                needed: request.output_tokens,
+                max: spec.max_output_tokens,
+            });
+        }
+        if let Some(capability) = spec.capabilities.first_missing(request.capabilities) {
+            return Err(Exclusion::MissingCapability { capability });
+        }
+        let cost = spec.cost(request.input_tokens, u64::from(request.output_tokens));
+        if let Some(budget) = constraints.max_cost
+            && cost > budget
+        {
+            return Err(Exclusion::OverBudget {
+                estimated: cost,
+                budget,
+            });
+        }
+        let measured = signals.filter(|s| s.samples >= self.config.min_samples);
+        let latency = Self::latency(spec, measured, request.output_tokens);
+        if let Some(target) = constraints.max_latency
+            && latency > target
+        {
+            return Err(Exclusion::TooSlow {
+                estimated_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+                target_ms: u64::try_from(target.as_millis()).unwrap_or(u64::MAX),
+            });
+        }
+        Ok(self.terms(spec, signals, measured, request, cost, latency))
+    }
+
+    /// Expected latency: time to first token plus generation, live values preferred.
+    fn latency(spec: &ModelSpec, measured: Option<&Signals>, output_tokens: u32) -> Duration {
+        let Some(live) = measured else {
+            return spec.latency.estimate(output_tokens);
+        };
+        if live.ttft_ewma.is_zero() || live.tokens_per_second <= 0.0 {
+            // Only whole-call latencies are known (no streaming yet): use them as they are.
+            return live.latency_ewma;
+        }
+        let generation = f64::from(output_tokens) / live.tokens_per_second;
+        live.ttft_ewma + Duration::from_secs_f64(generation.clamp(0.0, 86_400.0))
+    }
+
+    fn terms(
+        &self,
+        spec: &Arc<ModelSpec>,
+        signals: Option<&Signals>,
+        measured: Option<&Signals>,
+        request: &Request,
+        cost: Nanodollars,
+        latency: Duration,
+    ) -> Candidate {
+        let config = &self.config;
+        let w = &request.weights;
+        let quality = spec.quality.get(request.kind);
+        let cost_value = 1.0 / (1.0 + cost.0 as f64 / (config.cost_reference.0.max(1) as f64));
+        // With live data, a heavy tail counts: a third of the speed term looks at p95.
+        let effective = match measured {
+            Some(live) if live.latency_p95 > latency => latency
+                .as_secs_f64()
+                .mul_add(2.0 / 3.0, live.latency_p95.as_secs_f64() / 3.0),
+            _ => latency.as_secs_f64(),
+        };
+        let speed_value = 1.0 / (1.0 + effective / request.reference_latency);
+        let mut reliability = signals.map_or(config.prior_success_rate, |s| {
+            let calls = s.samples as f64;
+            s.success_rate
+                .mul_add(calls, config.prior_success_rate * config.prior_weight)
+                / (calls + config.prior_weight)
+        });
+        if signals.is_some_and(|s| s.breaker == BreakerStatus::HalfOpen) {
+            reliability *= 0.5;
+        }
+        let breakdown = Breakdown {
+            quality: Term::new(quality, w.quality),
+            cost: Term::new(cost_value, w.cost),
+            speed: Term::new(speed_value, w.speed),
+            reliability: Term::new(reliability, w.reliability),
+            local: if spec.is_local() { w.local } else { 0.0 },
+            adequacy_penalty: (request.floor - quality).max(0.0) * config.adequacy_penalty,
+        };
+        let score = breakdown.quality.contribution
+            + breakdown.cost.contribution
+            + breakdown.speed.contribution
+            + breakdown.reliability.contribution
+            + breakdown.local
+            - breakdown.adequacy_penalty;
+        Candidate {
+            model: Arc::clone(spec),
+            score,
+            breakdown,
+            estimated_cost: cost,
+            estimated_latency: latency,
+            measured: measured.is_some(),
+        }
+    }
+
+    /// Reorders a score-sorted list into the fallback chain (see the module docs).
+    fn diversify(&self, ranked: &mut [Candidate]) {
+        // How far ahead to look for a new endpoint, so a long list of near-equal models on a
+        // few endpoints cannot make this quadratic.
+        const SCAN_LIMIT: usize = 64;
+        fn is_new(seen: &[Arc<ModelSpec>], candidate: &Candidate) -> bool {
+            let endpoint = candidate.model.endpoint();
+            !seen.iter().any(|s| s.endpoint() == endpoint)
+        }
+        let mut distinct: Vec<&str> = Vec::new();
+        for c in ranked.iter() {
+            if !distinct.contains(&c.model.endpoint()) {
+                distinct.push(c.model.endpoint());
+            }
+        }
+        let distinct = distinct.len();
+        let margin = self.config.diversity_margin;
+        let mut seen: Vec<Arc<ModelSpec>> = Vec::with_capacity(distinct);
+        for position in 0..ranked.len() {
+            if seen.len() == distinct {
+                break;
+            }
+            let best = ranked[position].score;
+            let pick = ranked[position..]
+                .iter()
+                .take(SCAN_LIMIT)
+                .take_while(|c| best - c.score <= margin)
+                .position(|c| is_new(&seen, c));
+            if let Some(offset) = pick {
+                // The pick moves up; the candidates it passes keep their order behind it.
+                ranked[position..=position + offset].rotate_right(1);
+            }
+            if is_new(&seen, &ranked[position]) {
+                seen.push(Arc::clone(&ranked[position].model));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
