@@ -1,0 +1,6 @@
+use super::*;
+
+#[test]
+fn placeholder() {
+    assert!(import("{}").unwrap().models.is_empty());
+}
