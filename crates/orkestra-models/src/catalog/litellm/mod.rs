@@ -43,6 +43,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
+use std::fs;
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
@@ -234,6 +236,16 @@ pub fn import(json: &str) -> Result<LiteLlmImport, CatalogError> {
         })
         .collect();
     Ok(LiteLlmImport { models, skipped })
+}
+
+/// Imports LiteLLM's price file from `path`; errors name the file.
+pub fn import_file(path: impl AsRef<Path>) -> Result<LiteLlmImport, CatalogError> {
+    let path = path.as_ref();
+    let json = fs::read_to_string(path).map_err(|source| CatalogError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    import(&json).map_err(|error| error.in_file(path))
 }
 
 /// The provider name orkestra uses for a LiteLLM provider.

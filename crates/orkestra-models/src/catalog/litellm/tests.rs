@@ -493,6 +493,22 @@ fn a_file_that_is_not_an_object_is_an_error_with_a_location() {
 }
 
 #[test]
+fn files_import_like_text_and_errors_name_them() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let from_file = import_file(fixtures.join("litellm/model_prices_excerpt.json")).unwrap();
+    assert_eq!(from_file, excerpt());
+    // A catalog is not a price file: its top level holds `models`, which is not a model entry.
+    let catalog = fixtures.join("catalog/negative_price.json");
+    let imported = import_file(&catalog).unwrap();
+    assert_eq!(imported.skipped.unusable.len(), 1);
+    let not_json = fixtures.join("catalog/malformed_id.toml");
+    assert_eq!(
+        import_file(&not_json).unwrap_err().to_string(),
+        format!("{}:1:1: expected value", not_json.display())
+    );
+}
+
+#[test]
 fn an_empty_or_sample_only_file_imports_nothing() {
     let imported = import(r#"{"sample_spec": {"mode": "one of: chat, embedding"}}"#).unwrap();
     assert!(imported.models.is_empty());
