@@ -15,11 +15,11 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A file in a directory of its own under the system's temp dir.
-fn scratch_file(test: &str, name: &str) -> PathBuf {
+/// A directory of this test's own under the system's temp dir, created if missing.
+fn scratch_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("orkestra-catalog-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    dir
 }
 
 fn spec(id: &str, context_window: u32) -> ModelSpec {
@@ -227,13 +227,17 @@ fn a_registry_snapshot_becomes_a_sorted_catalog() {
 #[test]
 fn files_load_and_save_by_extension() {
     let catalog = every_field();
+    let dir = scratch_dir("save");
     for name in ["models.json", "models.toml", "MODELS.TOML"] {
-        let path = scratch_file("save", name);
+        let path = dir.join(name);
         catalog.save(&path).unwrap();
         assert_eq!(Catalog::load(&path).unwrap(), catalog, "{name}");
     }
-    let json = std::fs::read_to_string(scratch_file("save", "models.json")).unwrap();
+    let json = std::fs::read_to_string(dir.join("models.json")).unwrap();
     assert!(json.starts_with("{\n  \"models\": ["), "{json}");
+    // Only this test's own directory, named by the process id and the test.
+    assert!(dir.ends_with(format!("orkestra-catalog-{}-save", std::process::id())));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[track_caller]
@@ -413,9 +417,8 @@ fn paths_must_name_a_known_format() {
         Catalog::load("models"),
         "`models`: no file extension to choose a catalog format, expected `.json` or `.toml`",
     );
-    let error = every_field()
-        .save(scratch_file("format", "models.yml"))
-        .unwrap_err();
+    // The extension is checked before anything is written.
+    let error = every_field().save("models.yml").unwrap_err();
     assert!(matches!(error, CatalogError::UnsupportedFormat { .. }));
 
     let missing = fixture("missing.toml");
