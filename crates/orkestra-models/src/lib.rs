@@ -46,7 +46,7 @@ pub mod task;
 pub mod time;
 
 pub use analyzer::TaskAnalyzer;
-pub use catalog::Catalog;
+pub use catalog::{Catalog, CatalogError};
 pub use ledger::{Budget, BudgetExceeded, Charge, CostLedger};
 pub use money::{Nanodollars, TokenPrice};
 pub use registry::{ModelRegistry, RegistryError, Snapshot};

@@ -108,8 +108,6 @@ fn toml_keeps_every_float_bit() {
 }
 
 #[test]
-#[ignore = "serde_json parses 17-digit floats to within one ulp unless its `float_roundtrip` \
-            feature is on; enable it for orkestra-models, then drop this attribute"]
 fn json_keeps_every_float_bit() {
     let catalog = awkward_floats();
     assert_eq!(Catalog::from_json(&catalog.to_json()).unwrap(), catalog);
