@@ -41,6 +41,7 @@ pub mod money;
 pub mod registry;
 pub mod spec;
 pub mod stats;
+pub mod store;
 pub mod task;
 pub mod time;
 
