@@ -26,11 +26,13 @@ enum Target {
         _dir: TempDir,
     },
     /// A schema of its own in the test database, so tests running at once never meet.
-    Postgres {
-        admin: PgPool,
-        options: PgConnectOptions,
-        schema: String,
-    },
+    Postgres(Box<PostgresSchema>),
+}
+
+struct PostgresSchema {
+    admin: PgPool,
+    options: PgConnectOptions,
+    schema: String,
 }
 
 impl Target {
@@ -46,8 +48,9 @@ impl Target {
     /// The PostgreSQL target, or `None` (said loudly) when no server is configured. A
     /// configured server that cannot be reached fails the test.
     async fn postgres() -> Option<Self> {
+        static SAID: Once = Once::new();
+        static NEXT: AtomicU32 = AtomicU32::new(0);
         let Ok(url) = std::env::var(POSTGRES_URL_VAR) else {
-            static SAID: Once = Once::new();
             SAID.call_once(|| {
                 // Straight to the stderr handle: libtest captures `eprintln!` of passing tests,
                 // and a skip nobody sees is the silent kind this message exists to prevent.
@@ -59,7 +62,6 @@ impl Target {
             });
             return None;
         };
-        static NEXT: AtomicU32 = AtomicU32::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -79,17 +81,17 @@ impl Target {
         let options = PgConnectOptions::from_str(&url)
             .unwrap()
             .options([("search_path", schema.as_str())]);
-        Some(Self::Postgres {
+        Some(Self::Postgres(Box::new(PostgresSchema {
             admin,
             options,
             schema,
-        })
+        })))
     }
 
     async fn try_open(&self) -> Result<Store, StoreError> {
         match self {
             Self::Sqlite { path, .. } => Store::open(path.to_str().unwrap()).await,
-            Self::Postgres { options, .. } => Store::open_postgres(options.clone()).await,
+            Self::Postgres(target) => Store::open_postgres(target.options.clone()).await,
         }
     }
 
@@ -97,7 +99,7 @@ impl Target {
         let store = self.try_open().await.unwrap();
         let expected = match self {
             Self::Sqlite { .. } => "sqlite",
-            Self::Postgres { .. } => "postgres",
+            Self::Postgres(_) => "postgres",
         };
         assert_eq!(store.backend(), expected);
         store
@@ -105,7 +107,8 @@ impl Target {
 
     /// Drops the test schema (a failed test leaves it behind for inspection).
     async fn finish(self) {
-        if let Self::Postgres { admin, schema, .. } = self {
+        if let Self::Postgres(target) = self {
+            let PostgresSchema { admin, schema, .. } = *target;
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
                 .execute(&admin)
                 .await
@@ -428,28 +431,28 @@ async fn a_renamed_migration_is_refused(target: &Target) {
     );
 }
 
+#[track_caller]
+fn check_corrupt_spec(error: &StoreError, id: &str, problem: &str) {
+    let message = error.to_string();
+    assert!(
+        matches!(
+            error,
+            StoreError::Corrupt {
+                table: "models_registry",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(message.contains(id), "{message} names {id}");
+    assert!(message.contains(problem), "{message} says {problem}");
+}
 async fn a_corrupt_spec_row_names_its_id(target: &Target) {
     let store = target.open().await;
     store
         .save_registry(&sample_registry().snapshot())
         .await
         .unwrap();
-    #[track_caller]
-    fn check(error: &StoreError, id: &str, problem: &str) {
-        let message = error.to_string();
-        assert!(
-            matches!(
-                error,
-                StoreError::Corrupt {
-                    table: "models_registry",
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
-        assert!(message.contains(id), "{message} names {id}");
-        assert!(message.contains(problem), "{message} says {problem}");
-    }
     let damages: [(&'static str, &str, &str); 3] = [
         (
             "UPDATE models_registry SET spec = '{\"id\": \"ollama/llama3.1:8b\"' \
@@ -474,7 +477,7 @@ async fn a_corrupt_spec_row_names_its_id(target: &Target) {
     ];
     for (damage, id, problem) in damages {
         execute(&store, damage).await;
-        check(&store.load_registry().await.unwrap_err(), id, problem);
+        check_corrupt_spec(&store.load_registry().await.unwrap_err(), id, problem);
     }
     store.close().await;
 }
@@ -561,6 +564,11 @@ async fn save_stats_keeps_exactly_the_live_slots(target: &Target) {
     let without_llama = PerfStats::new(config);
     without_llama.restore(stats.history().into_iter().filter(|h| h.model == mini));
     store.save_stats(&without_llama).await.unwrap();
+    // A call landing in the newest slot updates a stored row in place.
+    let newest = UnixMillis(NOON.0 + 12 * 5 * MINUTE_MS + 1);
+    let slow = Outcome::failure(Duration::from_secs(9)).with_ttft(Duration::from_secs(1));
+    without_llama.record(&mini, &slow, newest);
+    store.save_stats(&without_llama).await.unwrap();
     // Loading into room for many slots shows any stale row the save left behind.
     let roomy = PerfStats::new(StatsConfig {
         slots: 1_000,
@@ -589,21 +597,21 @@ async fn save_budgets_replaces_the_stored_budgets(target: &Target) {
     store.close().await;
 }
 
+#[track_caller]
+fn check_listed(listed: &[Charge], principal: Option<&str>, from: Day, to: Day, all: &[Charge]) {
+    let expected: Vec<Charge> = all
+        .iter()
+        .filter(|c| principal.is_none_or(|p| c.principal == p))
+        .filter(|c| (from..=to).contains(&c.at.day()))
+        .cloned()
+        .collect();
+    assert!(!expected.is_empty(), "the fixture covers {principal:?}");
+    assert_eq!(listed, expected, "{principal:?} {from}..={to}");
+}
 async fn charges_are_listed_per_principal_and_day(target: &Target) {
     let store = target.open().await;
     let charges = sample_charges();
     store.append_charges(&charges).await.unwrap();
-    #[track_caller]
-    fn check(listed: &[Charge], principal: Option<&str>, from: Day, to: Day, all: &[Charge]) {
-        let expected: Vec<Charge> = all
-            .iter()
-            .filter(|c| principal.is_none_or(|p| c.principal == p))
-            .filter(|c| (from..=to).contains(&c.at.day()))
-            .cloned()
-            .collect();
-        assert!(!expected.is_empty(), "the fixture covers {principal:?}");
-        assert_eq!(listed, expected, "{principal:?} {from}..={to}");
-    }
     let today = NOON.day();
     let yesterday = Day(today.0 - 1);
     for (principal, from, to) in [
@@ -613,7 +621,7 @@ async fn charges_are_listed_per_principal_and_day(target: &Target) {
         (None, Day(0), today),
     ] {
         let listed = store.charges(principal, from, to).await.unwrap();
-        check(&listed, principal, from, to, &charges);
+        check_listed(&listed, principal, from, to, &charges);
     }
     assert_eq!(
         store.charges(Some("nobody"), Day(0), today).await.unwrap(),
