@@ -4,7 +4,8 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::Connection as _;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
 use tempfile::TempDir;
 
 use super::*;
@@ -30,7 +31,7 @@ enum Target {
 }
 
 struct PostgresSchema {
-    admin: PgPool,
+    admin: PgConnection,
     options: PgConnectOptions,
     schema: String,
 }
@@ -71,11 +72,12 @@ impl Target {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let admin = PgPool::connect(&url).await.unwrap_or_else(|error| {
+        // One plain connection, not a pool: a pool retries a refused connection for 30 s.
+        let mut admin = PgConnection::connect(&url).await.unwrap_or_else(|error| {
             panic!("{POSTGRES_URL_VAR} is set but PostgreSQL is unreachable: {error}")
         });
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&admin)
+            .execute(&mut admin)
             .await
             .unwrap();
         let options = PgConnectOptions::from_str(&url)
@@ -108,12 +110,14 @@ impl Target {
     /// Drops the test schema (a failed test leaves it behind for inspection).
     async fn finish(self) {
         if let Self::Postgres(target) = self {
-            let PostgresSchema { admin, schema, .. } = *target;
+            let PostgresSchema {
+                mut admin, schema, ..
+            } = *target;
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&admin)
+                .execute(&mut admin)
                 .await
                 .unwrap();
-            admin.close().await;
+            admin.close().await.unwrap();
         }
     }
 }
