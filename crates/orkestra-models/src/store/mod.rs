@@ -14,6 +14,9 @@
 //! | [`CostLedger`] spend | [`Store::append_charge`] after each billed call (write-through) | [`Store::load_ledger`]: sums per day, principal and model |
 //! | [`CostLedger`] budgets | [`Store::save_budgets`] | [`Store::load_ledger`] |
 //!
+//! Charges are kept forever: the ledger table is the per-request cost record, and loading it
+//! reads one summed row per day, principal and model rather than one per call.
+//!
 //! Unsigned counters are stored in signed 64-bit columns; a value above `i64::MAX` is refused
 //! with [`StoreError::OutOfRange`] rather than wrapped.
 //!
@@ -249,6 +252,9 @@ impl Store {
     /// - `sqlite:…` URLs and plain file paths: a SQLite file, created if missing, in WAL mode
     ///   with foreign keys on and a 5 s busy timeout.
     /// - `sqlite::memory:`: a private in-memory database, gone when the store closes (tests).
+    ///
+    /// A PostgreSQL server that refuses connections is retried for up to 30 s (the pool's
+    /// acquire timeout) before this fails, so a server still starting up is waited for.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options =
@@ -265,7 +271,9 @@ impl Store {
                 target: error::redact(url),
                 source,
             })?
-        } else if url.contains("://") {
+        } else if url.is_empty() || url.contains("://") {
+            // SQLite would take an empty name as a throwaway temporary database: refuse it
+            // rather than lose everything written to a misconfigured store.
             return Err(StoreError::UnsupportedUrl {
                 url: error::redact(url),
             });

@@ -773,6 +773,11 @@ async fn unsupported_and_unreachable_urls_fail_without_showing_passwords() {
         "{error:?}"
     );
     assert!(!error.to_string().contains("hunter2"), "{error}");
+    let error = Store::open("").await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::UnsupportedUrl { .. }),
+        "{error:?}"
+    );
     // A URL the driver cannot parse: the error repeats it, without the password.
     let error = Store::open("postgres://orkestra:hunter2@127.0.0.1:not-a-port/db")
         .await
