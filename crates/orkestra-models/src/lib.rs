@@ -42,6 +42,7 @@ pub mod registry;
 pub mod scorer;
 pub mod spec;
 pub mod stats;
+pub mod store;
 pub mod task;
 pub mod time;
 
