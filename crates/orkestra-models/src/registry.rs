@@ -20,6 +20,9 @@ pub struct Snapshot {
     models: Vec<Arc<ModelSpec>>,
     /// Ids and aliases to positions in `models`.
     names: FxHashMap<Box<str>, usize>,
+    /// Per model, a small number naming its endpoint, so the scorer compares integers.
+    endpoints: Vec<u32>,
+    endpoint_count: usize,
     version: u64,
 }
 
@@ -30,14 +33,30 @@ impl Snapshot {
         for spec in &models {
             spec.validate()?;
         }
-        let mut names = Self::index(&models)?;
+        Self::index(&models)?;
         models.sort_by(|a, b| a.id.cmp(&b.id));
-        names.clear();
         // Sorting cannot create a clash, so this second indexing always succeeds.
-        names = Self::index(&models)?;
+        let names = Self::index(&models)?;
+        let mut endpoint_names: Vec<&str> = Vec::new();
+        let endpoints = models
+            .iter()
+            .map(|m| {
+                let position = endpoint_names
+                    .iter()
+                    .position(|&e| e == m.endpoint())
+                    .unwrap_or_else(|| {
+                        endpoint_names.push(m.endpoint());
+                        endpoint_names.len() - 1
+                    });
+                u32::try_from(position).unwrap_or(u32::MAX)
+            })
+            .collect();
+        let endpoint_count = endpoint_names.len();
         Ok(Self {
             models,
             names,
+            endpoints,
+            endpoint_count,
             version,
         })
     }
@@ -85,6 +104,22 @@ impl Snapshot {
     /// Every model, sorted by id.
     pub fn models(&self) -> &[Arc<ModelSpec>] {
         &self.models
+    }
+
+    /// A number naming the endpoint of the model at `position` in [`Self::models`]: equal
+    /// numbers, same endpoint (within this snapshot).
+    pub fn endpoint_key(&self, position: usize) -> u32 {
+        self.endpoints[position]
+    }
+
+    /// How many distinct endpoints the models use; endpoint keys are below this.
+    pub fn endpoint_count(&self) -> usize {
+        self.endpoint_count
+    }
+
+    /// The position of the model with this id or alias in [`Self::models`].
+    pub fn position(&self, id_or_alias: &str) -> Option<usize> {
+        self.names.get(id_or_alias).copied()
     }
 
     /// How many models there are.

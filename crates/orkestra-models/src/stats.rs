@@ -6,6 +6,8 @@
 //! Percentiles come from merging the slots of the window, never from sorting raw samples.
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -14,7 +16,7 @@ use hdrhistogram::Histogram;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::spec::ModelId;
+use crate::spec::{ModelId, ModelSpec};
 use crate::time::UnixMillis;
 
 /// Settings of [`PerfStats`].
@@ -135,6 +137,16 @@ pub struct Signals {
 pub trait LiveSignals: Send + Sync {
     /// Signals for `model`, or `None` when nothing is known.
     fn signals(&self, model: &ModelId) -> Option<Signals>;
+
+    /// Calls `visit` with each model's position in `models` and its signals, in order.
+    ///
+    /// The scorer reads every model of a snapshot at once; implementations override this to
+    /// pay their per-lookup setup (a lock, a map load) once per selection instead of per model.
+    fn visit(&self, models: &[Arc<ModelSpec>], visit: &mut dyn FnMut(usize, Option<Signals>)) {
+        for (position, model) in models.iter().enumerate() {
+            visit(position, self.signals(&model.id));
+        }
+    }
 }
 
 /// No live data: the scorer uses the specs alone.
@@ -147,6 +159,10 @@ impl LiveSignals for () {
 impl<T: LiveSignals + ?Sized> LiveSignals for Arc<T> {
     fn signals(&self, model: &ModelId) -> Option<Signals> {
         (**self).signals(model)
+    }
+
+    fn visit(&self, models: &[Arc<ModelSpec>], visit: &mut dyn FnMut(usize, Option<Signals>)) {
+        (**self).visit(models, visit);
     }
 }
 
@@ -281,7 +297,7 @@ impl Ewma {
         *average = if *count == 0 {
             sample
         } else {
-            alpha.mul_add(sample - *average, *average)
+            *average + alpha * (sample - *average)
         };
         *count += 1;
     }
@@ -329,7 +345,57 @@ struct History {
 struct ModelStats {
     history: Mutex<History>,
     // The scorer's view, republished after every record so reads never take the lock.
-    signals: ArcSwap<Signals>,
+    signals: AtomicSignals,
+}
+
+/// [`Signals`] as relaxed atomics: a read costs a few loads and never waits for a writer.
+/// A reader racing a writer may mix fields of two consecutive updates, which is harmless for
+/// a ranking that is an estimate anyway.
+#[derive(Debug, Default)]
+struct AtomicSignals {
+    samples: AtomicU64,
+    success_rate: AtomicU64,
+    latency_ewma: AtomicU64,
+    ttft_ewma: AtomicU64,
+    latency_p50: AtomicU64,
+    latency_p95: AtomicU64,
+    latency_p99: AtomicU64,
+    tokens_per_second: AtomicU64,
+}
+
+impl AtomicSignals {
+    fn new(signals: &Signals) -> Self {
+        let atomic = Self::default();
+        atomic.store(signals);
+        atomic
+    }
+
+    fn store(&self, s: &Signals) {
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.samples.store(s.samples, Relaxed);
+        self.success_rate.store(s.success_rate.to_bits(), Relaxed);
+        self.latency_ewma.store(nanos(s.latency_ewma), Relaxed);
+        self.ttft_ewma.store(nanos(s.ttft_ewma), Relaxed);
+        self.latency_p50.store(nanos(s.latency_p50), Relaxed);
+        self.latency_p95.store(nanos(s.latency_p95), Relaxed);
+        self.latency_p99.store(nanos(s.latency_p99), Relaxed);
+        self.tokens_per_second.store(s.tokens_per_second.to_bits(), Relaxed);
+    }
+
+    #[inline]
+    fn load(&self) -> Signals {
+        Signals {
+            samples: self.samples.load(Relaxed),
+            success_rate: f64::from_bits(self.success_rate.load(Relaxed)),
+            latency_ewma: Duration::from_nanos(self.latency_ewma.load(Relaxed)),
+            ttft_ewma: Duration::from_nanos(self.ttft_ewma.load(Relaxed)),
+            latency_p50: Duration::from_nanos(self.latency_p50.load(Relaxed)),
+            latency_p95: Duration::from_nanos(self.latency_p95.load(Relaxed)),
+            latency_p99: Duration::from_nanos(self.latency_p99.load(Relaxed)),
+            tokens_per_second: f64::from_bits(self.tokens_per_second.load(Relaxed)),
+            breaker: BreakerStatus::Closed,
+        }
+    }
 }
 
 /// Live performance statistics for every model.
@@ -406,7 +472,7 @@ impl PerfStats {
                 last_refresh: None,
                 percentiles: Percentiles::default(),
             }),
-            signals: ArcSwap::from_pointee(Self::empty_signals()),
+            signals: AtomicSignals::new(&Self::empty_signals()),
         });
         let mut next = FxHashMap::clone(&current);
         next.insert(model.clone(), Arc::clone(&stats));
@@ -476,7 +542,7 @@ impl PerfStats {
             history.percentiles = percentiles(&merged(history.slots.iter().map(|s| &s.latency)));
             history.last_refresh = Some(at);
         }
-        stats.signals.store(Arc::new(Self::signals_of(history)));
+        stats.signals.store(&Self::signals_of(history));
     }
 
     fn signals_of(history: &History) -> Signals {
@@ -522,7 +588,7 @@ impl PerfStats {
             output_tokens: sum(|s| s.output_tokens),
             latency: percentiles(&merged(live.iter().map(|s| &s.latency))),
             ttft: percentiles(&merged(ttft.into_iter())),
-            signals: **stats.signals.load(),
+            signals: stats.signals.load(),
         })
     }
 
@@ -564,7 +630,7 @@ impl PerfStats {
             history.ewma = entry.ewma;
             history.percentiles = percentiles(&merged(history.slots.iter().map(|s| &s.latency)));
             history.last_refresh = None;
-            stats.signals.store(Arc::new(Self::signals_of(&history)));
+            stats.signals.store(&Self::signals_of(&history));
         }
     }
 }
@@ -579,12 +645,19 @@ fn merged<'a>(histograms: impl Iterator<Item = &'a Histogram<u32>>) -> Histogram
 }
 
 impl LiveSignals for PerfStats {
+    fn visit(&self, models: &[Arc<ModelSpec>], visit: &mut dyn FnMut(usize, Option<Signals>)) {
+        let map = self.models.load();
+        for (position, model) in models.iter().enumerate() {
+            visit(position, map.get(&model.id).map(|stats| stats.signals.load()));
+        }
+    }
+
     #[inline]
     fn signals(&self, model: &ModelId) -> Option<Signals> {
         self.models
             .load()
             .get(model)
-            .map(|stats| **stats.signals.load())
+            .map(|stats| stats.signals.load())
     }
 }
 

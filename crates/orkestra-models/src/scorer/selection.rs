@@ -1,14 +1,17 @@
 //! The scorer's answer: [`Selection`], with a breakdown per candidate and a reason per exclusion.
 
 use std::fmt::{self, Write as _};
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::ser::{SerializeSeq, SerializeStruct};
+use serde::{Serialize, Serializer};
 
-use super::strategy::Strategy;
+use super::strategy::{Strategy, Weights};
 use crate::money::Nanodollars;
-use crate::spec::{Capability, ModelId, ModelSpec};
+use crate::registry::Snapshot;
+use crate::spec::{Capability, ModelSpec};
 use crate::task::{Complexity, TaskKind};
 
 /// One term of a score: the model's value on it, the weight it got, and their product.
@@ -23,7 +26,7 @@ pub struct Term {
 }
 
 impl Term {
-    pub(crate) fn new(value: f64, weight: f64) -> Self {
+    fn new(value: f64, weight: f64) -> Self {
         Self {
             value,
             weight,
@@ -37,7 +40,7 @@ impl Term {
 /// `score = quality + cost + speed + reliability (contributions) + local - adequacy_penalty`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Breakdown {
-    /// Quality for the task kind (live success folded in via `reliability`, not here).
+    /// Quality for the task kind.
     pub quality: Term,
     /// Cheapness: `1 / (1 + cost / reference cost)`.
     pub cost: Term,
@@ -51,31 +54,89 @@ pub struct Breakdown {
     pub adequacy_penalty: f64,
 }
 
-/// A model that may serve the request, with its score and how it was made.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The values a model scored on each term (the weights are the selection's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct TermValues {
+    /// Quality for the task kind.
+    pub quality: f64,
+    /// Cheapness.
+    pub cost: f64,
+    /// Speed.
+    pub speed: f64,
+    /// Reliability.
+    pub reliability: f64,
+}
+
+/// A model that may serve the request, with its score and estimates.
+///
+/// The model itself is reached through [`Ranked::model`]; a candidate holds its position in
+/// the ranked snapshot, so ranking never touches the specs' reference counts.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {
-    /// The model.
-    #[serde(serialize_with = "serialize_id")]
-    pub model: Arc<ModelSpec>,
+    pub(crate) position: u32,
     /// The total score; higher is better.
     pub score: f64,
-    /// Where the score came from.
-    pub breakdown: Breakdown,
+    /// The term values behind the score.
+    pub values: TermValues,
+    /// The local bonus the model got.
+    pub local_bonus: f64,
+    /// The penalty for quality below the floor.
+    pub adequacy_penalty: f64,
     /// Estimated cost of the request on this model.
     pub estimated_cost: Nanodollars,
     /// Estimated latency of the request on this model.
-    #[serde(serialize_with = "serialize_duration")]
     pub estimated_latency: Duration,
-    /// Whether the estimates came from live statistics (else from the spec alone).
+    /// Whether the latency estimate came from live statistics (else from the spec alone).
     pub measured: bool,
 }
 
-fn serialize_id<S: serde::Serializer>(spec: &Arc<ModelSpec>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(spec.id.as_str())
+/// A candidate together with its model and the selection's weights.
+#[derive(Debug, Clone, Copy)]
+pub struct Ranked<'a> {
+    /// The model.
+    pub model: &'a Arc<ModelSpec>,
+    /// Its score and estimates.
+    pub candidate: &'a Candidate,
+    weights: &'a Weights,
 }
 
-fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1e3)
+impl Ranked<'_> {
+    /// Which term contributed what.
+    pub fn breakdown(&self) -> Breakdown {
+        let (v, w) = (&self.candidate.values, self.weights);
+        Breakdown {
+            quality: Term::new(v.quality, w.quality),
+            cost: Term::new(v.cost, w.cost),
+            speed: Term::new(v.speed, w.speed),
+            reliability: Term::new(v.reliability, w.reliability),
+            local: self.candidate.local_bonus,
+            adequacy_penalty: self.candidate.adequacy_penalty,
+        }
+    }
+}
+
+impl Deref for Ranked<'_> {
+    type Target = Candidate;
+
+    fn deref(&self) -> &Candidate {
+        self.candidate
+    }
+}
+
+impl Serialize for Ranked<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Candidate", 6)?;
+        s.serialize_field("model", self.model.id.as_str())?;
+        s.serialize_field("score", &self.score)?;
+        s.serialize_field("breakdown", &self.breakdown())?;
+        s.serialize_field("estimated_cost_nanodollars", &self.estimated_cost)?;
+        s.serialize_field(
+            "estimated_latency_ms",
+            &(self.estimated_latency.as_secs_f64() * 1e3),
+        )?;
+        s.serialize_field("measured", &self.measured)?;
+        s.end()
+    }
 }
 
 /// Why a model was excluded.
@@ -140,30 +201,18 @@ impl fmt::Display for Exclusion {
                 write!(f, "needs {needed} tokens, context window is {window}")
             }
             Self::SmallerThanRequired { required, window } => {
-                write!(
-                    f,
-                    "context window {window} is below the required {required}"
-                )
+                write!(f, "context window {window} is below the required {required}")
             }
             Self::OutputLimit { needed, max } => {
-                write!(
-                    f,
-                    "expects {needed} output tokens, the model's limit is {max}"
-                )
+                write!(f, "expects {needed} output tokens, the model's limit is {max}")
             }
             Self::OverBudget { estimated, budget } => {
-                write!(
-                    f,
-                    "estimated {estimated} exceeds the request budget {budget}"
-                )
+                write!(f, "estimated {estimated} exceeds the request budget {budget}")
             }
             Self::TooSlow {
                 estimated_ms,
                 target_ms,
-            } => write!(
-                f,
-                "expected {estimated_ms} ms exceeds the {target_ms} ms target"
-            ),
+            } => write!(f, "expected {estimated_ms} ms exceeds the {target_ms} ms target"),
             Self::MissingCapability { capability } => write!(f, "lacks {capability}"),
             Self::Denied => f.write_str("denied by the deny list"),
             Self::NotAllowed => f.write_str("not on the allow list"),
@@ -173,56 +222,96 @@ impl fmt::Display for Exclusion {
     }
 }
 
-/// A model left out of the ranking, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Excluded {
-    /// The model.
-    pub model: ModelId,
-    /// The first rule it broke.
-    #[serde(flatten)]
-    pub reason: Exclusion,
-}
-
-/// The models that may serve a request, best first, and those that may not, with reasons.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The models that may serve a request, in the order to try them, and those that may not,
+/// with reasons. It holds the registry snapshot it ranked, so it stays valid while the
+/// registry changes.
+#[derive(Debug, Clone)]
 pub struct Selection {
+    pub(crate) snapshot: Arc<Snapshot>,
     /// The strategy used.
     pub strategy: Strategy,
     /// The task kind scored for.
     pub kind: TaskKind,
     /// The complexity scored for.
     pub complexity: Complexity,
-    /// Candidates in fallback order: the best first, then kept diverse across endpoints (see
-    /// [`super::Scorer`]).
-    pub ranked: Vec<Candidate>,
-    /// Models excluded by a hard constraint, in registry order.
-    pub excluded: Vec<Excluded>,
-    /// The registry snapshot version ranked.
-    pub registry_version: u64,
+    pub(crate) weights: Weights,
+    pub(crate) ranked: Vec<Candidate>,
+    pub(crate) excluded: Vec<(u32, Exclusion)>,
+}
+
+impl PartialEq for Selection {
+    fn eq(&self, other: &Self) -> bool {
+        self.snapshot.version() == other.snapshot.version()
+            && self.strategy == other.strategy
+            && self.kind == other.kind
+            && self.complexity == other.complexity
+            && self.ranked == other.ranked
+            && self.excluded == other.excluded
+    }
 }
 
 impl Selection {
-    /// The model to call first.
-    pub fn best(&self) -> Option<&Candidate> {
-        self.ranked.first()
+    fn view<'a>(&'a self, candidate: &'a Candidate) -> Ranked<'a> {
+        Ranked {
+            model: &self.snapshot.models()[candidate.position as usize],
+            candidate,
+            weights: &self.weights,
+        }
     }
 
-    /// The fallback chain: every candidate in the order to try them.
-    pub fn chain(&self) -> impl Iterator<Item = &Arc<ModelSpec>> {
-        self.ranked.iter().map(|c| &c.model)
+    /// Candidates in fallback order: the best first, then kept diverse across endpoints (see
+    /// [`super::Scorer`]).
+    pub fn ranked(&self) -> impl ExactSizeIterator<Item = Ranked<'_>> + '_ {
+        self.ranked.iter().map(|c| self.view(c))
+    }
+
+    /// The model to call first.
+    pub fn best(&self) -> Option<Ranked<'_>> {
+        self.ranked.first().map(|c| self.view(c))
+    }
+
+    /// The fallback chain: every candidate's model in the order to try them.
+    pub fn chain(&self) -> impl ExactSizeIterator<Item = &Arc<ModelSpec>> + '_ {
+        self.ranked
+            .iter()
+            .map(|c| &self.snapshot.models()[c.position as usize])
     }
 
     /// The ids of the chain.
     pub fn ids(&self) -> Vec<&str> {
-        self.ranked.iter().map(|c| c.model.id.as_str()).collect()
+        self.chain().map(|m| m.id.as_str()).collect()
     }
 
-    /// Why `model` was excluded, if it was.
-    pub fn exclusion(&self, model: &str) -> Option<&Exclusion> {
+    /// How many candidates there are.
+    pub fn len(&self) -> usize {
+        self.ranked.len()
+    }
+
+    /// Whether no model qualified.
+    pub fn is_empty(&self) -> bool {
+        self.ranked.is_empty()
+    }
+
+    /// Models excluded by a hard constraint, in registry order, with the first rule each broke.
+    pub fn excluded(&self) -> impl ExactSizeIterator<Item = (&Arc<ModelSpec>, &Exclusion)> + '_ {
         self.excluded
             .iter()
-            .find(|e| e.model.as_str() == model)
-            .map(|e| &e.reason)
+            .map(|(position, reason)| (&self.snapshot.models()[*position as usize], reason))
+    }
+
+    /// Why `model` (an id) was excluded, if it was.
+    pub fn exclusion(&self, model: &str) -> Option<&Exclusion> {
+        self.excluded().find(|(m, _)| m.id.as_str() == model).map(|(_, r)| r)
+    }
+
+    /// The normalised weights used.
+    pub fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
+    /// The version of the registry snapshot ranked.
+    pub fn registry_version(&self) -> u64 {
+        self.snapshot.version()
     }
 
     /// A human explanation: the ranking with each score's breakdown, then the exclusions.
@@ -237,11 +326,11 @@ impl Selection {
             self.ranked.len(),
             self.excluded.len()
         );
-        for (i, c) in self.ranked.iter().enumerate() {
-            let b = &c.breakdown;
-            let _ = writeln!(
+        for (i, c) in self.ranked().enumerate() {
+            let b = c.breakdown();
+            let _ = write!(
                 out,
-                "{:>2}. {:<40} score {:.3} = quality {:.3} + cost {:.3} + speed {:.3} + reliability {:.3}{}{}  ({}, ~{} ms{})",
+                "{:>2}. {:<40} score {:.3} = quality {:.3} + cost {:.3} + speed {:.3} + reliability {:.3}",
                 i + 1,
                 c.model.id.as_str(),
                 c.score,
@@ -249,24 +338,61 @@ impl Selection {
                 b.cost.contribution,
                 b.speed.contribution,
                 b.reliability.contribution,
-                if b.local > 0.0 {
-                    format!(" + local {:.3}", b.local)
-                } else {
-                    String::new()
-                },
-                if b.adequacy_penalty > 0.0 {
-                    format!(" - below the quality floor {:.3}", b.adequacy_penalty)
-                } else {
-                    String::new()
-                },
+            );
+            if b.local > 0.0 {
+                let _ = write!(out, " + local {:.3}", b.local);
+            }
+            if b.adequacy_penalty > 0.0 {
+                let _ = write!(out, " - below the quality floor {:.3}", b.adequacy_penalty);
+            }
+            let _ = writeln!(
+                out,
+                "  ({}, ~{} ms{})",
                 c.estimated_cost,
                 c.estimated_latency.as_millis(),
                 if c.measured { ", measured" } else { "" },
             );
         }
-        for e in &self.excluded {
-            let _ = writeln!(out, "  x {:<40} {}", e.model.as_str(), e.reason);
+        for (model, reason) in self.excluded() {
+            let _ = writeln!(out, "  x {:<40} {reason}", model.id.as_str());
         }
         out
+    }
+}
+
+/// An excluded model as serialized: its id and the reason's fields.
+#[derive(Serialize)]
+struct ExcludedView<'a> {
+    model: &'a str,
+    #[serde(flatten)]
+    reason: &'a Exclusion,
+}
+
+struct Seq<I>(std::cell::Cell<Option<I>>);
+
+impl<I: Iterator<Item = T>, T: Serialize> Serialize for Seq<I> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(None)?;
+        for item in self.0.take().into_iter().flatten() {
+            seq.serialize_element(&item)?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for Selection {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Selection", 7)?;
+        s.serialize_field("strategy", &self.strategy)?;
+        s.serialize_field("kind", &self.kind)?;
+        s.serialize_field("complexity", &self.complexity)?;
+        s.serialize_field("registry_version", &self.snapshot.version())?;
+        s.serialize_field("ranked", &Seq(std::cell::Cell::new(Some(self.ranked()))))?;
+        let excluded = self.excluded().map(|(m, reason)| ExcludedView {
+            model: m.id.as_str(),
+            reason,
+        });
+        s.serialize_field("excluded", &Seq(std::cell::Cell::new(Some(excluded))))?;
+        s.end()
     }
 }
