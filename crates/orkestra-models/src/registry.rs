@@ -23,7 +23,17 @@ pub struct Snapshot {
     /// Per model, a small number naming its endpoint, so the scorer compares integers.
     endpoints: Vec<u32>,
     endpoint_count: usize,
+    /// Per model, its spec latency as plain seconds, computed once per snapshot so that ranking
+    /// does no division for it.
+    speeds: Vec<SpecSpeed>,
     version: u64,
+}
+
+/// A spec's expected speed in the form the scorer computes with.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SpecSpeed {
+    pub(crate) ttft_seconds: f64,
+    pub(crate) seconds_per_token: f64,
 }
 
 impl Snapshot {
@@ -52,11 +62,19 @@ impl Snapshot {
             })
             .collect();
         let endpoint_count = endpoint_names.len();
+        let speeds = models
+            .iter()
+            .map(|m| SpecSpeed {
+                ttft_seconds: m.latency.ttft.as_secs_f64(),
+                seconds_per_token: 1.0 / m.latency.tokens_per_second,
+            })
+            .collect();
         Ok(Self {
             models,
             names,
             endpoints,
             endpoint_count,
+            speeds,
             version,
         })
     }
@@ -110,6 +128,10 @@ impl Snapshot {
     /// numbers, same endpoint (within this snapshot).
     pub fn endpoint_key(&self, position: usize) -> u32 {
         self.endpoints[position]
+    }
+
+    pub(crate) fn speed(&self, position: usize) -> SpecSpeed {
+        self.speeds[position]
     }
 
     /// How many distinct endpoints the models use; endpoint keys are below this.

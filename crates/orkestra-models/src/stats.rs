@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use hdrhistogram::Histogram;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -423,6 +423,16 @@ pub struct PerfStats {
     // Models are added rarely and read on every selection: copy-on-write map, lock-free reads.
     models: ArcSwap<FxHashMap<ModelId, Arc<ModelStats>>>,
     insert: Mutex<()>,
+    // The stats of each model of the last snapshot ranked, by position, so that ranking the
+    // same snapshot again skips hashing every id. Cleared whenever a model is added.
+    positions: ArcSwapOption<PositionCache>,
+}
+
+/// Per position of a snapshot's model list: the spec (kept alive, so its address identifies
+/// it) and its statistics.
+#[derive(Debug)]
+struct PositionCache {
+    entries: Vec<(Arc<ModelSpec>, Option<Arc<ModelStats>>)>,
 }
 
 impl Default for PerfStats {
@@ -448,6 +458,7 @@ impl PerfStats {
             refresh_millis,
             models: ArcSwap::default(),
             insert: Mutex::new(()),
+            positions: ArcSwapOption::empty(),
         }
     }
 
@@ -477,6 +488,7 @@ impl PerfStats {
         let mut next = FxHashMap::clone(&current);
         next.insert(model.clone(), Arc::clone(&stats));
         self.models.store(Arc::new(next));
+        self.positions.store(None);
         stats
     }
 
@@ -646,9 +658,35 @@ fn merged<'a>(histograms: impl Iterator<Item = &'a Histogram<u32>>) -> Histogram
 
 impl LiveSignals for PerfStats {
     fn visit(&self, models: &[Arc<ModelSpec>], visit: &mut dyn FnMut(usize, Option<Signals>)) {
+        let cache = self.positions.load();
+        if let Some(cache) = cache.as_deref()
+            && cache.entries.len() == models.len()
+            && cache
+                .entries
+                .iter()
+                .zip(models)
+                .all(|((cached, _), model)| Arc::ptr_eq(cached, model))
+        {
+            for (position, (_, stats)) in cache.entries.iter().enumerate() {
+                visit(position, stats.as_ref().map(|s| s.signals.load()));
+            }
+            return;
+        }
         let map = self.models.load();
-        for (position, model) in models.iter().enumerate() {
-            visit(position, map.get(&model.id).map(|stats| stats.signals.load()));
+        let entries: Vec<(Arc<ModelSpec>, Option<Arc<ModelStats>>)> = models
+            .iter()
+            .map(|model| (Arc::clone(model), map.get(&model.id).cloned()))
+            .collect();
+        for (position, (_, stats)) in entries.iter().enumerate() {
+            visit(position, stats.as_ref().map(|s| s.signals.load()));
+        }
+        // Publish only if no model was added meanwhile: a model missing from `map` would be
+        // cached as having no statistics. Adding holds the same lock while it swaps the map
+        // and clears the cache; a busy lock just means this ranking does not publish.
+        if let Ok(_insert) = self.insert.try_lock()
+            && Arc::ptr_eq(&map, &self.models.load())
+        {
+            self.positions.store(Some(Arc::new(PositionCache { entries })));
         }
     }
 

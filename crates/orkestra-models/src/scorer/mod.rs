@@ -39,7 +39,7 @@ pub use selection::{Breakdown, Candidate, Exclusion, Ranked, Selection, Term, Te
 pub use strategy::{Strategy, UnknownStrategy, Weights};
 
 use crate::money::Nanodollars;
-use crate::registry::Snapshot;
+use crate::registry::{Snapshot, SpecSpeed};
 use crate::spec::{Capabilities, Capability, LatencyProfile, ModelSpec};
 use crate::stats::{BreakerStatus, LiveSignals, Signals};
 use crate::task::{Complexity, TaskKind, TaskProfile};
@@ -140,8 +140,8 @@ struct Request {
     output_tokens: u32,
     capabilities: Capabilities,
     floor: f64,
-    reference_latency: f64,
-    cost_reference: f64,
+    inverse_reference_latency: f64,
+    inverse_cost_reference: f64,
 }
 
 impl Scorer {
@@ -172,7 +172,8 @@ impl Scorer {
             // Registries hold far fewer than 2^32 models.
             let position = u32::try_from(position).unwrap_or(u32::MAX);
             let spec = &models[position as usize];
-            match self.score(spec, signals.as_ref(), &request, policy) {
+            let speed = snapshot.speed(position as usize);
+            match self.score(spec, speed, signals.as_ref(), &request, policy) {
                 Ok(mut candidate) => {
                     candidate.position = position;
                     scored.push(candidate);
@@ -218,13 +219,14 @@ impl Scorer {
             output_tokens: profile.expected_output_tokens,
             capabilities,
             floor,
-            cost_reference: self.config.cost_reference.0.max(1) as f64,
-            reference_latency: self
-                .config
-                .speed_reference
-                .estimate(profile.expected_output_tokens)
-                .as_secs_f64()
-                .max(1e-9),
+            inverse_cost_reference: 1.0 / self.config.cost_reference.0.max(1) as f64,
+            inverse_reference_latency: 1.0
+                / self
+                    .config
+                    .speed_reference
+                    .estimate(profile.expected_output_tokens)
+                    .as_secs_f64()
+                    .max(1e-9),
         }
     }
 
@@ -232,6 +234,7 @@ impl Scorer {
     fn score(
         &self,
         spec: &Arc<ModelSpec>,
+        speed: SpecSpeed,
         signals: Option<&Signals>,
         request: &Request,
         policy: &Policy,
@@ -292,7 +295,7 @@ impl Scorer {
             });
         }
         let measured = signals.filter(|s| s.samples >= self.config.min_samples);
-        let latency = Self::latency(spec, measured, request.output_tokens);
+        let latency = Self::latency(speed, measured, request.output_tokens);
         if let Some(target) = constraints.max_latency
             && latency > target.as_secs_f64()
         {
@@ -306,16 +309,16 @@ impl Scorer {
 
     /// Expected latency in seconds: time to first token plus generation, live values
     /// preferred. Plain floating point: this runs for every model of every selection.
-    fn latency(spec: &ModelSpec, measured: Option<&Signals>, output_tokens: u32) -> f64 {
+    fn latency(speed: SpecSpeed, measured: Option<&Signals>, output_tokens: u32) -> f64 {
         let output = f64::from(output_tokens);
         let Some(live) = measured else {
-            return spec.latency.ttft.as_secs_f64() + output / spec.latency.tokens_per_second;
+            return speed.ttft_seconds + output * speed.seconds_per_token;
         };
         if live.ttft_ewma.is_zero() || live.tokens_per_second <= 0.0 {
             // Only whole-call latencies are known (no streaming yet): use them as they are.
-            return live.latency_ewma.as_secs_f64();
+            return seconds(live.latency_ewma);
         }
-        live.ttft_ewma.as_secs_f64() + output / live.tokens_per_second
+        seconds(live.ttft_ewma) + output / live.tokens_per_second
     }
 
     fn terms(
@@ -330,15 +333,19 @@ impl Scorer {
         let config = &self.config;
         let w = &request.weights;
         let quality = spec.quality.get(request.kind);
-        let cost_value = 1.0 / (1.0 + cost.0 as f64 / request.cost_reference);
         // With live data, a heavy tail counts: a third of the speed term looks at p95.
         let effective = match measured {
-            Some(live) if live.latency_p95.as_secs_f64() > latency => {
-                latency * (2.0 / 3.0) + live.latency_p95.as_secs_f64() / 3.0
+            Some(live) if seconds(live.latency_p95) > latency => {
+                latency * (2.0 / 3.0) + seconds(live.latency_p95) * (1.0 / 3.0)
             }
             _ => latency,
         };
-        let speed_value = 1.0 / (1.0 + effective / request.reference_latency);
+        // cost = 1 / a and speed = 1 / b, from the one division 1 / (a * b): this loop runs
+        // for every model of every request, and a division costs as much as the rest of it.
+        let a = 1.0 + cost.0 as f64 * request.inverse_cost_reference;
+        let b = 1.0 + effective * request.inverse_reference_latency;
+        let both = 1.0 / (a * b);
+        let (cost_value, speed_value) = (b * both, a * both);
         let prior = config.prior_success_rate * config.prior_weight;
         let mut reliability = signals.map_or(config.prior_success_rate, |s| {
             let calls = s.samples as f64;
@@ -411,26 +418,47 @@ impl Scorer {
 
 /// Candidates by score (descending), then estimated cost, then snapshot position (id order).
 ///
-/// Sorting one `u128` per candidate, and copying each candidate once, is several times faster
-/// than sorting the candidates by a comparator.
+/// Sorting one `u64` per candidate (the top 44 bits of the score, then the index) and copying
+/// each candidate once is several times faster than sorting candidates by a comparator. Scores
+/// that share those 44 bits (equal, or within about 1e-9) are then put in exact order.
 fn sorted(scored: &[Candidate]) -> Vec<Candidate> {
-    // Costs above 2^44 nano-dollars ($17,592) per request compare as equal; indexes fit in 20
-    // bits because registries hold fewer than a million models.
-    const COST_BITS: u32 = 44;
-    let mut keys: Vec<u128> = scored
+    const INDEX_BITS: u32 = 20;
+    const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
+    let mut keys: Vec<u64> = scored
         .iter()
-        .zip(0_u128..)
-        .map(|(c, i)| {
-            let cost = u128::from(c.estimated_cost.0.min((1 << COST_BITS) - 1));
-            (u128::from(descending(c.score)) << 64) | (cost << 20) | i
-        })
+        .zip(0_u64..)
+        .map(|(c, i)| (descending(c.score) & !INDEX_MASK) | (i & INDEX_MASK))
         .collect();
     keys.sort_unstable();
-    // The low 20 bits hold the index, so the cast cannot truncate a valid index.
+    // The mask keeps the index within the slice, so the cast cannot truncate.
     #[allow(clippy::cast_possible_truncation)]
-    keys.iter()
-        .map(|&k| scored[(k & 0xF_FFFF) as usize])
-        .collect()
+    let mut ranked: Vec<Candidate> = keys
+        .iter()
+        .map(|&k| scored[(k & INDEX_MASK) as usize])
+        .collect();
+    let mut start = 0;
+    while start < keys.len() {
+        let prefix = keys[start] >> INDEX_BITS;
+        let run = keys[start..]
+            .iter()
+            .take_while(|&&k| k >> INDEX_BITS == prefix)
+            .count();
+        if run > 1 {
+            ranked[start..start + run].sort_by(|a, b| {
+                b.score
+                    .total_cmp(&a.score)
+                    .then(a.estimated_cost.cmp(&b.estimated_cost))
+                    .then(a.position.cmp(&b.position))
+            });
+        }
+        start += run;
+    }
+    ranked
+}
+
+/// A duration in seconds, by multiplication (`Duration::as_secs_f64` divides).
+fn seconds(duration: Duration) -> f64 {
+    duration.as_secs() as f64 + f64::from(duration.subsec_nanos()) * 1e-9
 }
 
 /// Seconds as a `Duration`, saturating, without the checks of `Duration::from_secs_f64`.

@@ -1,4 +1,7 @@
+use std::sync::Arc;
+
 use super::*;
+use crate::spec::ModelSpec;
 
 const T0: UnixMillis = UnixMillis(1_795_262_400_000); // 2026-11-21T12:00:00Z, a slot boundary
 
@@ -181,4 +184,30 @@ fn unknown_models_have_no_signals() {
     assert_eq!(stats.signals(&model("a/b")), None);
     assert_eq!(stats.report(&model("a/b"), T0), None);
     assert_eq!(().signals(&model("a/b")), None);
+}
+
+#[test]
+fn batched_reads_follow_new_models_and_changed_snapshots() {
+    let stats = PerfStats::default();
+    let specs: Vec<Arc<ModelSpec>> = ["a/x", "b/y"]
+        .into_iter()
+        .map(|id| Arc::new(ModelSpec::new(model(id), 1_000)))
+        .collect();
+    let read = |specs: &[Arc<ModelSpec>]| {
+        let mut seen = Vec::new();
+        stats.visit(specs, &mut |position, signals| {
+            seen.push((position, signals.map(|s| s.samples)));
+        });
+        seen
+    };
+    stats.record(&model("a/x"), &Outcome::success(ms(5), 1, 1), T0);
+    assert_eq!(read(&specs), [(0, Some(1)), (1, None)]);
+    assert_eq!(read(&specs), [(0, Some(1)), (1, None)], "cached positions");
+    // A model seen for the first time after the cache was built is not missed.
+    stats.record(&model("b/y"), &Outcome::success(ms(5), 1, 1), T0);
+    assert_eq!(read(&specs), [(0, Some(1)), (1, Some(1))]);
+    // A different snapshot (other specs at the same positions) is looked up afresh.
+    let swapped = vec![Arc::clone(&specs[1]), Arc::clone(&specs[0])];
+    stats.record(&model("b/y"), &Outcome::success(ms(5), 1, 1), T0);
+    assert_eq!(read(&swapped), [(0, Some(2)), (1, Some(1))]);
 }
