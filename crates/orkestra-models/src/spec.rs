@@ -197,10 +197,16 @@ impl Capabilities {
     }
 
     /// The first capability of `required` this set lacks.
+    #[inline]
     pub fn first_missing(self, required: Self) -> Option<Capability> {
+        let missing = required.0 & !self.0;
+        if missing == 0 {
+            return None;
+        }
+        // The lowest set bit is the first capability in `Capability::ALL` order.
         Capability::ALL
-            .into_iter()
-            .find(|&c| required.has(c) && !self.has(c))
+            .get(missing.trailing_zeros() as usize)
+            .copied()
     }
 
     /// The capabilities in the set, in bit order.

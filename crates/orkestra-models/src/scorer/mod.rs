@@ -386,12 +386,12 @@ impl Scorer {
         // few endpoints cannot make this quadratic.
         const SCAN_LIMIT: usize = 64;
         let endpoint = |c: &Candidate| snapshot.endpoint_key(c.position as usize) as usize;
-        let mut present = vec![false; snapshot.endpoint_count()];
+        let mut present = EndpointSet::new(snapshot.endpoint_count());
         for c in ranked.iter() {
-            present[endpoint(c)] = true;
+            present.insert(endpoint(c));
         }
-        let mut remaining = present.iter().filter(|&&p| p).count();
-        let mut seen = vec![false; snapshot.endpoint_count()];
+        let mut remaining = present.len();
+        let mut seen = EndpointSet::new(snapshot.endpoint_count());
         let margin = self.config.diversity_margin;
         for position in 0..ranked.len() {
             if remaining == 0 {
@@ -402,16 +402,54 @@ impl Scorer {
                 .iter()
                 .take(SCAN_LIMIT)
                 .take_while(|c| best - c.score <= margin)
-                .position(|c| !seen[endpoint(c)]);
+                .position(|c| !seen.contains(endpoint(c)));
             if let Some(offset) = pick {
                 // The pick moves up; the candidates it passes keep their order behind it.
                 ranked[position..=position + offset].rotate_right(1);
             }
-            let chosen = endpoint(&ranked[position]);
-            if !seen[chosen] {
-                seen[chosen] = true;
+            if seen.insert(endpoint(&ranked[position])) {
                 remaining -= 1;
             }
+        }
+    }
+}
+
+/// A set of endpoint keys: a bit set without allocating for up to 64 endpoints.
+enum EndpointSet {
+    Small(u64),
+    Large(Vec<bool>),
+}
+
+impl EndpointSet {
+    fn new(endpoints: usize) -> Self {
+        if endpoints <= 64 {
+            Self::Small(0)
+        } else {
+            Self::Large(vec![false; endpoints])
+        }
+    }
+
+    fn contains(&self, key: usize) -> bool {
+        match self {
+            Self::Small(bits) => bits & (1 << key) != 0,
+            Self::Large(flags) => flags[key],
+        }
+    }
+
+    /// Adds `key`; whether it was new.
+    fn insert(&mut self, key: usize) -> bool {
+        let new = !self.contains(key);
+        match self {
+            Self::Small(bits) => *bits |= 1 << key,
+            Self::Large(flags) => flags[key] = true,
+        }
+        new
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Small(bits) => bits.count_ones() as usize,
+            Self::Large(flags) => flags.iter().filter(|&&f| f).count(),
         }
     }
 }
