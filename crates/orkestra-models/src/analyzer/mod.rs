@@ -380,7 +380,12 @@ impl TaskAnalyzer {
     /// Profiles a request.
     pub fn analyze(&self, request: &ChatRequest) -> TaskProfile {
         let (evidence, tools) = self.gather(request);
-        decide(evidence, request.output_limit(), request.wants_json(), tools)
+        decide(
+            evidence,
+            request.output_limit(),
+            request.wants_json(),
+            tools,
+        )
     }
 
     /// Reads every message and tool of a request; returns the evidence and whether the
@@ -637,6 +642,7 @@ fn decide(
     let complexity = if evidence.user_text {
         complexity(
             &evidence,
+            kind,
             input_tokens,
             output_limit,
             &mut complexity_signals,
@@ -726,9 +732,23 @@ fn choose_kind(evidence: &Evidence) -> (TaskKind, f64) {
     (best, confidence.clamp(0.0, 1.0))
 }
 
-/// Scores the complexity and records what scored.
+/// Prompt lengths, in estimated tokens, that score one, two and three complexity points. A
+/// long prompt is hard in itself when it states a problem; when it carries a text to condense,
+/// translate, label or mine, most of it is data, and it takes much more to be hard.
+fn length_tiers(kind: TaskKind) -> [u32; 3] {
+    match kind {
+        TaskKind::CodeGeneration | TaskKind::Debugging | TaskKind::CodeReview => [60, 200, 600],
+        TaskKind::Reasoning | TaskKind::CreativeWriting | TaskKind::Chat => [35, 150, 500],
+        TaskKind::Translation | TaskKind::Extraction | TaskKind::Classification => [75, 250, 400],
+        TaskKind::Summarization => [160, 400, 500],
+    }
+}
+
+/// Scores the complexity of a request of `kind` and records what scored: no point is low,
+/// one or two are medium, three or more are high.
 fn complexity(
     evidence: &Evidence,
+    kind: TaskKind,
     input_tokens: u32,
     output_limit: Option<u32>,
     signals: &mut Vec<ComplexitySignal>,
@@ -740,28 +760,21 @@ fn complexity(
             signals.push(signal);
         }
     };
+    let tiers = length_tiers(kind);
     score(
-        match input_tokens {
-            700.. => 3,
-            250.. => 2,
-            80.. => 1,
-            _ => 0,
-        },
+        tiers
+            .iter()
+            .map(|&tier| u32::from(input_tokens >= tier))
+            .sum(),
         ComplexitySignal::LongPrompt(input_tokens),
     );
+    // One snippet is what most code questions carry; several make a bigger task.
     let blocks = if evidence.fences > 0 {
         evidence.fences.div_ceil(2)
     } else {
         u32::from(evidence.syntax >= 3 || evidence.punctuation >= 6)
     };
-    score(
-        match blocks {
-            3.. => 2,
-            1.. => 1,
-            0 => 0,
-        },
-        ComplexitySignal::CodeBlocks(blocks),
-    );
+    score(tiered(blocks, 2, 4), ComplexitySignal::CodeBlocks(blocks));
     score(
         tiered(evidence.steps, 3, 6),
         ComplexitySignal::MultiStep(evidence.steps),
@@ -788,8 +801,8 @@ fn complexity(
         ComplexitySignal::LongOutput(limit),
     );
     match points {
-        0..=1 => Complexity::Low,
-        2..=3 => Complexity::Medium,
+        0 => Complexity::Low,
+        1..=2 => Complexity::Medium,
         _ => Complexity::High,
     }
 }
