@@ -184,11 +184,13 @@ pub(super) const GROUPS: &[Group] = &[
         cues: &[Stopword(IT)],
         words: &["gli", "della", "delle", "dei", "degli", "nel", "nella", "alla", "che", "di",
             "per", "sono", "questo", "questa", "quello", "anche", "più", "ho", "hai", "ti", "cosa",
-            "uno", "~ì", "~ò", "sulla", "sul", "dal", "dalla", "dello", "nelle", "scrivi"],
+            "uno", "~ì", "~ò", "sulla", "sul", "dal", "dalla", "dello", "nelle", "scrivi", "come",
+            "puoi", "può", "posso", "vorrei", "grazie", "sei", "siamo", "essere", "fare", "tutto",
+            "molto", "quale", "mio", "mia", "tuo", "loro"],
     },
     Group {
         cues: &[Stopword(IT | PT)],
-        words: &["da", "e"],
+        words: &["da", "e", "quando"],
     },
     Group {
         cues: &[Stopword(PT)],

@@ -200,11 +200,15 @@ impl Source {
     }
 }
 
-/// Bytes at the start and end of the last user message where instructions usually sit: cues
-/// there count [`HEAD_WEIGHT`] and [`TAIL_WEIGHT`] times, cues in between (often pasted data)
-/// once. The tail counts less: it is as often the end of the data as a closing instruction.
+/// Where instructions sit in the last user message: its first [`HEAD_ZONE`] bytes (up to the
+/// first blank line or code fence, where pasted material usually starts), and a
+/// closing paragraph of at most [`TAIL_ZONE`] bytes set apart by a blank line ("...pasted
+/// text...\n\nTranslate the above into French."). Cues there count [`HEAD_WEIGHT`] and
+/// [`TAIL_WEIGHT`] times; cues in between, often pasted data, count once and at most
+/// [`MIDDLE_CAP`] times per kind. The tail counts less than the head: a short last paragraph is
+/// as often the end of the data as an instruction.
 const HEAD_ZONE: usize = 160;
-const TAIL_ZONE: usize = 120;
+const TAIL_ZONE: usize = 200;
 const HEAD_WEIGHT: u64 = 3;
 const TAIL_WEIGHT: u64 = 2;
 /// Longer messages are searched in their first [`SCAN_HEAD`] and last [`SCAN_TAIL`] bytes.
@@ -470,18 +474,21 @@ impl TaskAnalyzer {
         if source.weight == 0 {
             return;
         }
+        let head = head_paragraph(text);
+        let tail = tail_paragraph(text);
         if text.len() <= SCAN_HEAD + SCAN_TAIL {
-            self.scan_window(text, 0..text.len(), source, false, evidence);
+            self.scan_window(text, 0..text.len(), head..tail, source, false, evidence);
         } else {
             let head_end = floor_boundary(text, SCAN_HEAD);
             let tail_start = floor_boundary(text, text.len() - SCAN_TAIL);
-            let in_fence = self.scan_window(text, 0..head_end, source, false, evidence);
+            let in_fence = self.scan_window(text, 0..head_end, head..tail, source, false, evidence);
             // Carry the fence state over the skipped middle by counting its fences.
             let skipped = text.get(head_end..tail_start).unwrap_or_default();
             let flips = skipped.matches("```").count() + skipped.matches("~~~").count();
             self.scan_window(
                 text,
                 tail_start..text.len(),
+                head..tail,
                 source,
                 in_fence ^ (flips % 2 == 1),
                 evidence,
@@ -495,6 +502,7 @@ impl TaskAnalyzer {
         &self,
         text: &str,
         window: Range<usize>,
+        middle: Range<usize>,
         source: Source,
         mut in_fence: bool,
         evidence: &mut Evidence,
@@ -526,8 +534,8 @@ impl TaskAnalyzer {
             {
                 continue;
             }
-            let head = hit.start() < HEAD_ZONE;
-            let instruction = head || hit.end() + TAIL_ZONE > text.len();
+            let head = hit.start() < middle.start;
+            let instruction = head || hit.start() >= middle.end;
             let zone = match (source.last_user, head, instruction) {
                 (true, true, _) => HEAD_WEIGHT,
                 (true, false, true) => TAIL_WEIGHT,
@@ -552,10 +560,12 @@ impl TaskAnalyzer {
                     }
                     Cue::Syntax => evidence.syntax = evidence.syntax.saturating_add(1),
                     // In code, only unmistakable markers count: `error` there is often a type.
+                    // A stack trace or a panic in pasted output is the subject of the request
+                    // and counts as much as an instruction.
                     Cue::Failure(points) if in_fence => {
                         if points >= 4 {
                             evidence.features[Feature::Failure as usize] +=
-                                u64::from(points) * weight;
+                                u64::from(points) * weight * HEAD_WEIGHT;
                         }
                     }
                     Cue::Failure(points) => {
@@ -876,6 +886,25 @@ fn language(evidence: &Evidence) -> Language {
         }
     }
     best
+}
+
+/// Where the opening instruction of `text` ends: at the first blank line or code fence within
+/// its first [`HEAD_ZONE`] bytes, else after them.
+fn head_paragraph(text: &str) -> usize {
+    let end = floor_boundary(text, HEAD_ZONE);
+    let head = text.get(..end).unwrap_or_default();
+    let blank = head.find("\n\n").unwrap_or(end);
+    let fence = head.find("```").unwrap_or(end);
+    blank.min(fence)
+}
+
+/// Where the closing instruction paragraph of `text` starts: after the last blank line within
+/// its last [`TAIL_ZONE`] bytes; the length of `text` when there is no such paragraph.
+fn tail_paragraph(text: &str) -> usize {
+    let from = floor_boundary(text, text.len().saturating_sub(TAIL_ZONE));
+    text.get(from..)
+        .and_then(|end| end.trim_end().rfind("\n\n"))
+        .map_or(text.len(), |at| from + at + 2)
 }
 
 /// The largest char boundary of `text` at or below `at`.
