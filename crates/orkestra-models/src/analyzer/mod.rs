@@ -313,6 +313,11 @@ impl Default for TaskAnalyzer {
 
 impl TaskAnalyzer {
     /// An analyzer with the built-in keyword tables.
+    ///
+    /// # Panics
+    ///
+    /// Only if the built-in tables could not be compiled, which the crate's tests rule out: they
+    /// are constants, not input.
     pub fn new() -> Self {
         let mut by_literal: FxHashMap<String, usize> = FxHashMap::default();
         let mut spellings: Vec<Spelling> = Vec::new();
@@ -385,7 +390,7 @@ impl TaskAnalyzer {
     pub fn analyze(&self, request: &ChatRequest) -> TaskProfile {
         let (evidence, tools) = self.gather(request);
         decide(
-            evidence,
+            &evidence,
             request.output_limit(),
             request.wants_json(),
             tools,
@@ -452,7 +457,7 @@ impl TaskAnalyzer {
             ..Evidence::default()
         };
         self.scan(prompt, Source::LAST_USER, &mut evidence);
-        decide(evidence, None, false, false)
+        decide(&evidence, None, false, false)
     }
 
     /// Gathers the evidence of one text.
@@ -504,7 +509,7 @@ impl TaskAnalyzer {
         window: Range<usize>,
         middle: Range<usize>,
         source: Source,
-        mut in_fence: bool,
+        in_fence: bool,
         evidence: &mut Evidence,
     ) -> bool {
         let bytes = text.as_bytes();
@@ -517,10 +522,10 @@ impl TaskAnalyzer {
         evidence.punctuation = evidence
             .punctuation
             .saturating_add(u32::try_from(punctuation).unwrap_or(u32::MAX));
-        let weight = source.weight;
-        let mut in_inline_code = false;
-        let mut question = 0;
-        let mut middle_hits = [0u8; TaskKind::COUNT + Feature::COUNT];
+        let mut state = WindowState {
+            in_fence,
+            ..WindowState::default()
+        };
         let input = Input::new(text).span(window);
         for hit in self.matcher.find_iter(input) {
             let Some(pattern) = self.patterns.get(hit.pattern().as_usize()) else {
@@ -536,107 +541,144 @@ impl TaskAnalyzer {
             }
             let head = hit.start() < middle.start;
             let instruction = head || hit.start() >= middle.end;
-            let zone = match (source.last_user, head, instruction) {
-                (true, true, _) => HEAD_WEIGHT,
-                (true, false, true) => TAIL_WEIGHT,
-                _ => 1,
+            let place = Place {
+                source,
+                zone: match (source.last_user, head, instruction) {
+                    (true, true, _) => HEAD_WEIGHT,
+                    (true, false, true) => TAIL_WEIGHT,
+                    _ => 1,
+                },
+                middle: source.last_user && !instruction,
             };
-            let middle = source.last_user && !instruction && !in_fence;
-            // Counts a kind or feature hit unless the middle already had its share of them.
-            let mut admit = |slot: usize| {
-                if !middle {
-                    return true;
-                }
-                let hits = &mut middle_hits[slot];
-                *hits = hits.saturating_add(1);
-                *hits <= MIDDLE_CAP
-            };
-            let cues = self.cues.get(pattern.cues.clone()).unwrap_or_default();
-            for &cue in cues {
-                match cue {
-                    Cue::Fence => {
-                        in_fence = !in_fence;
-                        evidence.fences = evidence.fences.saturating_add(1);
-                    }
-                    Cue::Syntax => evidence.syntax = evidence.syntax.saturating_add(1),
-                    // In code, only unmistakable markers count: `error` there is often a type.
-                    // A stack trace or a panic in pasted output is the subject of the request
-                    // and counts as much as an instruction.
-                    Cue::Failure(points) if in_fence => {
-                        if points >= 4 {
-                            evidence.features[Feature::Failure as usize] +=
-                                u64::from(points) * weight * HEAD_WEIGHT;
-                        }
-                    }
-                    Cue::Failure(points) => {
-                        let feature = if points >= 4 {
-                            Feature::Failure
-                        } else {
-                            Feature::Symptom
-                        };
-                        if admit(TaskKind::COUNT + feature as usize) {
-                            evidence.features[feature as usize] +=
-                                u64::from(points) * weight * zone;
-                        }
-                    }
-                    _ if in_fence => {}
-                    Cue::InlineCode => in_inline_code = !in_inline_code,
-                    Cue::Question => question = question.max(weight * zone),
-                    Cue::Kind(kind, points) => {
-                        if admit(kind as usize) {
-                            evidence.kinds[kind as usize] += u64::from(points) * weight * zone;
-                        }
-                    }
-                    Cue::Stopword(mask) if source.user && !in_inline_code => {
-                        // A word shared by several languages is evidence for each of them,
-                        // split evenly: 12 points in all.
-                        let points = u64::from(12 / mask.count_ones()) * weight;
-                        for (bit, total) in evidence.latin.iter_mut().enumerate() {
-                            if mask & (1 << bit) != 0 {
-                                *total += points;
-                            }
-                        }
-                    }
-                    Cue::Stopword(_) => {}
-                    Cue::Produce
-                    | Cue::CodeNoun
-                    | Cue::ProgLang
-                    | Cue::NaturalLang
-                    | Cue::Translate
-                    | Cue::Review => {
-                        let feature = match cue {
-                            Cue::Produce => Feature::Produce,
-                            Cue::CodeNoun => Feature::CodeNoun,
-                            Cue::ProgLang => Feature::ProgLang,
-                            Cue::NaturalLang => Feature::NaturalLang,
-                            Cue::Translate => Feature::Translate,
-                            _ => Feature::Review,
-                        };
-                        if admit(TaskKind::COUNT + feature as usize) {
-                            evidence.features[feature as usize] += weight * zone;
-                        }
-                    }
-                    Cue::Hard if source.user => evidence.hard = evidence.hard.saturating_add(1),
-                    Cue::Step if source.user => evidence.steps = evidence.steps.saturating_add(1),
-                    Cue::Constraint if source.user => {
-                        evidence.constraints = evidence.constraints.saturating_add(1);
-                    }
-                    Cue::Math if source.user => evidence.math = evidence.math.saturating_add(1),
-                    Cue::JsonDemand if source.user || source.system => {
-                        evidence.json_demand = true;
-                    }
-                    Cue::Hard | Cue::Step | Cue::Constraint | Cue::Math | Cue::JsonDemand => {}
-                }
+            for &cue in self.cues.get(pattern.cues.clone()).unwrap_or_default() {
+                evidence.record(cue, place, &mut state);
             }
         }
-        evidence.kinds[TaskKind::Chat as usize] += question;
-        in_fence
+        evidence.kinds[TaskKind::Chat as usize] += state.question;
+        state.in_fence
+    }
+}
+
+/// Where a hit sits: whose message, and which part of it.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    source: Source,
+    /// The multiplier of the part: head, tail or elsewhere.
+    zone: u64,
+    /// In the middle of the last user message, where hits are capped.
+    middle: bool,
+}
+
+/// What a search keeps from one hit to the next in a window.
+#[derive(Debug, Default)]
+struct WindowState {
+    in_fence: bool,
+    in_inline_code: bool,
+    /// The strongest question mark seen: a question counts once, however many marks it has.
+    question: u64,
+    /// Kind and feature hits so far in the middle of the last user message.
+    middle_hits: [u8; TaskKind::COUNT + Feature::COUNT],
+}
+
+impl WindowState {
+    /// Whether a hit for `slot` (a kind, or [`TaskKind::COUNT`] plus a feature) counts: always,
+    /// except past [`MIDDLE_CAP`] hits in the middle of the last user message.
+    fn admit(&mut self, slot: usize, place: Place) -> bool {
+        if !place.middle || self.in_fence {
+            return true;
+        }
+        let hits = &mut self.middle_hits[slot];
+        *hits = hits.saturating_add(1);
+        *hits <= MIDDLE_CAP
+    }
+}
+
+impl Evidence {
+    /// Adds what one cue of a hit means.
+    fn record(&mut self, cue: Cue, place: Place, state: &mut WindowState) {
+        let Place { source, zone, .. } = place;
+        let weight = source.weight;
+        match cue {
+            Cue::Fence => {
+                state.in_fence = !state.in_fence;
+                self.fences = self.fences.saturating_add(1);
+            }
+            Cue::Syntax => self.syntax = self.syntax.saturating_add(1),
+            // In code, only unmistakable markers count: `error` there is often a type. A stack
+            // trace or a panic in pasted output is the subject of the request and counts as
+            // much as an instruction.
+            Cue::Failure(points) if state.in_fence => {
+                if points >= 4 {
+                    self.features[Feature::Failure as usize] +=
+                        u64::from(points) * weight * HEAD_WEIGHT;
+                }
+            }
+            Cue::Failure(points) => {
+                let feature = if points >= 4 {
+                    Feature::Failure
+                } else {
+                    Feature::Symptom
+                };
+                if state.admit(TaskKind::COUNT + feature as usize, place) {
+                    self.features[feature as usize] += u64::from(points) * weight * zone;
+                }
+            }
+            _ if state.in_fence => {}
+            Cue::InlineCode => state.in_inline_code = !state.in_inline_code,
+            Cue::Question => state.question = state.question.max(weight * zone),
+            Cue::Kind(kind, points) => {
+                if state.admit(kind as usize, place) {
+                    self.kinds[kind as usize] += u64::from(points) * weight * zone;
+                }
+            }
+            Cue::Stopword(mask) if source.user && !state.in_inline_code => {
+                // A word shared by several languages is evidence for each of them, split
+                // evenly: 12 points in all.
+                let points = u64::from(12 / mask.count_ones()) * weight;
+                for (bit, total) in self.latin.iter_mut().enumerate() {
+                    if mask & (1 << bit) != 0 {
+                        *total += points;
+                    }
+                }
+            }
+            Cue::Produce
+            | Cue::CodeNoun
+            | Cue::ProgLang
+            | Cue::NaturalLang
+            | Cue::Translate
+            | Cue::Review => {
+                let feature = match cue {
+                    Cue::Produce => Feature::Produce,
+                    Cue::CodeNoun => Feature::CodeNoun,
+                    Cue::ProgLang => Feature::ProgLang,
+                    Cue::NaturalLang => Feature::NaturalLang,
+                    Cue::Translate => Feature::Translate,
+                    _ => Feature::Review,
+                };
+                if state.admit(TaskKind::COUNT + feature as usize, place) {
+                    self.features[feature as usize] += weight * zone;
+                }
+            }
+            Cue::Hard if source.user => self.hard = self.hard.saturating_add(1),
+            Cue::Step if source.user => self.steps = self.steps.saturating_add(1),
+            Cue::Constraint if source.user => {
+                self.constraints = self.constraints.saturating_add(1);
+            }
+            Cue::Math if source.user => self.math = self.math.saturating_add(1),
+            Cue::JsonDemand if source.user || source.system => self.json_demand = true,
+            Cue::Stopword(_)
+            | Cue::Hard
+            | Cue::Step
+            | Cue::Constraint
+            | Cue::Math
+            | Cue::JsonDemand => {}
+        }
     }
 }
 
 /// Turns the evidence into a profile.
 fn decide(
-    evidence: Evidence,
+    evidence: &Evidence,
     output_limit: Option<u32>,
     wants_json: bool,
     tools: bool,
@@ -644,14 +686,14 @@ fn decide(
     let input = evidence.tokens + REPLY_OVERHEAD + evidence.units.div_ceil(UNITS_PER_TOKEN);
     let input_tokens = u32::try_from(input).unwrap_or(u32::MAX);
     let (kind, confidence) = if evidence.user_text {
-        choose_kind(&evidence)
+        choose_kind(evidence)
     } else {
         (TaskKind::Chat, NO_EVIDENCE_CONFIDENCE)
     };
     let mut complexity_signals = Vec::new();
     let complexity = if evidence.user_text {
         complexity(
-            &evidence,
+            evidence,
             kind,
             input_tokens,
             output_limit,
@@ -678,7 +720,7 @@ fn decide(
         input_tokens,
         expected_output_tokens,
         needs,
-        language: language(&evidence),
+        language: language(evidence),
         turns: evidence.turns,
     }
 }

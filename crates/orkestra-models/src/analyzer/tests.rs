@@ -117,25 +117,125 @@ fn fixture_is_large_and_varied_enough() {
     );
 }
 
+/// What the analyzer got right on the fixture, with every miss.
+#[derive(Default)]
+struct Report {
+    per_kind: [(usize, usize); TaskKind::COUNT],
+    total: usize,
+    kind_hits: usize,
+    language_hits: usize,
+    language_total: usize,
+    complexity_hits: usize,
+    complexity_near: usize,
+    misses: String,
+}
+
+impl Report {
+    fn add(&mut self, item: &Labelled, profile: &TaskProfile) {
+        self.total += 1;
+        let slot = &mut self.per_kind[item.kind as usize];
+        slot.1 += 1;
+        if profile.kind == item.kind {
+            slot.0 += 1;
+            self.kind_hits += 1;
+        } else {
+            let _ = writeln!(
+                self.misses,
+                "  kind  line {:>3}: want {:<16} got {:<16} ({:.2}) {}",
+                item.line,
+                item.kind.as_str(),
+                profile.kind.as_str(),
+                profile.confidence,
+                excerpt(&item.request)
+            );
+        }
+        if let Some(code) = &item.language {
+            self.language_total += 1;
+            if profile.language.code() == code {
+                self.language_hits += 1;
+            } else {
+                let _ = writeln!(
+                    self.misses,
+                    "  lang  line {:>3}: want {code:<3} got {:<3} {}",
+                    item.line,
+                    profile.language,
+                    excerpt(&item.request)
+                );
+            }
+        }
+        if profile.complexity == item.complexity {
+            self.complexity_hits += 1;
+        } else {
+            let _ = writeln!(
+                self.misses,
+                "  cplx  line {:>3}: want {:<6} got {:<6} {:?}",
+                item.line, item.complexity, profile.complexity, profile.complexity_signals
+            );
+        }
+        if (profile.complexity as i32 - item.complexity as i32).abs() <= 1 {
+            self.complexity_near += 1;
+        }
+    }
+
+    fn kind_accuracy(&self) -> f64 {
+        percent(self.kind_hits, self.total)
+    }
+
+    fn language_accuracy(&self) -> f64 {
+        percent(self.language_hits, self.language_total)
+    }
+
+    fn complexity_accuracy(&self) -> f64 {
+        percent(self.complexity_hits, self.total)
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "task analyzer accuracy on the labelled fixture")?;
+        writeln!(
+            f,
+            "  {:<18} {:>5} {:>7} {:>8}",
+            "kind", "right", "of", "accuracy"
+        )?;
+        for kind in TaskKind::ALL {
+            let (hits, count) = self.per_kind[kind as usize];
+            let accuracy = percent(hits, count);
+            writeln!(
+                f,
+                "  {:<18} {hits:>5} {count:>7} {accuracy:>7.1}%",
+                kind.as_str()
+            )?;
+        }
+        let rows = [
+            ("overall kind", self.kind_hits, self.total),
+            ("language", self.language_hits, self.language_total),
+            ("complexity", self.complexity_hits, self.total),
+        ];
+        for (name, hits, total) in rows {
+            let accuracy = percent(hits, total);
+            writeln!(f, "  {name:<18} {hits:>5} {total:>7} {accuracy:>7.1}%")?;
+        }
+        let near = percent(self.complexity_near, self.total);
+        writeln!(f, "  complexity within one level: {near:.1}%")?;
+        write!(f, "misses:\n{}", self.misses)
+    }
+}
+
 /// Accuracy on the labelled fixture: kind (overall and per kind), language and complexity,
 /// printed as a table with every miss, so a regression shows which prompts moved.
 #[test]
 fn accuracy_on_the_labelled_fixture() {
     let analyzer = analyzer();
-    let labelled = fixture();
-    let mut per_kind = [(0usize, 0usize); TaskKind::COUNT];
-    let (mut kind_hits, mut language_hits, mut language_total) = (0, 0, 0);
-    let (mut complexity_hits, mut complexity_near) = (0, 0);
-    let mut misses = String::new();
-    // `ANALYZER_DUMP=1` prints every profile, to study the rules against the labels.
+    // `ANALYZER_DUMP=1` prints every profile and its evidence, to study the rules.
     let dump = std::env::var_os("ANALYZER_DUMP").is_some();
-    for item in &labelled {
+    let mut report = Report::default();
+    for item in &fixture() {
         let profile = analyzer.analyze(&item.request);
         if dump {
             let (evidence, _) = analyzer.gather(&item.request);
-            eprintln!("{evidence:?}");
             eprintln!(
-                "line {:>3} {:<16} {:<6} | {:<16} {:.2} {:<6} {:>5} tok {:?} {}",
+                "line {:>3} {:<16} {:<6} | {:<16} {:.2} {:<6} {:>5} tok {:?} {}\n  {evidence:?}",
                 item.line,
                 item.kind.as_str(),
                 item.complexity,
@@ -147,86 +247,15 @@ fn accuracy_on_the_labelled_fixture() {
                 excerpt(&item.request)
             );
         }
-        let slot = &mut per_kind[item.kind as usize];
-        slot.1 += 1;
-        if profile.kind == item.kind {
-            slot.0 += 1;
-            kind_hits += 1;
-        } else {
-            let _ = writeln!(
-                misses,
-                "  kind  line {:>3}: want {:<16} got {:<16} ({:.2}) {}",
-                item.line,
-                item.kind.as_str(),
-                profile.kind.as_str(),
-                profile.confidence,
-                excerpt(&item.request)
-            );
-        }
-        if let Some(code) = &item.language {
-            language_total += 1;
-            if profile.language.code() == code {
-                language_hits += 1;
-            } else {
-                let _ = writeln!(
-                    misses,
-                    "  lang  line {:>3}: want {code:<3} got {:<3} {}",
-                    item.line,
-                    profile.language,
-                    excerpt(&item.request)
-                );
-            }
-        }
-        if profile.complexity == item.complexity {
-            complexity_hits += 1;
-        } else {
-            let _ = writeln!(
-                misses,
-                "  cplx  line {:>3}: want {:<6} got {:<6} {:?}",
-                item.line, item.complexity, profile.complexity, profile.complexity_signals
-            );
-        }
-        if (profile.complexity as i32 - item.complexity as i32).abs() <= 1 {
-            complexity_near += 1;
-        }
+        report.add(item, &profile);
     }
-    let total = labelled.len();
-    let mut report = String::from("\ntask analyzer accuracy on the labelled fixture\n");
-    let _ = writeln!(
-        report,
-        "  {:<18} {:>5} {:>7} {:>8}",
-        "kind", "right", "of", "accuracy"
+    eprintln!("\n{report}");
+    let (kind, language, complexity) = (
+        report.kind_accuracy(),
+        report.language_accuracy(),
+        report.complexity_accuracy(),
     );
-    for kind in TaskKind::ALL {
-        let (hits, count) = per_kind[kind as usize];
-        let _ = writeln!(
-            report,
-            "  {:<18} {hits:>5} {count:>7} {:>7.1}%",
-            kind.as_str(),
-            percent(hits, count)
-        );
-    }
-    let overall = percent(kind_hits, total);
-    let language = percent(language_hits, language_total);
-    let complexity = percent(complexity_hits, total);
-    let _ = writeln!(
-        report,
-        "  {:<18} {kind_hits:>5} {total:>7} {overall:>7.1}%",
-        "overall kind"
-    );
-    let _ = writeln!(
-        report,
-        "  {:<18} {language_hits:>5} {language_total:>7} {language:>7.1}%",
-        "language"
-    );
-    let _ = writeln!(
-        report,
-        "  {:<18} {complexity_hits:>5} {total:>7} {complexity:>7.1}%  (within one level: {:.1}%)",
-        "complexity",
-        percent(complexity_near, total)
-    );
-    eprintln!("{report}\nmisses:\n{misses}");
-    assert!(overall >= 85.0, "kind accuracy {overall:.1}% is below 85%");
+    assert!(kind >= 85.0, "kind accuracy {kind:.1}% is below 85%");
     assert!(
         language >= 85.0,
         "language accuracy {language:.1}% is below 85%"
@@ -447,7 +476,7 @@ fn image_tokens_depend_on_detail() {
     let analyzer = analyzer();
     let low = analyzer.analyze(&request(Some("low"))).input_tokens;
     let high = analyzer.analyze(&request(None)).input_tokens;
-    assert_eq!(high - low, (IMAGE_DEFAULT - IMAGE_LOW_DETAIL) as u32);
+    assert_eq!(u64::from(high - low), IMAGE_DEFAULT - IMAGE_LOW_DETAIL);
 }
 
 #[test]
