@@ -217,7 +217,7 @@ pub(super) const GROUPS: &[Group] = &[
             "print(", "self.", "this.", "std::", "#!/", "~$(", "elif ", "let mut", "&mut", "impl ",
             "pub fn", "async def", "await ", "lambda", "nullptr", "int main", "package main",
             "~:= ", "err != nil", "@override", "#define", "malloc(", "~}\n", "~{\n", "<div",
-            "usestate", "useeffect", "~]:", "~):"],
+            "usestate", "useeffect", "~]:", "~):", "~;\n"],
     },
     // Producing something, and what.
     Group {

@@ -7,10 +7,10 @@
 
 mod cues;
 mod script;
+mod table;
 
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use orkestra_core::{ChatRequest, Content, ContentPart, ImageUrl, Role};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::task::{Complexity, ComplexitySignal, Language, Needs, TaskKind, TaskProfile};
 use cues::{Cue, GROUPS, LATIN};
 use script::{SCRIPTS, Script, UNITS_PER_TOKEN};
+use table::{Spelling, Table};
 
 /// Builds [`TaskProfile`]s; build one and share it, construction compiles the keyword tables.
 ///
@@ -26,16 +27,20 @@ use script::{SCRIPTS, Script, UNITS_PER_TOKEN};
 /// **Kind.** Each message is searched for keywords (in a dozen languages) that are evidence
 /// for a kind: "summarize", "translate", "classify", "prove", "poem", "extract" and so on.
 /// A hit counts more in the last user message (4x) than in earlier user turns (2x), the
-/// system prompt or assistant turns (1x), and twice as much again in the first 320 or last
-/// 200 bytes of the last user message, where instructions usually sit. Inside code fences
-/// only code syntax and failure markers count. A few rules combine evidence:
+/// system prompt or assistant turns (1x). Within the last user message, the opening
+/// instruction (up to 160 bytes, ending at the first blank line or code fence) counts 3x
+/// again and a short closing paragraph 2x; the middle, usually pasted data, counts 1x and at
+/// most twice per kind, so the words of an article or a log do not outvote the request about
+/// it. Inside code fences only code syntax and strong failure markers count. A few rules
+/// combine evidence:
 /// - a verb that produces (write, implement, create) plus a code noun or a programming
 ///   language is code generation; without them it leans to creative writing;
 /// - "translate" with a programming language and no natural language is code generation
 ///   ("translate this Python to Rust"), otherwise translation;
 /// - review words (review, idiomatic, refactor) count only when there is code to review;
-/// - failure markers (Traceback, panicked at, error[E, segfault, undefined is not, error)
-///   count for debugging wherever they appear, so "summarize this error log" is debugging.
+/// - failure markers (Traceback, panicked at, error[E, segfault, undefined is not) count for
+///   debugging wherever they appear, so "summarize this error log" is debugging; weaker
+///   symptoms (error, wrong, fix, why does) count only next to code or a marker.
 ///
 /// The kind with the most evidence wins; ties go to the earlier kind in the order debugging,
 /// code review, code generation, translation, classification, extraction, summarization,
@@ -44,12 +49,14 @@ use script::{SCRIPTS, Script, UNITS_PER_TOKEN};
 /// (an empty request, only a system message, only an image), the kind is
 /// [`TaskKind::Chat`] with confidence 0.2.
 ///
-/// **Complexity.** Points for a long prompt (80, 250, 700 estimated tokens), code blocks,
-/// step markers (numbered lists, "step by step"), stated constraints (must, at most,
-/// without), hard vocabulary (prove, concurrency, optimize, production), mathematical
-/// notation, four or more user turns, and an output limit of 8192 tokens or more. Two points
-/// make it medium, four make it high; every observation that scored is kept as a
-/// [`ComplexitySignal`].
+/// **Complexity.** Points for a long prompt (one to three, at lengths that depend on the kind:
+/// 60, 200 and 600 estimated tokens for code; 35, 150, 500 for reasoning, writing and chat;
+/// 75, 250, 400 for translation, extraction and classification; 160, 400, 500 for
+/// summarization, whose input is mostly the text to condense), two or more code blocks,
+/// step markers (numbered lists, "step by step"), stated constraints (must, at most, without),
+/// hard vocabulary (prove, concurrency, optimize, production), mathematical notation, four or
+/// more user turns, and an output limit of 8192 tokens or more. One point makes it medium,
+/// three make it high; every observation that scored is kept as a [`ComplexitySignal`].
 ///
 /// **Tokens.** Input: about 4 characters per token for Latin script, 3 for Cyrillic, Greek,
 /// Hebrew and Arabic, 2 for Indic scripts and Thai, one token per Chinese, Japanese or Korean
@@ -64,87 +71,20 @@ use script::{SCRIPTS, Script, UNITS_PER_TOKEN};
 ///
 /// **Language.** Chinese, Japanese, Korean, Russian, Ukrainian, Arabic, Hindi, Greek, Hebrew
 /// and Thai by their characters; English, Spanish, French, German, Italian and Portuguese by
-/// their common short words and accented letters, outside code fences. User messages only,
-/// the last one weighted most; [`Language::UNDETERMINED`] when nothing tells.
+/// their common short words and accented letters in the first 240 bytes of each user message,
+/// before any code fence and outside inline code. User messages only, the last one weighted
+/// most; [`Language::UNDETERMINED`] when nothing tells.
 ///
 /// Long messages are searched in their first 6 KiB and last 2 KiB; tokens are counted over
 /// the whole text.
 #[derive(Debug, Clone)]
 pub struct TaskAnalyzer {
-    /// All literals of [`GROUPS`], deduplicated.
-    matcher: AhoCorasick,
-    /// What each pattern of [`Self::matcher`] means, by pattern id.
-    patterns: Box<[Pattern]>,
-    /// The cues of all patterns, sliced by [`Pattern::cues`].
-    cues: Box<[Cue]>,
-}
-
-/// One literal of the automaton and how a hit on it is checked and read.
-#[derive(Debug, Clone)]
-struct Pattern {
-    /// The literal, compared byte for byte when [`Self::exact_case`] is set.
-    literal: &'static str,
-    /// Whether the hit must have the literal's case exactly.
-    exact_case: bool,
-    /// Whether the character before the hit must not be a letter or digit.
-    check_start: bool,
-    /// Whether the character after the hit must not be a letter or digit.
-    check_end: bool,
-    /// Where its cues sit in [`TaskAnalyzer::cues`].
-    cues: Range<usize>,
-}
-
-/// A literal parsed from the spelling described in the `cues` module.
-struct Spelling {
-    literal: &'static str,
-    exact_case: bool,
-    check_start: bool,
-    check_end: bool,
-}
-
-impl Spelling {
-    fn parse(spec: &'static str) -> Self {
-        let (literal, exact_case, anywhere) = if let Some(rest) = spec.strip_prefix('~') {
-            (rest, false, true)
-        } else if let Some(rest) = spec.strip_prefix('=') {
-            (rest, true, false)
-        } else {
-            (spec, false, false)
-        };
-        let (literal, stem) = match literal.strip_suffix('*') {
-            Some(rest) if !rest.is_empty() => (rest, true),
-            _ => (literal, false),
-        };
-        let wordy =
-            |c: Option<char>| c.is_some_and(|c| is_word_char(c) && !script::is_spaceless(c));
-        Self {
-            literal,
-            exact_case,
-            check_start: !anywhere && wordy(literal.chars().next()),
-            check_end: !anywhere && !stem && wordy(literal.chars().next_back()),
-        }
-    }
-}
-
-/// Whether `c` continues a word for the keyword boundary checks.
-fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
-}
-
-/// Whether the character before byte `at` of `text` continues a word. Letters of scripts
-/// written without spaces do not: Japanese attaches particles straight to Latin words
-/// (`JSONで`), and the keyword should still count.
-fn word_before(text: &str, at: usize) -> bool {
-    text.get(..at)
-        .and_then(|head| head.chars().next_back())
-        .is_some_and(|c| is_word_char(c) && !script::is_spaceless(c))
-}
-
-/// Whether the character at byte `at` of `text` continues a word; see [`word_before`].
-fn word_after(text: &str, at: usize) -> bool {
-    text.get(at..)
-        .and_then(|tail| tail.chars().next())
-        .is_some_and(|c| is_word_char(c) && !script::is_spaceless(c))
+    /// Every literal that is evidence of a kind, of code, of complexity or of needs.
+    keywords: Table,
+    /// Stopwords and letters of Latin-script languages, searched only at the start of user
+    /// messages: a few hundred bytes tell the language, and these words are frequent enough
+    /// that finding all of them would cost more than the rest of the analysis.
+    stopwords: Table,
 }
 
 /// How much a message's words count, by who wrote it and where it sits.
@@ -211,6 +151,8 @@ const HEAD_ZONE: usize = 160;
 const TAIL_ZONE: usize = 200;
 const HEAD_WEIGHT: u64 = 3;
 const TAIL_WEIGHT: u64 = 2;
+/// Bytes at the start of a user message searched for stopwords.
+const LANGUAGE_SPAN: usize = 240;
 /// Longer messages are searched in their first [`SCAN_HEAD`] and last [`SCAN_TAIL`] bytes.
 const SCAN_HEAD: usize = 6 * 1024;
 const SCAN_TAIL: usize = 2 * 1024;
@@ -278,10 +220,10 @@ struct Evidence {
     kinds: [u64; TaskKind::COUNT],
     /// Weighted evidence that rules combine into kinds, indexed by [`Feature`].
     features: [u64; Feature::COUNT],
-    /// Code syntax hits, fence markers and braces or semicolons, in any message.
+    /// Code syntax hits (keywords, operators, lines ending in a brace or semicolon) and fence
+    /// markers, in any message.
     syntax: u32,
     fences: u32,
-    punctuation: u32,
     /// Complexity markers in user messages, outside code fences.
     hard: u32,
     steps: u32,
@@ -320,69 +262,42 @@ impl TaskAnalyzer {
     /// are constants, not input.
     pub fn new() -> Self {
         let mut by_literal: FxHashMap<String, usize> = FxHashMap::default();
-        let mut spellings: Vec<Spelling> = Vec::new();
-        let mut cue_lists: Vec<Vec<Cue>> = Vec::new();
+        let mut literals: Vec<(Spelling, Vec<Cue>)> = Vec::new();
         for group in GROUPS {
             for &spec in group.words {
                 let spelling = Spelling::parse(spec);
                 let key = spelling.literal.to_ascii_lowercase();
                 let index = *by_literal.entry(key).or_insert_with(|| {
-                    spellings.push(spelling);
-                    cue_lists.push(Vec::new());
-                    spellings.len() - 1
+                    literals.push((spelling, Vec::new()));
+                    literals.len() - 1
                 });
-                cue_lists[index].extend_from_slice(group.cues);
+                literals[index].1.extend_from_slice(group.cues);
             }
         }
-        // A phrase starting with a stopword ("how are you", "por qué") hides that stopword from
-        // the leftmost-longest search, so it inherits the stopword's language evidence.
-        for (index, spelling) in spellings.iter().enumerate() {
-            let Some((first, _)) = spelling.literal.split_once(' ') else {
-                continue;
-            };
-            let Some(&word) = by_literal.get(&first.to_ascii_lowercase()) else {
-                continue;
-            };
-            if word == index {
-                continue;
-            }
-            let inherited: Vec<Cue> = cue_lists[word]
+        let language_cue = |cue: &Cue| matches!(cue, Cue::Stopword(_) | Cue::InlineCode);
+        let split = |keep: &dyn Fn(&Cue) -> bool| -> Vec<(Spelling, Vec<Cue>)> {
+            literals
                 .iter()
-                .copied()
-                .filter(|cue| matches!(cue, Cue::Stopword(_)))
-                .collect();
-            cue_lists[index].extend(inherited);
-        }
-        let mut cues = Vec::new();
-        let patterns: Box<[Pattern]> = spellings
+                .map(|(spelling, cues)| (*spelling, cues.iter().copied().filter(keep).collect()))
+                .filter(|(_, cues): &(Spelling, Vec<Cue>)| !cues.is_empty())
+                .collect()
+        };
+        // An empty cue list is a mask: a phrase that hides a word ("error handling").
+        let keywords: Vec<(Spelling, Vec<Cue>)> = literals
             .iter()
-            .zip(&cue_lists)
-            .map(|(spelling, list)| {
-                let start = cues.len();
-                cues.extend_from_slice(list);
-                Pattern {
-                    literal: spelling.literal,
-                    exact_case: spelling.exact_case,
-                    check_start: spelling.check_start,
-                    check_end: spelling.check_end,
-                    cues: start..cues.len(),
-                }
+            .filter(|(_, cues)| cues.is_empty() || cues.iter().any(|cue| !language_cue(cue)))
+            .map(|(spelling, cues)| {
+                let cues = cues
+                    .iter()
+                    .copied()
+                    .filter(|cue| !language_cue(cue))
+                    .collect();
+                (*spelling, cues)
             })
             .collect();
-        #[allow(
-            clippy::expect_used,
-            reason = "the literals are constants checked by the tests; building cannot fail at run time"
-        )]
-        let matcher = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(patterns.iter().map(|pattern| pattern.literal))
-            .expect("the keyword automaton builds");
         Self {
-            matcher,
-            patterns,
-            cues: cues.into_boxed_slice(),
+            keywords: Table::build(&keywords),
+            stopwords: Table::build(&split(&language_cue)),
         }
     }
 
@@ -479,6 +394,9 @@ impl TaskAnalyzer {
         if source.weight == 0 {
             return;
         }
+        if source.user {
+            self.scan_language(text, source.weight, evidence);
+        }
         let head = head_paragraph(text);
         let tail = tail_paragraph(text);
         if text.len() <= SCAN_HEAD + SCAN_TAIL {
@@ -501,6 +419,34 @@ impl TaskAnalyzer {
         }
     }
 
+    /// Counts the stopwords of the first [`LANGUAGE_SPAN`] bytes of a user message, up to its
+    /// first code fence, outside inline code.
+    fn scan_language(&self, text: &str, weight: u64, evidence: &mut Evidence) {
+        let mut end = floor_boundary(text, LANGUAGE_SPAN);
+        if let Some(fence) = text.get(..end).and_then(|head| head.find("```")) {
+            end = fence;
+        }
+        let mut in_inline_code = false;
+        self.stopwords.for_each_hit(text, 0..end, |_, cues| {
+            for &cue in cues {
+                match cue {
+                    Cue::InlineCode => in_inline_code = !in_inline_code,
+                    Cue::Stopword(mask) if !in_inline_code => {
+                        // A word shared by several languages is evidence for each of them,
+                        // split evenly: 12 points in all.
+                        let points = u64::from(12 / mask.count_ones()) * weight;
+                        for (bit, total) in evidence.latin.iter_mut().enumerate() {
+                            if mask & (1 << bit) != 0 {
+                                *total += points;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+
     /// Searches `window` of `text` for keywords; returns whether the window ends inside a
     /// code fence.
     fn scan_window(
@@ -512,35 +458,13 @@ impl TaskAnalyzer {
         in_fence: bool,
         evidence: &mut Evidence,
     ) -> bool {
-        let bytes = text.as_bytes();
-        let punctuation = bytes
-            .get(window.clone())
-            .unwrap_or_default()
-            .iter()
-            .filter(|&&byte| matches!(byte, b'{' | b'}' | b';'))
-            .count();
-        evidence.punctuation = evidence
-            .punctuation
-            .saturating_add(u32::try_from(punctuation).unwrap_or(u32::MAX));
         let mut state = WindowState {
             in_fence,
             ..WindowState::default()
         };
-        let input = Input::new(text).span(window);
-        for hit in self.matcher.find_iter(input) {
-            let Some(pattern) = self.patterns.get(hit.pattern().as_usize()) else {
-                continue;
-            };
-            if pattern.exact_case && bytes.get(hit.range()) != Some(pattern.literal.as_bytes()) {
-                continue;
-            }
-            if (pattern.check_start && word_before(text, hit.start()))
-                || (pattern.check_end && word_after(text, hit.end()))
-            {
-                continue;
-            }
-            let head = hit.start() < middle.start;
-            let instruction = head || hit.start() >= middle.end;
+        self.keywords.for_each_hit(text, window, |start, cues| {
+            let head = start < middle.start;
+            let instruction = head || start >= middle.end;
             let place = Place {
                 source,
                 zone: match (source.last_user, head, instruction) {
@@ -550,10 +474,10 @@ impl TaskAnalyzer {
                 },
                 middle: source.last_user && !instruction,
             };
-            for &cue in self.cues.get(pattern.cues.clone()).unwrap_or_default() {
+            for &cue in cues {
                 evidence.record(cue, place, &mut state);
             }
-        }
+        });
         evidence.kinds[TaskKind::Chat as usize] += state.question;
         state.in_fence
     }
@@ -573,7 +497,6 @@ struct Place {
 #[derive(Debug, Default)]
 struct WindowState {
     in_fence: bool,
-    in_inline_code: bool,
     /// The strongest question mark seen: a question counts once, however many marks it has.
     question: u64,
     /// Kind and feature hits so far in the middle of the last user message.
@@ -624,21 +547,10 @@ impl Evidence {
                 }
             }
             _ if state.in_fence => {}
-            Cue::InlineCode => state.in_inline_code = !state.in_inline_code,
             Cue::Question => state.question = state.question.max(weight * zone),
             Cue::Kind(kind, points) => {
                 if state.admit(kind as usize, place) {
                     self.kinds[kind as usize] += u64::from(points) * weight * zone;
-                }
-            }
-            Cue::Stopword(mask) if source.user && !state.in_inline_code => {
-                // A word shared by several languages is evidence for each of them, split
-                // evenly: 12 points in all.
-                let points = u64::from(12 / mask.count_ones()) * weight;
-                for (bit, total) in self.latin.iter_mut().enumerate() {
-                    if mask & (1 << bit) != 0 {
-                        *total += points;
-                    }
                 }
             }
             Cue::Produce
@@ -667,6 +579,7 @@ impl Evidence {
             Cue::Math if source.user => self.math = self.math.saturating_add(1),
             Cue::JsonDemand if source.user || source.system => self.json_demand = true,
             Cue::Stopword(_)
+            | Cue::InlineCode
             | Cue::Hard
             | Cue::Step
             | Cue::Constraint
@@ -730,7 +643,7 @@ fn choose_kind(evidence: &Evidence) -> (TaskKind, f64) {
     let mut scores = evidence.kinds;
     let feature = |feature: Feature| evidence.features[feature as usize];
     let slot = |kind: TaskKind| kind as usize;
-    let code_present = evidence.fences > 0 || evidence.syntax >= 3 || evidence.punctuation >= 6;
+    let code_present = evidence.fences > 0 || evidence.syntax >= 3;
     let produce = feature(Feature::Produce);
     let prog_lang = feature(Feature::ProgLang);
     let natural_lang = feature(Feature::NaturalLang);
@@ -824,7 +737,7 @@ fn complexity(
     let blocks = if evidence.fences > 0 {
         evidence.fences.div_ceil(2)
     } else {
-        u32::from(evidence.syntax >= 3 || evidence.punctuation >= 6)
+        u32::from(evidence.syntax >= 3)
     };
     score(tiered(blocks, 2, 4), ComplexitySignal::CodeBlocks(blocks));
     score(

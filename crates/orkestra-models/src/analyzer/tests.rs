@@ -659,9 +659,10 @@ fn keyword_tables_are_well_formed() {
             }
         }
     }
-    // Building compiles every literal into the automaton.
+    // Building compiles every literal into one of the two automata, some into both.
     let analyzer = analyzer();
-    assert_eq!(analyzer.patterns.len(), seen.len());
+    let compiled = analyzer.keywords.len() + analyzer.stopwords.len();
+    assert!(compiled >= seen.len(), "{compiled} of {}", seen.len());
 }
 
 // ---------------------------------------------------------------------------------------------
