@@ -669,6 +669,9 @@ fn choose_kind(evidence: &Evidence) -> (TaskKind, f64) {
         } else {
             scores[slot(TaskKind::Translation)] += translate * 3 + natural_lang;
         }
+    } else {
+        // "What's 'see you tomorrow' in Italian?": naming a language leans to translation.
+        scores[slot(TaskKind::Translation)] += natural_lang;
     }
     if review > 0 && code_present {
         scores[slot(TaskKind::CodeReview)] += review * 5;
