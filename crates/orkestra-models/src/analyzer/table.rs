@@ -128,8 +128,8 @@ pub(super) struct Table {
 }
 
 /// What may come right before a word literal. Spanish opens questions and exclamations with
-/// `¿` and `¡`; quotes and guillemets open quoted instructions.
-const WORD_LEADS: &[char] = &[' ', '\n', '¿', '¡', '«', '"'];
+/// `¿` and `¡`; guillemets open quoted instructions in French and Russian.
+const WORD_LEADS: &[char] = &[' ', '\n', '¿', '¡', '«'];
 
 /// Bytes of a text searched behind a virtual space for its first word.
 const FIRST_WORD: usize = 63;
