@@ -1,22 +1,907 @@
 //! The task analyzer: a chat request in, a [`TaskProfile`] out.
+//!
+//! The analyzer reads the messages once, with one keyword automaton and one pass over the
+//! bytes, and turns what it found into a profile. It is a set of documented rules, not a
+//! model: [`TaskAnalyzer`] says how it decides, so a surprising profile can be traced to the
+//! words that caused it.
 
-use orkestra_core::ChatRequest;
+mod cues;
+mod script;
+mod table;
 
-use crate::task::{TaskKind, TaskProfile};
+use std::ops::Range;
+
+use orkestra_core::{ChatRequest, Content, ContentPart, ImageUrl, Role};
+use rustc_hash::FxHashMap;
+use serde_json::Value;
+
+use crate::task::{Complexity, ComplexitySignal, Language, Needs, TaskKind, TaskProfile};
+use cues::{Cue, GROUPS, LATIN};
+use script::{SCRIPTS, Script, UNITS_PER_TOKEN};
+use table::{Spelling, Table};
 
 /// Builds [`TaskProfile`]s; build one and share it, construction compiles the keyword tables.
+///
+/// # How it decides
+///
+/// **Kind.** Each message is searched for keywords (in a dozen languages) that are evidence
+/// for a kind: "summarize", "translate", "classify", "prove", "poem", "extract" and so on.
+/// A hit counts more in the last user message (4x) than in earlier user turns (2x), the
+/// system prompt or assistant turns (1x). Within the last user message, the opening
+/// instruction (up to 160 bytes, ending at the first blank line or code fence) counts 3x
+/// again and a short closing paragraph 2x; the middle, usually pasted data, counts 1x and at
+/// most twice per kind, so the words of an article or a log do not outvote the request about
+/// it. Inside code fences only code syntax and strong failure markers count. A few rules
+/// combine evidence:
+/// - a verb that produces (write, implement, create) plus a code noun or a programming
+///   language is code generation; without them it leans to creative writing;
+/// - "translate" with a programming language and no natural language is code generation
+///   ("translate this Python to Rust"), otherwise translation;
+/// - review words (review, idiomatic, refactor) count only when there is code to review;
+/// - failure markers (Traceback, panicked at, error[E, segfault, undefined is not) count for
+///   debugging wherever they appear, so "summarize this error log" is debugging; weaker
+///   symptoms (error, wrong, fix, why does) count only next to code or a marker.
+///
+/// The kind with the most evidence wins; ties go to the earlier kind in the order debugging,
+/// code review, code generation, translation, classification, extraction, summarization,
+/// reasoning, creative writing, chat. The confidence is the winner's share of all evidence,
+/// shrunk towards zero when the evidence is thin. With no evidence at all, or no user text
+/// (an empty request, only a system message, only an image), the kind is
+/// [`TaskKind::Chat`] with confidence 0.2.
+///
+/// **Complexity.** Points for a long prompt (one to three, at lengths that depend on the kind:
+/// 60, 200 and 600 estimated tokens for code; 35, 150, 500 for reasoning, writing and chat;
+/// 75, 250, 400 for translation, extraction and classification; 160, 400, 500 for
+/// summarization, whose input is mostly the text to condense), two or more code blocks,
+/// step markers (numbered lists, "step by step"), stated constraints (must, at most, without),
+/// hard vocabulary (prove, concurrency, optimize, production), mathematical notation, four or
+/// more user turns, and an output limit of 8192 tokens or more. One point makes it medium,
+/// three make it high; every observation that scored is kept as a [`ComplexitySignal`].
+///
+/// **Tokens.** Input: about 4 characters per token for Latin script, 3 for Cyrillic, Greek,
+/// Hebrew and Arabic, 2 for Indic scripts and Thai, one token per Chinese, Japanese or Korean
+/// character, 2 per emoji; plus 4 per message, 765 per image (85 at `detail: low`) and the
+/// size of tool definitions and calls. Output: the request's `max_completion_tokens` or
+/// `max_tokens` when set, else a figure by kind and complexity (classification 10 tokens,
+/// high-complexity code generation 1500); translation expects about the length of the text.
+///
+/// **Needs.** JSON when `response_format` asks for it or the prompt says "as JSON", "valid
+/// JSON", "JSON only" and the like; tools when the request has tools; vision when a message
+/// has an image; long context above 8192 tokens of input plus output.
+///
+/// **Language.** Chinese, Japanese, Korean, Russian, Ukrainian, Arabic, Hindi, Greek, Hebrew
+/// and Thai by their characters; English, Spanish, French, German, Italian and Portuguese by
+/// their common short words and accented letters in the first 240 bytes of each user message,
+/// before any code fence and outside inline code. User messages only, the last one weighted
+/// most; [`Language::UNDETERMINED`] when nothing tells.
+///
+/// Long messages are searched in their first 6 KiB and last 2 KiB; tokens are counted over
+/// the whole text.
+#[derive(Debug, Clone)]
+pub struct TaskAnalyzer {
+    /// Every literal that is evidence of a kind, of code, of complexity or of needs.
+    keywords: Table,
+    /// Stopwords and letters of Latin-script languages, searched only at the start of user
+    /// messages: a few hundred bytes tell the language, and these words are frequent enough
+    /// that finding all of them would cost more than the rest of the analysis.
+    stopwords: Table,
+}
+
+/// How much a message's words count, by who wrote it and where it sits.
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    /// Multiplier of every cue found in the message.
+    weight: u64,
+    /// Written by the user: counts for language and complexity.
+    user: bool,
+    /// The last user message: its head and tail count double.
+    last_user: bool,
+    /// Written by the application (system or developer): counts for JSON demands.
+    system: bool,
+}
+
+impl Source {
+    const LAST_USER: Self = Self {
+        weight: 4,
+        user: true,
+        last_user: true,
+        system: false,
+    };
+
+    fn of(role: Role, last_user: bool) -> Self {
+        match role {
+            Role::User if last_user => Self::LAST_USER,
+            Role::User => Self {
+                weight: 2,
+                user: true,
+                last_user: false,
+                system: false,
+            },
+            Role::System | Role::Developer => Self {
+                weight: 1,
+                user: false,
+                last_user: false,
+                system: true,
+            },
+            Role::Assistant => Self {
+                weight: 1,
+                user: false,
+                last_user: false,
+                system: false,
+            },
+            // Tool results are data the model reads, not instructions about the task.
+            Role::Tool => Self {
+                weight: 0,
+                user: false,
+                last_user: false,
+                system: false,
+            },
+        }
+    }
+}
+
+/// Where instructions sit in the last user message: its first [`HEAD_ZONE`] bytes (up to the
+/// first blank line or code fence, where pasted material usually starts), and a
+/// closing paragraph of at most [`TAIL_ZONE`] bytes set apart by a blank line ("...pasted
+/// text...\n\nTranslate the above into French."). Cues there count [`HEAD_WEIGHT`] and
+/// [`TAIL_WEIGHT`] times; cues in between, often pasted data, count once and at most
+/// [`MIDDLE_CAP`] times per kind. The tail counts less than the head: a short last paragraph is
+/// as often the end of the data as an instruction.
+const HEAD_ZONE: usize = 160;
+const TAIL_ZONE: usize = 200;
+const HEAD_WEIGHT: u64 = 3;
+const TAIL_WEIGHT: u64 = 2;
+/// Bytes at the start of a user message searched for stopwords.
+const LANGUAGE_SPAN: usize = 240;
+/// Longer messages are searched in their first [`SCAN_HEAD`] and last [`SCAN_TAIL`] bytes.
+const SCAN_HEAD: usize = 6 * 1024;
+const SCAN_TAIL: usize = 2 * 1024;
+
+/// Tokens every message costs besides its content (role and separators).
+const MESSAGE_OVERHEAD: u64 = 4;
+/// Tokens that prime the answer.
+const REPLY_OVERHEAD: u64 = 3;
+/// Tokens of an image at `detail: low`, and otherwise (a 1024x1024 picture at high detail).
+const IMAGE_LOW_DETAIL: u64 = 85;
+const IMAGE_DEFAULT: u64 = 765;
+/// Tokens of a tool definition or call besides its names, description and arguments.
+const TOOL_OVERHEAD: u64 = 10;
+/// Above this many tokens of input plus output a request needs a long-context model.
+const LONG_CONTEXT: u64 = 8 * 1024;
+
+/// Evidence of a confident kind is shrunk by this much, so a single weak hit does not claim
+/// certainty: the equivalent of two weak hits in the last user message's instructions.
+const EVIDENCE_PRIOR: u64 = 16;
+/// The confidence of [`TaskKind::Chat`] chosen for lack of any evidence.
+const NO_EVIDENCE_CONFIDENCE: f64 = 0.2;
+
+/// Kinds in the order that breaks ties, as the fixture's labelling rule orders them.
+const TIE_ORDER: [TaskKind; TaskKind::COUNT] = [
+    TaskKind::Debugging,
+    TaskKind::CodeReview,
+    TaskKind::CodeGeneration,
+    TaskKind::Translation,
+    TaskKind::Classification,
+    TaskKind::Extraction,
+    TaskKind::Summarization,
+    TaskKind::Reasoning,
+    TaskKind::CreativeWriting,
+    TaskKind::Chat,
+];
+
+/// Evidence that is not a kind by itself; [`choose_kind`] combines it.
+#[derive(Debug, Clone, Copy)]
+enum Feature {
+    Produce,
+    CodeNoun,
+    ProgLang,
+    NaturalLang,
+    Translate,
+    Review,
+    /// An unmistakable failure marker: a stack trace, an error code, a crash.
+    Failure,
+    /// A word that describes a failure but also much else: wrong, fix, why does, slower.
+    Symptom,
+}
+
+impl Feature {
+    const COUNT: usize = 8;
+}
+
+/// Kind and feature hits in the middle of the last user message count this many times at
+/// most per kind or feature: the middle is often pasted data, whose words ("fix", "error",
+/// "categories") must not outvote the instruction around it.
+const MIDDLE_CAP: u8 = 2;
+
+/// Everything gathered from the messages before the profile is decided.
 #[derive(Debug, Default)]
-pub struct TaskAnalyzer {}
+struct Evidence {
+    /// Weighted instruction evidence per kind.
+    kinds: [u64; TaskKind::COUNT],
+    /// Weighted evidence that rules combine into kinds, indexed by [`Feature`].
+    features: [u64; Feature::COUNT],
+    /// Code syntax hits (keywords, operators, lines ending in a brace or semicolon) and fence
+    /// markers, in any message.
+    syntax: u32,
+    fences: u32,
+    /// Complexity markers in user messages, outside code fences.
+    hard: u32,
+    steps: u32,
+    constraints: u32,
+    math: u32,
+    /// Whether a user or system message asks for JSON.
+    json_demand: bool,
+    /// Weighted stopword points per [`LATIN`] language, user messages only.
+    latin: [u64; LATIN.len()],
+    /// Weighted characters per [`Script`], user messages only.
+    scripts: [u64; SCRIPTS],
+    ukrainian: u64,
+    /// Estimated input, in twelfths of a token, and whole tokens (overheads, images, tools).
+    units: u64,
+    tokens: u64,
+    /// Units of the last user message, for the translation output estimate.
+    last_user_units: u64,
+    /// User messages, and whether any of them has text.
+    turns: u32,
+    user_text: bool,
+    vision: bool,
+}
+
+impl Default for TaskAnalyzer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl TaskAnalyzer {
     /// An analyzer with the built-in keyword tables.
+    ///
+    /// # Panics
+    ///
+    /// Only if the built-in tables could not be compiled, which the crate's tests rule out: they
+    /// are constants, not input.
     pub fn new() -> Self {
-        Self::default()
+        let mut by_literal: FxHashMap<String, usize> = FxHashMap::default();
+        let mut literals: Vec<(Spelling, Vec<Cue>)> = Vec::new();
+        for group in GROUPS {
+            for &spec in group.words {
+                let spelling = Spelling::parse(spec);
+                let key = spelling.literal.to_ascii_lowercase();
+                let index = *by_literal.entry(key).or_insert_with(|| {
+                    literals.push((spelling, Vec::new()));
+                    literals.len() - 1
+                });
+                literals[index].1.extend_from_slice(group.cues);
+            }
+        }
+        let language_cue = |cue: &Cue| matches!(cue, Cue::Stopword(_) | Cue::InlineCode);
+        let split = |keep: &dyn Fn(&Cue) -> bool| -> Vec<(Spelling, Vec<Cue>)> {
+            literals
+                .iter()
+                .map(|(spelling, cues)| (*spelling, cues.iter().copied().filter(keep).collect()))
+                .filter(|(_, cues): &(Spelling, Vec<Cue>)| !cues.is_empty())
+                .collect()
+        };
+        // An empty cue list is a mask: a phrase that hides a word ("error handling").
+        let keywords: Vec<(Spelling, Vec<Cue>)> = literals
+            .iter()
+            .filter(|(_, cues)| cues.is_empty() || cues.iter().any(|cue| !language_cue(cue)))
+            .map(|(spelling, cues)| {
+                let cues = cues
+                    .iter()
+                    .copied()
+                    .filter(|cue| !language_cue(cue))
+                    .collect();
+                (*spelling, cues)
+            })
+            .collect();
+        Self {
+            keywords: Table::build(&keywords),
+            stopwords: Table::build(&split(&language_cue)),
+        }
     }
 
     /// Profiles a request.
     pub fn analyze(&self, request: &ChatRequest) -> TaskProfile {
-        let _ = request;
-        TaskProfile::new(TaskKind::Chat, 0, 0)
+        let (evidence, tools) = self.gather(request);
+        decide(
+            &evidence,
+            request.output_limit(),
+            request.wants_json(),
+            tools,
+        )
+    }
+
+    /// Reads every message and tool of a request; returns the evidence and whether the
+    /// request has tools.
+    fn gather(&self, request: &ChatRequest) -> (Evidence, bool) {
+        let last_user = request
+            .messages
+            .iter()
+            .rposition(|message| message.role == Role::User);
+        let mut evidence = Evidence::default();
+        for (index, message) in request.messages.iter().enumerate() {
+            let source = Source::of(message.role, Some(index) == last_user);
+            evidence.tokens += MESSAGE_OVERHEAD;
+            if message.role == Role::User {
+                evidence.turns += 1;
+            }
+            match &message.content {
+                None => {}
+                Some(Content::Text(text)) => self.scan(text, source, &mut evidence),
+                Some(Content::Parts(parts)) => {
+                    for part in parts {
+                        match part {
+                            ContentPart::Text { text } => self.scan(text, source, &mut evidence),
+                            ContentPart::ImageUrl { image_url } => {
+                                evidence.vision = true;
+                                evidence.tokens += image_tokens(image_url);
+                            }
+                            // Audio and files have no size we can see without decoding them.
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            for call in message.tool_calls.iter().flatten() {
+                evidence.tokens += TOOL_OVERHEAD;
+                evidence.units += script::text_stats(&call.function.name).units
+                    + script::text_stats(&call.function.arguments).units;
+            }
+        }
+        let mut tools = false;
+        for tool in request.tools.iter().flatten() {
+            tools = true;
+            let function = &tool.function;
+            evidence.tokens += TOOL_OVERHEAD;
+            evidence.units += script::text_stats(&function.name).units
+                + function
+                    .description
+                    .as_deref()
+                    .map_or(0, |text| script::text_stats(text).units)
+                + function.parameters.as_ref().map_or(0, json_units);
+        }
+        (evidence, tools)
+    }
+
+    /// Profiles a single user message, as [`Self::analyze`] would a request holding only it.
+    pub fn analyze_text(&self, prompt: &str) -> TaskProfile {
+        let mut evidence = Evidence {
+            tokens: MESSAGE_OVERHEAD,
+            turns: 1,
+            ..Evidence::default()
+        };
+        self.scan(prompt, Source::LAST_USER, &mut evidence);
+        decide(&evidence, None, false, false)
+    }
+
+    /// Gathers the evidence of one text.
+    fn scan(&self, text: &str, source: Source, evidence: &mut Evidence) {
+        let stats = script::text_stats(text);
+        evidence.units += stats.units;
+        if source.last_user {
+            evidence.last_user_units += stats.units;
+        }
+        if source.user {
+            if !text.trim().is_empty() {
+                evidence.user_text = true;
+            }
+            for (total, count) in evidence.scripts.iter_mut().zip(stats.scripts.counts) {
+                *total += u64::from(count) * source.weight;
+            }
+            evidence.ukrainian += u64::from(stats.scripts.ukrainian) * source.weight;
+        }
+        if source.weight == 0 {
+            return;
+        }
+        if source.user {
+            self.scan_language(text, source.weight, evidence);
+        }
+        let head = head_paragraph(text);
+        let tail = tail_paragraph(text);
+        if text.len() <= SCAN_HEAD + SCAN_TAIL {
+            self.scan_window(text, 0..text.len(), head..tail, source, false, evidence);
+        } else {
+            let head_end = floor_boundary(text, SCAN_HEAD);
+            let tail_start = floor_boundary(text, text.len() - SCAN_TAIL);
+            let in_fence = self.scan_window(text, 0..head_end, head..tail, source, false, evidence);
+            // Carry the fence state over the skipped middle by counting its fences.
+            let skipped = text.get(head_end..tail_start).unwrap_or_default();
+            let flips = skipped.matches("```").count() + skipped.matches("~~~").count();
+            self.scan_window(
+                text,
+                tail_start..text.len(),
+                head..tail,
+                source,
+                in_fence ^ (flips % 2 == 1),
+                evidence,
+            );
+        }
+    }
+
+    /// Counts the stopwords of the first [`LANGUAGE_SPAN`] bytes of a user message, up to its
+    /// first code fence, outside inline code.
+    fn scan_language(&self, text: &str, weight: u64, evidence: &mut Evidence) {
+        let mut end = floor_boundary(text, LANGUAGE_SPAN);
+        if let Some(fence) = text.get(..end).and_then(|head| head.find("```")) {
+            end = fence;
+        }
+        let mut in_inline_code = false;
+        self.stopwords.for_each_hit(text, 0..end, |_, cues| {
+            for &cue in cues {
+                match cue {
+                    Cue::InlineCode => in_inline_code = !in_inline_code,
+                    Cue::Stopword(mask) if !in_inline_code => {
+                        // A word shared by several languages is evidence for each of them,
+                        // split evenly: 12 points in all.
+                        let points = u64::from(12 / mask.count_ones()) * weight;
+                        for (bit, total) in evidence.latin.iter_mut().enumerate() {
+                            if mask & (1 << bit) != 0 {
+                                *total += points;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+
+    /// Searches `window` of `text` for keywords; returns whether the window ends inside a
+    /// code fence.
+    fn scan_window(
+        &self,
+        text: &str,
+        window: Range<usize>,
+        middle: Range<usize>,
+        source: Source,
+        in_fence: bool,
+        evidence: &mut Evidence,
+    ) -> bool {
+        let mut state = WindowState {
+            in_fence,
+            ..WindowState::default()
+        };
+        self.keywords.for_each_hit(text, window, |start, cues| {
+            let head = start < middle.start;
+            let instruction = head || start >= middle.end;
+            let place = Place {
+                source,
+                zone: match (source.last_user, head, instruction) {
+                    (true, true, _) => HEAD_WEIGHT,
+                    (true, false, true) => TAIL_WEIGHT,
+                    _ => 1,
+                },
+                middle: source.last_user && !instruction,
+            };
+            for &cue in cues {
+                evidence.record(cue, place, &mut state);
+            }
+        });
+        evidence.kinds[TaskKind::Chat as usize] += state.question;
+        state.in_fence
     }
 }
+
+/// Where a hit sits: whose message, and which part of it.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    source: Source,
+    /// The multiplier of the part: head, tail or elsewhere.
+    zone: u64,
+    /// In the middle of the last user message, where hits are capped.
+    middle: bool,
+}
+
+/// What a search keeps from one hit to the next in a window.
+#[derive(Debug, Default)]
+struct WindowState {
+    in_fence: bool,
+    /// The strongest question mark seen: a question counts once, however many marks it has.
+    question: u64,
+    /// Kind and feature hits so far in the middle of the last user message.
+    middle_hits: [u8; TaskKind::COUNT + Feature::COUNT],
+}
+
+impl WindowState {
+    /// Whether a hit for `slot` (a kind, or [`TaskKind::COUNT`] plus a feature) counts: always,
+    /// except past [`MIDDLE_CAP`] hits in the middle of the last user message.
+    fn admit(&mut self, slot: usize, place: Place) -> bool {
+        if !place.middle || self.in_fence {
+            return true;
+        }
+        let hits = &mut self.middle_hits[slot];
+        *hits = hits.saturating_add(1);
+        *hits <= MIDDLE_CAP
+    }
+}
+
+impl Evidence {
+    /// Adds what one cue of a hit means.
+    fn record(&mut self, cue: Cue, place: Place, state: &mut WindowState) {
+        let Place { source, zone, .. } = place;
+        let weight = source.weight;
+        match cue {
+            Cue::Fence => {
+                state.in_fence = !state.in_fence;
+                self.fences = self.fences.saturating_add(1);
+            }
+            Cue::Syntax => self.syntax = self.syntax.saturating_add(1),
+            // In code, only unmistakable markers count: `error` there is often a type. A stack
+            // trace or a panic in pasted output is the subject of the request and counts as
+            // much as an instruction.
+            Cue::Failure(points) if state.in_fence => {
+                if points >= 4 {
+                    self.features[Feature::Failure as usize] +=
+                        u64::from(points) * weight * HEAD_WEIGHT;
+                }
+            }
+            Cue::Failure(points) => {
+                let feature = if points >= 4 {
+                    Feature::Failure
+                } else {
+                    Feature::Symptom
+                };
+                if state.admit(TaskKind::COUNT + feature as usize, place) {
+                    self.features[feature as usize] += u64::from(points) * weight * zone;
+                }
+            }
+            _ if state.in_fence => {}
+            Cue::Question => state.question = state.question.max(weight * zone),
+            Cue::Kind(kind, points) => {
+                if state.admit(kind as usize, place) {
+                    self.kinds[kind as usize] += u64::from(points) * weight * zone;
+                }
+            }
+            Cue::Produce
+            | Cue::CodeNoun
+            | Cue::ProgLang
+            | Cue::NaturalLang
+            | Cue::Translate
+            | Cue::Review => {
+                let feature = match cue {
+                    Cue::Produce => Feature::Produce,
+                    Cue::CodeNoun => Feature::CodeNoun,
+                    Cue::ProgLang => Feature::ProgLang,
+                    Cue::NaturalLang => Feature::NaturalLang,
+                    Cue::Translate => Feature::Translate,
+                    _ => Feature::Review,
+                };
+                if state.admit(TaskKind::COUNT + feature as usize, place) {
+                    self.features[feature as usize] += weight * zone;
+                }
+            }
+            Cue::Hard if source.user => self.hard = self.hard.saturating_add(1),
+            Cue::Step if source.user => self.steps = self.steps.saturating_add(1),
+            Cue::Constraint if source.user => {
+                self.constraints = self.constraints.saturating_add(1);
+            }
+            Cue::Math if source.user => self.math = self.math.saturating_add(1),
+            Cue::JsonDemand if source.user || source.system => self.json_demand = true,
+            Cue::Stopword(_)
+            | Cue::InlineCode
+            | Cue::Hard
+            | Cue::Step
+            | Cue::Constraint
+            | Cue::Math
+            | Cue::JsonDemand => {}
+        }
+    }
+}
+
+/// Turns the evidence into a profile.
+fn decide(
+    evidence: &Evidence,
+    output_limit: Option<u32>,
+    wants_json: bool,
+    tools: bool,
+) -> TaskProfile {
+    let input = evidence.tokens + REPLY_OVERHEAD + evidence.units.div_ceil(UNITS_PER_TOKEN);
+    let input_tokens = u32::try_from(input).unwrap_or(u32::MAX);
+    let (kind, confidence) = if evidence.user_text {
+        choose_kind(evidence)
+    } else {
+        (TaskKind::Chat, NO_EVIDENCE_CONFIDENCE)
+    };
+    let mut complexity_signals = Vec::new();
+    let complexity = if evidence.user_text {
+        complexity(
+            evidence,
+            kind,
+            input_tokens,
+            output_limit,
+            &mut complexity_signals,
+        )
+    } else {
+        Complexity::Low
+    };
+    let last_user_tokens =
+        u32::try_from(evidence.last_user_units.div_ceil(UNITS_PER_TOKEN)).unwrap_or(u32::MAX);
+    let expected_output_tokens =
+        output_limit.unwrap_or_else(|| expected_output(kind, complexity, last_user_tokens));
+    let needs = Needs {
+        json: wants_json || evidence.json_demand,
+        tools,
+        vision: evidence.vision,
+        long_context: u64::from(input_tokens) + u64::from(expected_output_tokens) > LONG_CONTEXT,
+    };
+    TaskProfile {
+        kind,
+        confidence,
+        complexity,
+        complexity_signals,
+        input_tokens,
+        expected_output_tokens,
+        needs,
+        language: language(evidence),
+        turns: evidence.turns,
+    }
+}
+
+/// Picks the kind with the most evidence and the confidence in it.
+fn choose_kind(evidence: &Evidence) -> (TaskKind, f64) {
+    let mut scores = evidence.kinds;
+    let feature = |feature: Feature| evidence.features[feature as usize];
+    let slot = |kind: TaskKind| kind as usize;
+    let code_present = evidence.fences > 0 || evidence.syntax >= 3;
+    let produce = feature(Feature::Produce);
+    let prog_lang = feature(Feature::ProgLang);
+    let natural_lang = feature(Feature::NaturalLang);
+    let translate = feature(Feature::Translate);
+    let review = feature(Feature::Review);
+    let code_context = feature(Feature::CodeNoun) + prog_lang;
+    if produce > 0 {
+        if code_context > 0 {
+            scores[slot(TaskKind::CodeGeneration)] += produce * 2 + code_context;
+        } else if code_present {
+            // "Implement the missing parts of this code."
+            scores[slot(TaskKind::CodeGeneration)] += produce;
+        } else {
+            scores[slot(TaskKind::CreativeWriting)] += produce;
+        }
+    } else if !code_present {
+        // "bash one-liner to ...": naming the artifact is a request for it, weakly.
+        scores[slot(TaskKind::CodeGeneration)] += code_context / 2;
+    }
+    if translate > 0 {
+        if prog_lang > 0 && natural_lang == 0 {
+            scores[slot(TaskKind::CodeGeneration)] += translate * 3 + prog_lang;
+        } else {
+            scores[slot(TaskKind::Translation)] += translate * 3 + natural_lang;
+        }
+    } else {
+        // "What's 'see you tomorrow' in Italian?": naming a language leans to translation.
+        scores[slot(TaskKind::Translation)] += natural_lang;
+    }
+    if review > 0 && code_present {
+        scores[slot(TaskKind::CodeReview)] += review * 5;
+    }
+    // Symptoms ("wrong", "why does", "fix") are about software only next to code or a real
+    // failure marker; elsewhere they are puzzles, reviews of an app, meeting notes.
+    let failure = feature(Feature::Failure);
+    let symptom = feature(Feature::Symptom);
+    scores[slot(TaskKind::Debugging)] += failure;
+    if failure > 0 || code_present || code_context > 0 {
+        scores[slot(TaskKind::Debugging)] += symptom;
+    }
+
+    let total: u64 = scores.iter().sum();
+    if total == 0 {
+        return (TaskKind::Chat, NO_EVIDENCE_CONFIDENCE);
+    }
+    let mut best = TIE_ORDER[0];
+    for kind in TIE_ORDER {
+        if scores[slot(kind)] > scores[slot(best)] {
+            best = kind;
+        }
+    }
+    // Evidence totals stay far below 2^52, so the conversions are exact.
+    let confidence = scores[slot(best)] as f64 / (total + EVIDENCE_PRIOR) as f64;
+    (best, confidence.clamp(0.0, 1.0))
+}
+
+/// Prompt lengths, in estimated tokens, that score one, two and three complexity points. A
+/// long prompt is hard in itself when it states a problem; when it carries a text to condense,
+/// translate, label or mine, most of it is data, and it takes much more to be hard.
+fn length_tiers(kind: TaskKind) -> [u32; 3] {
+    match kind {
+        TaskKind::CodeGeneration | TaskKind::Debugging | TaskKind::CodeReview => [60, 200, 600],
+        TaskKind::Reasoning | TaskKind::CreativeWriting | TaskKind::Chat => [35, 150, 500],
+        TaskKind::Translation | TaskKind::Extraction | TaskKind::Classification => [75, 250, 400],
+        TaskKind::Summarization => [160, 400, 500],
+    }
+}
+
+/// Scores the complexity of a request of `kind` and records what scored: no point is low,
+/// one or two are medium, three or more are high.
+fn complexity(
+    evidence: &Evidence,
+    kind: TaskKind,
+    input_tokens: u32,
+    output_limit: Option<u32>,
+    signals: &mut Vec<ComplexitySignal>,
+) -> Complexity {
+    let mut points = 0;
+    let mut score = |gained: u32, signal: ComplexitySignal| {
+        if gained > 0 {
+            points += gained;
+            signals.push(signal);
+        }
+    };
+    let tiers = length_tiers(kind);
+    score(
+        tiers
+            .iter()
+            .map(|&tier| u32::from(input_tokens >= tier))
+            .sum(),
+        ComplexitySignal::LongPrompt(input_tokens),
+    );
+    // One snippet is what most code questions carry; several make a bigger task.
+    let blocks = if evidence.fences > 0 {
+        evidence.fences.div_ceil(2)
+    } else {
+        u32::from(evidence.syntax >= 3)
+    };
+    score(tiered(blocks, 2, 4), ComplexitySignal::CodeBlocks(blocks));
+    score(
+        tiered(evidence.steps, 3, 6),
+        ComplexitySignal::MultiStep(evidence.steps),
+    );
+    score(
+        tiered(evidence.constraints, 3, 6),
+        ComplexitySignal::Constraints(evidence.constraints),
+    );
+    score(
+        tiered(evidence.hard, 1, 3),
+        ComplexitySignal::HardVocabulary(evidence.hard),
+    );
+    score(
+        u32::from(evidence.math >= 3),
+        ComplexitySignal::Math(evidence.math),
+    );
+    score(
+        u32::from(evidence.turns >= 4),
+        ComplexitySignal::ManyTurns(evidence.turns),
+    );
+    let limit = output_limit.unwrap_or(0);
+    score(
+        u32::from(limit >= 8192),
+        ComplexitySignal::LongOutput(limit),
+    );
+    match points {
+        0 => Complexity::Low,
+        1..=2 => Complexity::Medium,
+        _ => Complexity::High,
+    }
+}
+
+/// One point from `low` hits on, two from `high` on.
+fn tiered(count: u32, low: u32, high: u32) -> u32 {
+    u32::from(count >= low) + u32::from(count >= high)
+}
+
+/// Expected answer tokens when the request sets no limit.
+fn expected_output(kind: TaskKind, complexity: Complexity, last_user_tokens: u32) -> u32 {
+    let by_complexity = |low, medium, high| match complexity {
+        Complexity::Low => low,
+        Complexity::Medium => medium,
+        Complexity::High => high,
+    };
+    match kind {
+        TaskKind::CodeGeneration => by_complexity(300, 800, 1500),
+        TaskKind::Debugging => by_complexity(250, 500, 900),
+        TaskKind::CodeReview => by_complexity(300, 600, 1000),
+        TaskKind::Reasoning => by_complexity(200, 500, 1000),
+        TaskKind::Summarization => by_complexity(80, 200, 400),
+        // A translation is about as long as its source.
+        TaskKind::Translation => last_user_tokens.saturating_mul(11) / 10 + 20,
+        TaskKind::CreativeWriting => by_complexity(200, 500, 1500),
+        TaskKind::Extraction => by_complexity(100, 250, 600),
+        TaskKind::Classification => by_complexity(10, 30, 80),
+        TaskKind::Chat => by_complexity(150, 350, 700),
+    }
+}
+
+/// The language of the user's words.
+fn language(evidence: &Evidence) -> Language {
+    // A character of a script written without spaces is worth about a word, a letter of an
+    // alphabet a fraction of one; a distinctive stopword scores 12.
+    let script_points = |script: Script| {
+        let per_char = match script {
+            Script::Han | Script::Kana | Script::Hangul => 4,
+            _ => 2,
+        };
+        evidence.scripts[script as usize] * per_char
+    };
+    let mut best = Language::UNDETERMINED;
+    let mut best_points: u64 = 11;
+    let han = script_points(Script::Han);
+    let kana = script_points(Script::Kana);
+    // Japanese mixes kana with Chinese characters; Chinese has no kana.
+    let (cjk_language, cjk_points) = if kana > 0 && kana * 8 >= han {
+        ("ja", han + kana)
+    } else {
+        ("zh", han)
+    };
+    let candidates = [
+        (cjk_language, cjk_points),
+        ("ko", script_points(Script::Hangul)),
+        (
+            if evidence.ukrainian > 0 { "uk" } else { "ru" },
+            script_points(Script::Cyrillic),
+        ),
+        ("ar", script_points(Script::Arabic)),
+        ("hi", script_points(Script::Devanagari)),
+        ("el", script_points(Script::Greek)),
+        ("he", script_points(Script::Hebrew)),
+        ("th", script_points(Script::Thai)),
+    ];
+    let latin = LATIN.iter().copied().zip(evidence.latin);
+    for (code, points) in candidates.into_iter().chain(latin) {
+        if points > best_points {
+            best = Language(code);
+            best_points = points;
+        }
+    }
+    best
+}
+
+/// Where the opening instruction of `text` ends: at the first blank line or code fence within
+/// its first [`HEAD_ZONE`] bytes, else after them.
+fn head_paragraph(text: &str) -> usize {
+    let end = floor_boundary(text, HEAD_ZONE);
+    let head = text.get(..end).unwrap_or_default();
+    let blank = head.find("\n\n").unwrap_or(end);
+    let fence = head.find("```").unwrap_or(end);
+    blank.min(fence)
+}
+
+/// Where the closing instruction paragraph of `text` starts: after the last blank line within
+/// its last [`TAIL_ZONE`] bytes; the length of `text` when there is no such paragraph.
+fn tail_paragraph(text: &str) -> usize {
+    let from = floor_boundary(text, text.len().saturating_sub(TAIL_ZONE));
+    text.get(from..)
+        .and_then(|end| end.trim_end().rfind("\n\n"))
+        .map_or(text.len(), |at| from + at + 2)
+}
+
+/// The largest char boundary of `text` at or below `at`.
+fn floor_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// Token cost of an image part.
+fn image_tokens(image: &ImageUrl) -> u64 {
+    if image.detail.as_deref() == Some("low") {
+        IMAGE_LOW_DETAIL
+    } else {
+        IMAGE_DEFAULT
+    }
+}
+
+/// Token units of a JSON schema: its keys and strings, without serializing it.
+fn json_units(value: &Value) -> u64 {
+    fn walk(value: &Value, depth: u32) -> u64 {
+        if depth > 32 {
+            return 0;
+        }
+        match value {
+            Value::String(text) => script::text_stats(text).units,
+            Value::Array(items) => items.iter().map(|item| walk(item, depth + 1)).sum(),
+            Value::Object(map) => map
+                .iter()
+                .map(|(key, item)| script::text_stats(key).units + walk(item, depth + 1))
+                .sum(),
+            // Punctuation, numbers and literals: a token each, roughly.
+            _ => UNITS_PER_TOKEN,
+        }
+    }
+    walk(value, 0)
+}
+
+#[cfg(test)]
+mod tests;
