@@ -2,7 +2,7 @@
 //! scorer, strategies, cost, fallback order under an outage, persistence across a restart, and
 //! 100 concurrent selections.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use orkestra_core::{ChatRequest, Content, ContentPart, ImageUrl, Message, Role};
@@ -29,13 +29,19 @@ fn route(registry: &ModelRegistry, request: &ChatRequest, strategy: Strategy) ->
     route_with(registry, request, &Policy::new(strategy), &())
 }
 
+/// One analyzer for the whole suite: building its keyword tables is the expensive part.
+fn analyzer() -> &'static TaskAnalyzer {
+    static ANALYZER: OnceLock<TaskAnalyzer> = OnceLock::new();
+    ANALYZER.get_or_init(TaskAnalyzer::new)
+}
+
 fn route_with(
     registry: &ModelRegistry,
     request: &ChatRequest,
     policy: &Policy,
     live: &dyn LiveSignals,
 ) -> Selection {
-    let profile = TaskAnalyzer::new().analyze(request);
+    let profile = analyzer().analyze(request);
     Scorer::default().rank(&registry.snapshot(), &profile, policy, live)
 }
 
@@ -300,7 +306,6 @@ fn a_hundred_concurrent_selections_agree_with_a_serial_run() {
         .build()
         .unwrap();
     let registry = Arc::new(builtin());
-    let analyzer = Arc::new(TaskAnalyzer::new());
     let scorer = Arc::new(Scorer::default());
     let prompts: Vec<String> = (0..100)
         .map(|i| match i % 4 {
@@ -318,11 +323,10 @@ fn a_hundred_concurrent_selections_agree_with_a_serial_run() {
         let tasks: Vec<_> = prompts
             .iter()
             .map(|prompt| {
-                let (registry, analyzer, scorer) =
-                    (Arc::clone(&registry), Arc::clone(&analyzer), Arc::clone(&scorer));
+                let (registry, scorer) = (Arc::clone(&registry), Arc::clone(&scorer));
                 let request = ask(prompt);
                 tokio::spawn(async move {
-                    let profile = analyzer.analyze(&request);
+                    let profile = analyzer().analyze(&request);
                     let policy = Policy::new(Strategy::Balanced);
                     let selection = scorer.rank(&registry.snapshot(), &profile, &policy, &());
                     selection.ids().iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()
@@ -351,5 +355,5 @@ fn messages_keep_their_roles_through_analysis() {
             Message::user("What is 2 + 2?"),
         ],
     );
-    assert_eq!(TaskAnalyzer::new().analyze(&request).turns, 2);
+    assert_eq!(analyzer().analyze(&request).turns, 2);
 }
