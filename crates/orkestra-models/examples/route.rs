@@ -47,18 +47,18 @@ fn main() -> ExitCode {
     };
     let request = ChatRequest::new("auto", vec![Message::user(prompt.as_str())]);
     let profile = TaskAnalyzer::new().analyze(&request);
-    let selection = Scorer::default().rank(&registry.snapshot(), &profile, &Policy::new(strategy), &());
-    let mut out = String::new();
-    out.push_str(&format!(
-        "prompt: {prompt:?}\nprofile: {} (confidence {:.2}), {} complexity, ~{} tokens in, ~{} out, language {}\n\n",
+    let selection =
+        Scorer::default().rank(&registry.snapshot(), &profile, &Policy::new(strategy), &());
+    let out = format!(
+        "prompt: {prompt:?}\nprofile: {} (confidence {:.2}), {} complexity, ~{} tokens in, ~{} out, language {}\n\n{}",
         profile.kind,
         profile.confidence,
         profile.complexity,
         profile.input_tokens,
         profile.expected_output_tokens,
         profile.language,
-    ));
-    out.push_str(&selection.explain());
+        selection.explain(),
+    );
     // An example binary reports on stdout.
     #[allow(clippy::print_stdout)]
     {
