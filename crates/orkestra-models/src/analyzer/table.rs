@@ -109,23 +109,22 @@ impl Automaton {
     }
 }
 
-/// A keyword table: a word index and automata over literals, and what each hit means.
+/// A keyword table: an index of ASCII literals, an automaton over the others, and what each
+/// hit means.
 ///
-/// ASCII literals that must start a word are found by [`Words`]: one walk over the bytes that
-/// looks up each word following a space or a newline in a hash map. A search for `in` or `hi`
-/// that stopped inside every "thinking" and "this" would cost more than the rest of the
-/// analysis, and an automaton over a thousand literals has too many states to stay in the
-/// processor's cache.
+/// ASCII literals are found by [`Ascii`] in one walk over the bytes. A literal that must start
+/// a word is looked up, by its first word, only where a word follows a space or a newline: a
+/// search for `in` or `hi` that stopped inside every "thinking" and "this" would cost more than
+/// the rest of the analysis, and an automaton over a thousand literals has too many states to
+/// stay in the processor's cache.
 ///
-/// The remaining ASCII literals (code syntax, markers found anywhere) live in a small
-/// automaton, and the others (accented letters, Cyrillic, Chinese) in a second one that runs
-/// only on text that is not ASCII. A word literal of the second one is compiled after each of
+/// The other literals (accented letters, Cyrillic, Chinese) live in an automaton that runs
+/// only on text that is not ASCII. A word literal there is compiled after each of
 /// [`WORD_LEADS`], so it is only reported where a word starts; the first word of a text is
 /// found by searching its first bytes behind a virtual space.
 #[derive(Debug, Clone)]
 pub(super) struct Table {
-    words: Words,
-    ascii: Automaton,
+    ascii: Ascii,
     other: Automaton,
     patterns: Box<[Pattern]>,
     cues: Box<[Cue]>,
@@ -143,10 +142,55 @@ fn word_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_'
 }
 
-/// Stems are filed under their first [`STEM_KEY`] bytes, which every stem has.
-const STEM_KEY: usize = 3;
+/// The longest first word [`Ascii`] files by its packed bytes; literals with a longer one are
+/// matched as [`Ascii::syms`] after each lead.
+const PACKED: usize = 16;
 
-/// One ASCII word literal as [`Words`] files it under its first word.
+/// The lowercase bytes of a word of at most [`PACKED`] bytes, little-endian in a `u128`.
+/// Setting bit 5 lowercases letters and leaves digits and `_` distinct.
+fn pack(word: &[u8]) -> u128 {
+    let mut buffer = [0u8; PACKED];
+    if let Some(target) = buffer.get_mut(..word.len()) {
+        target.copy_from_slice(word);
+    }
+    pack_prefix(u128::from_le_bytes(buffer), word.len())
+}
+
+/// The first `len` bytes of `raw` (little-endian) lowercased as [`pack`] does.
+fn pack_prefix(raw: u128, len: usize) -> u128 {
+    let mask = if len >= PACKED {
+        u128::MAX
+    } else {
+        (1u128 << (8 * len)) - 1
+    };
+    (raw | 0x2020_2020_2020_2020_2020_2020_2020_2020) & mask
+}
+
+/// The lowest 15 bits of the first three letters of a word, for [`Ascii::stem_filter`].
+fn stem_slot(packed: u128) -> usize {
+    let low = packed as usize;
+    (low & 0x1f) | (low >> 3 & 0x3e0) | (low >> 6 & 0x7c00)
+}
+
+/// Bits of [`Ascii::word_filter`]: 64 Ki, eight KiB.
+const FILTER_BITS: u32 = 16;
+
+/// The bit of [`Ascii::word_filter`] for a packed word.
+fn filter_slot(key: u128) -> usize {
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "folding the key into a hash"
+    )]
+    let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the shift leaves FILTER_BITS bits"
+    )]
+    let slot = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FILTER_BITS)) as usize;
+    slot
+}
+
+/// An ASCII literal filed under its first word.
 #[derive(Debug, Clone)]
 struct WordEntry {
     /// The bytes of the literal after its first word, compared ignoring ASCII case.
@@ -157,184 +201,292 @@ struct WordEntry {
     index: usize,
 }
 
-/// A single-word stem, which also matches the start of a longer word.
+/// An ASCII literal found wherever its first byte is: code syntax, markers, and word literals
+/// whose first word is too long to pack (compiled after a lead).
 #[derive(Debug, Clone)]
-struct StemEntry {
-    /// The stem, lowercase.
-    stem: Box<[u8]>,
+struct SymEntry {
+    literal: Box<[u8]>,
+    /// Bytes of lead before the literal proper.
+    offset: usize,
     index: usize,
 }
 
-/// The ASCII literals that start a word, by their first word.
-#[derive(Debug, Clone, Default)]
-struct Words {
-    /// Entries by lowercase first word, longest literal first.
-    by_first: FxHashMap<Box<[u8]>, Box<[WordEntry]>>,
-    /// Single-word stems by their first [`STEM_KEY`] bytes, longest first.
-    stems: FxHashMap<[u8; STEM_KEY], Box<[StemEntry]>>,
-    /// The longest first word of any literal.
-    longest: usize,
+/// Byte classes of [`Ascii::class`].
+const LEAD: u8 = 1;
+const SYM: u8 = 2;
+
+/// The ASCII literals of a table and one walk that finds them.
+#[derive(Debug, Clone)]
+struct Ascii {
+    /// Entries by packed first word, longest literal first: ranges of [`Self::entries`].
+    by_first: FxHashMap<u128, (u32, u32)>,
+    entries: Box<[WordEntry]>,
+    /// Single-word stems by [`stem_slot`] of their first three letters: ranges of
+    /// [`Self::stem_entries`], longest stem first.
+    stems: FxHashMap<usize, (u32, u32)>,
+    /// Single-word stems as (packed stem, length, pattern index).
+    stem_entries: Box<[(u128, usize, usize)]>,
+    /// Bit [`filter_slot`] set for every key of [`Self::by_first`].
+    word_filter: Box<[u64]>,
+    /// Bit `n` set when some stem is `n` bytes long.
+    stem_lengths: u32,
+    /// Bit [`stem_slot`] set when some stem starts with those three letters.
+    stem_filter: Box<[u64]>,
+    /// Literals found anywhere, by first byte (lowercase), longest first.
+    syms: Box<[Box<[SymEntry]>]>,
+    /// [`LEAD`] and [`SYM`] by byte.
+    class: [u8; 256],
 }
 
-/// The longest first word [`Words`] can file; literals with a longer one go to the automaton.
-const LONGEST_WORD: usize = 32;
-
-impl Words {
-    /// Files `literal`, a literal that starts with an ASCII word character; false when it
-    /// cannot be filed.
-    fn insert(&mut self, literal: &'static str, stem: bool, index: usize) -> bool {
-        let bytes = literal.as_bytes();
-        let first = bytes
-            .iter()
-            .position(|&b| !word_byte(b))
-            .unwrap_or(bytes.len());
-        if first > LONGEST_WORD || first == 0 {
-            return false;
-        }
-        let (word, rest) = bytes.split_at(first);
-        if stem && rest.is_empty() && first >= STEM_KEY {
-            let stem_bytes: Box<[u8]> = word.to_ascii_lowercase().into_boxed_slice();
-            let mut key = [0; STEM_KEY];
-            key.copy_from_slice(&stem_bytes[..STEM_KEY]);
-            let mut list = self.stems.remove(&key).map(Vec::from).unwrap_or_default();
-            list.push(StemEntry {
-                stem: stem_bytes,
+impl Ascii {
+    fn build(words: Vec<(&'static str, bool, usize)>, syms: Vec<(String, usize, usize)>) -> Self {
+        let mut grouped: FxHashMap<u128, Vec<WordEntry>> = FxHashMap::default();
+        let mut stem_lists: FxHashMap<usize, Vec<(u128, usize, usize)>> = FxHashMap::default();
+        let mut stem_lengths = 0;
+        let mut stem_filter = vec![0u64; 1 << 9];
+        for (literal, stem, index) in words {
+            let bytes = literal.as_bytes();
+            let first = bytes
+                .iter()
+                .position(|&b| !word_byte(b))
+                .unwrap_or(bytes.len());
+            let (word, rest) = bytes.split_at(first);
+            let key = pack(word);
+            if stem && rest.is_empty() {
+                stem_lengths |= 1 << first;
+                let slot = stem_slot(key);
+                stem_lists
+                    .entry(slot)
+                    .or_default()
+                    .push((key, first, index));
+                if first < 3 {
+                    // The filter reads three letters: a shorter stem lets every word through.
+                    stem_filter.fill(u64::MAX);
+                } else if let Some(bits) = stem_filter.get_mut(slot / 64) {
+                    *bits |= 1 << (slot % 64);
+                }
+            }
+            grouped.entry(key).or_default().push(WordEntry {
+                rest,
+                len: bytes.len(),
                 index,
             });
-            list.sort_by_key(|entry| std::cmp::Reverse(entry.stem.len()));
-            self.stems.insert(key, list.into_boxed_slice());
         }
-        let key: Box<[u8]> = word.to_ascii_lowercase().into_boxed_slice();
-        let mut list = self
-            .by_first
-            .remove(&key)
-            .map(Vec::from)
-            .unwrap_or_default();
-        list.push(WordEntry {
-            rest,
-            len: bytes.len(),
-            index,
-        });
-        list.sort_by_key(|entry| std::cmp::Reverse(entry.len));
-        self.by_first.insert(key, list.into_boxed_slice());
-        self.longest = self.longest.max(first);
-        true
+        let mut entries = Vec::new();
+        let mut by_first = FxHashMap::default();
+        let mut word_filter = vec![0u64; (1 << FILTER_BITS) / 64];
+        for (key, mut list) in grouped {
+            let slot = filter_slot(key);
+            if let Some(bits) = word_filter.get_mut(slot / 64) {
+                *bits |= 1 << (slot % 64);
+            }
+            list.sort_by_key(|entry| std::cmp::Reverse(entry.len));
+            let from = entries.len();
+            entries.extend(list);
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "a table holds a few thousand literals"
+            )]
+            by_first.insert(key, (from as u32, entries.len() as u32));
+        }
+        let mut stems = FxHashMap::default();
+        let mut stem_entries = Vec::new();
+        for (slot, mut list) in stem_lists {
+            list.sort_by_key(|&(_, len, _)| std::cmp::Reverse(len));
+            let from = stem_entries.len();
+            stem_entries.extend(list);
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "a table holds a few thousand literals"
+            )]
+            stems.insert(slot, (from as u32, stem_entries.len() as u32));
+        }
+        let mut by_byte: Vec<Vec<SymEntry>> = vec![Vec::new(); 256];
+        let mut class = [0u8; 256];
+        class[usize::from(b' ')] |= LEAD;
+        class[usize::from(b'\n')] |= LEAD;
+        class[0xC2] |= LEAD;
+        for (literal, offset, index) in syms {
+            let literal = literal.into_bytes().into_boxed_slice();
+            let Some(&first) = literal.first() else {
+                continue;
+            };
+            for byte in [first.to_ascii_lowercase(), first.to_ascii_uppercase()] {
+                class[usize::from(byte)] |= SYM;
+            }
+            if let Some(list) = by_byte.get_mut(usize::from(first.to_ascii_lowercase())) {
+                list.push(SymEntry {
+                    literal: literal.clone(),
+                    offset,
+                    index,
+                });
+            }
+        }
+        for list in &mut by_byte {
+            list.sort_by_key(|entry| std::cmp::Reverse(entry.literal.len()));
+        }
+        Self {
+            by_first,
+            entries: entries.into_boxed_slice(),
+            word_filter: word_filter.into_boxed_slice(),
+            stems,
+            stem_entries: stem_entries.into_boxed_slice(),
+            stem_lengths,
+            stem_filter: stem_filter.into_boxed_slice(),
+            syms: by_byte.into_iter().map(Vec::into_boxed_slice).collect(),
+            class,
+        }
     }
 
-    /// The longest literal starting with the word at `start..run` of `bytes` and ending by
-    /// `limit`, as (end, pattern index).
-    fn lookup(
-        &self,
-        bytes: &[u8],
-        start: usize,
-        run: usize,
-        limit: usize,
-    ) -> Option<(usize, usize)> {
-        let len = run - start;
-        let mut lower = [0u8; LONGEST_WORD];
-        let word = bytes.get(start..run)?;
-        let shown = len.min(self.longest);
-        for (target, &byte) in lower.iter_mut().zip(word.iter().take(shown)) {
-            *target = byte.to_ascii_lowercase();
+    /// Whether [`Self::by_first`] may hold `key`: a one-hash filter small enough to stay in
+    /// the first-level cache, so most words of a text cost no map lookup.
+    fn may_hold(&self, key: u128) -> bool {
+        let slot = filter_slot(key);
+        self.word_filter
+            .get(slot / 64)
+            .is_some_and(|bits| bits & (1 << (slot % 64)) != 0)
+    }
+
+    /// The longest word literal at `word` of `bytes` ending by `limit`, as (end, pattern
+    /// index).
+    fn word_at(&self, bytes: &[u8], word: usize, limit: usize) -> Option<(usize, usize)> {
+        let mut run = word;
+        while bytes.get(run).copied().is_some_and(word_byte) {
+            run += 1;
         }
-        if len <= self.longest
-            && let Some(list) = self.by_first.get(lower.get(..len)?)
+        let len = run - word;
+        if len == 0 {
+            return None;
+        }
+        let mut buffer = [0u8; PACKED];
+        if let Some(chunk) = bytes.get(word..word + PACKED) {
+            buffer.copy_from_slice(chunk);
+        } else {
+            let tail = bytes.get(word..).unwrap_or_default();
+            let n = tail.len().min(PACKED);
+            if let (Some(target), Some(source)) = (buffer.get_mut(..n), tail.get(..n)) {
+                target.copy_from_slice(source);
+            }
+        }
+        let raw = u128::from_le_bytes(buffer);
+        let key = pack_prefix(raw, len);
+        if len <= PACKED
+            && self.may_hold(key)
+            && let Some(&(from, to)) = self.by_first.get(&key)
         {
             let after = bytes.get(run..limit).unwrap_or_default();
-            for entry in list {
+            for entry in self
+                .entries
+                .get(from as usize..to as usize)
+                .unwrap_or_default()
+            {
                 let rest = entry.rest;
-                if after
-                    .get(..rest.len())
-                    .is_some_and(|tail| tail.eq_ignore_ascii_case(rest))
+                if rest.is_empty()
+                    || after
+                        .get(..rest.len())
+                        .is_some_and(|tail| tail.eq_ignore_ascii_case(rest))
                 {
-                    return Some((start + entry.len, entry.index));
+                    return Some((word + entry.len, entry.index));
                 }
             }
         }
         // A stem shorter than the word: "summar" in "summarize".
-        if len > STEM_KEY && !self.stems.is_empty() {
-            let mut key = [0; STEM_KEY];
-            key.copy_from_slice(lower.get(..STEM_KEY)?);
-            if let Some(list) = self.stems.get(&key) {
-                for entry in list {
-                    let stem = &entry.stem[..];
-                    if stem.len() < len
-                        && stem.len() <= shown
-                        && lower.get(..stem.len()) == Some(stem)
-                        && start + stem.len() <= limit
+        let shorter = self.stem_lengths & ((1u32 << len.min(31)) - 1);
+        if shorter != 0 {
+            let slot = stem_slot(pack_prefix(raw, 3));
+            let filtered = self
+                .stem_filter
+                .get(slot / 64)
+                .is_some_and(|bits| bits & (1 << (slot % 64)) != 0);
+            if filtered && let Some(&(from, to)) = self.stems.get(&slot) {
+                let list = self.stem_entries.get(from as usize..to as usize);
+                for &(stem, stem_len, index) in list.unwrap_or_default() {
+                    if stem_len < len
+                        && word + stem_len <= limit
+                        && pack_prefix(raw, stem_len) == stem
                     {
-                        return Some((start + stem.len(), entry.index));
+                        return Some((word + stem_len, index));
                     }
                 }
             }
         }
         None
     }
-}
 
-/// Walks `window` of a text and reports, in order, the word literals of [`Words`] that start
-/// after a lead (or at the start of the text).
-struct WordScan<'a> {
-    words: &'a Words,
-    bytes: &'a [u8],
-    /// Where the search for the next lead resumes.
-    at: usize,
-    end: usize,
-    /// Whether a word at `at` counts without a lead: the start of the text.
-    at_text_start: bool,
-}
+    /// The longest literal of [`Self::syms`] at `at` of `bytes` ending by `limit`, as (start
+    /// of the literal proper, end, pattern index).
+    fn sym_at(&self, bytes: &[u8], at: usize, limit: usize) -> Option<(usize, usize, usize)> {
+        let first = bytes.get(at)?.to_ascii_lowercase();
+        let list = self.syms.get(usize::from(first))?;
+        let text = bytes.get(at..limit)?;
+        list.iter().find_map(|entry| {
+            let literal = &entry.literal[..];
+            text.get(..literal.len())
+                .is_some_and(|head| {
+                    // The last byte first: most places fail there, without a call.
+                    head.last().map(u8::to_ascii_lowercase)
+                        == literal.last().map(u8::to_ascii_lowercase)
+                        && head.eq_ignore_ascii_case(literal)
+                })
+                .then(|| (at + entry.offset, at + entry.literal.len(), entry.index))
+        })
+    }
 
-impl WordScan<'_> {
-    /// The next hit as (start of its lead, start of the word, end, pattern index).
-    fn next_hit(&mut self) -> Option<(usize, usize, usize, usize)> {
-        let bytes = self.bytes;
-        if self.at_text_start {
-            self.at_text_start = false;
-            if let Some(hit) = self.word_at(0, 0) {
-                return Some(hit);
-            }
+    /// Calls `on_hit` with (start, end, pattern index) of every hit in `window` of `bytes`, in
+    /// order and without overlaps: at each place the longest literal wins, and it takes the
+    /// text it covers even when its checks then reject it.
+    fn for_each_hit(
+        &self,
+        bytes: &[u8],
+        window: Range<usize>,
+        mut on_hit: impl FnMut(usize, usize, usize),
+    ) {
+        let limit = window.end.min(bytes.len());
+        let mut at = window.start;
+        if at == 0
+            && let Some((end, index)) = self.word_at(bytes, 0, limit)
+        {
+            on_hit(0, end, index);
+            at = end;
         }
-        while self.at < self.end {
-            let lead = self.at;
-            let byte = bytes.get(lead).copied().unwrap_or(0);
-            let word = match byte {
-                b' ' | b'\n' => lead + 1,
-                // The second byte of `¿`, `¡` and `«`.
-                0xC2 if matches!(bytes.get(lead + 1), Some(0xBF | 0xA1 | 0xAB)) => lead + 2,
-                _ => {
-                    self.at += 1;
-                    continue;
-                }
+        while at < limit {
+            // Skip the bytes that start nothing in one tight loop.
+            let rest = bytes.get(at..limit).unwrap_or_default();
+            at += rest
+                .iter()
+                .position(|&byte| self.class[usize::from(byte)] != 0)
+                .unwrap_or(rest.len());
+            let Some(&byte) = bytes.get(at).filter(|_| at < limit) else {
+                break;
             };
-            if let Some(hit) = self.word_at(lead, word) {
-                return Some(hit);
+            let class = self.class[usize::from(byte)];
+            let mut best: Option<(usize, usize, usize)> = None;
+            if class & LEAD != 0 {
+                let word = match byte {
+                    b' ' | b'\n' => Some(at + 1),
+                    // The second byte of `¿`, `¡` and `«`.
+                    _ if matches!(bytes.get(at + 1), Some(0xBF | 0xA1 | 0xAB)) => Some(at + 2),
+                    _ => None,
+                };
+                best = word.and_then(|word| {
+                    let (end, index) = self.word_at(bytes, word, limit)?;
+                    Some((word, end, index))
+                });
             }
-            if self.at == lead {
-                self.at = word;
+            if class & SYM != 0
+                && let Some(sym) = self.sym_at(bytes, at, limit)
+                && best.is_none_or(|(_, end, _)| sym.1 > end)
+            {
+                best = Some(sym);
+            }
+            match best {
+                Some((start, end, index)) => {
+                    on_hit(start, end, index);
+                    at = end;
+                }
+                None => at += 1,
             }
         }
-        None
-    }
-
-    /// The hit of a word at `word` after a lead at `lead`; moves past the word either way.
-    fn word_at(&mut self, lead: usize, word: usize) -> Option<(usize, usize, usize, usize)> {
-        let bytes = self.bytes;
-        if !bytes.get(word).copied().is_some_and(word_byte) {
-            return None;
-        }
-        let mut run = word + 1;
-        while bytes.get(run).copied().is_some_and(word_byte) {
-            run += 1;
-        }
-        self.at = run;
-        let (end, index) = self.words.lookup(bytes, word, run, self.end)?;
-        self.at = self.at.max(end);
-        Some((lead, word, end, index))
-    }
-
-    /// Resumes the search at `at` when something else took the text before it.
-    fn skip_to(&mut self, at: usize) {
-        self.at = self.at.max(at);
     }
 }
 
@@ -343,8 +495,7 @@ impl Table {
     pub(super) fn build(literals: &[(Spelling, Vec<Cue>)]) -> Self {
         let mut cues = Vec::new();
         let mut patterns = Vec::with_capacity(literals.len());
-        let mut words = Words::default();
-        let (mut ascii, mut ascii_entries) = (Vec::new(), Vec::new());
+        let (mut words, mut syms) = (Vec::new(), Vec::new());
         let (mut other, mut other_entries) = (Vec::new(), Vec::new());
         for (index, (spelling, list)) in literals.iter().enumerate() {
             let start = cues.len();
@@ -355,10 +506,10 @@ impl Table {
                 check_end: spelling.check_end,
                 cues: start..cues.len(),
             });
-            if spelling.check_start
-                && spelling.literal.is_ascii()
-                && words.insert(spelling.literal, !spelling.check_end, index)
-            {
+            let literal = spelling.literal;
+            let first_word = literal.bytes().take_while(|&b| word_byte(b)).count();
+            if spelling.check_start && literal.is_ascii() && (1..=PACKED).contains(&first_word) {
+                words.push((literal, !spelling.check_end, index));
                 continue;
             }
             let leads: &[char] = if spelling.check_start {
@@ -368,21 +519,19 @@ impl Table {
             };
             let variants = leads
                 .iter()
-                .map(|&lead| (format!("{lead}{}", spelling.literal), lead.len_utf8()))
-                .chain((!spelling.check_start).then(|| (spelling.literal.to_owned(), 0)));
-            for (literal, offset) in variants {
-                let (compiled, entries) = if literal.is_ascii() {
-                    (&mut ascii, &mut ascii_entries)
+                .map(|&lead| (format!("{lead}{literal}"), lead.len_utf8()))
+                .chain((!spelling.check_start).then(|| (literal.to_owned(), 0)));
+            for (compiled, offset) in variants {
+                if compiled.is_ascii() {
+                    syms.push((compiled, offset, index));
                 } else {
-                    (&mut other, &mut other_entries)
-                };
-                compiled.push(literal);
-                entries.push((index, offset));
+                    other.push(compiled);
+                    other_entries.push((index, offset));
+                }
             }
         }
         Self {
-            words,
-            ascii: Automaton::build(&ascii, ascii_entries),
+            ascii: Ascii::build(words, syms),
             other: Automaton::build(&other, other_entries),
             patterns: patterns.into_boxed_slice(),
             cues: cues.into_boxed_slice(),
@@ -405,75 +554,43 @@ impl Table {
     ) {
         let bytes = text.as_bytes();
         let ascii = bytes.get(window.clone()).is_none_or(<[u8]>::is_ascii);
-        if !ascii && window.start == 0 && !text.is_empty() {
+        if ascii {
+            self.ascii.for_each_hit(bytes, window, |start, end, index| {
+                if let Some(cues) = self.accept(text, index, start, end) {
+                    on_hit(start, cues);
+                }
+            });
+            return;
+        }
+        if window.start == 0 && !text.is_empty() {
             self.first_word(text, window.end, &mut on_hit);
         }
-        let mut scan = WordScan {
-            words: &self.words,
-            bytes,
-            at: window.start,
-            end: window.end.min(bytes.len()),
-            at_text_start: window.start == 0,
-        };
-        let mut word = scan.next_hit();
-        let mut found = self.ascii.hits(text, window.clone()).peekable();
-        let mut more = if ascii {
-            None
-        } else {
-            Some(self.other.hits(text, window).peekable())
-        };
-        // Word hits and the ASCII automaton's hits do not overlap, as one automaton's would
-        // not: a literal takes the text it covers, even when its checks then reject it.
-        let mut covered = 0;
+        // Merge the ASCII hits with the other automaton's in text order: fences change what
+        // later hits mean. Text that is not ASCII is rare enough to collect them first.
+        let mut found = Vec::new();
+        self.ascii
+            .for_each_hit(bytes, window.clone(), |start, end, index| {
+                found.push((start, end, index));
+            });
+        let mut more = self.other.hits(text, window).peekable();
+        let mut found = found.into_iter().peekable();
         loop {
-            // The next ASCII hit: a word by where its lead starts, or an automaton hit; at the
-            // same place the longer one.
-            let take_word = match (word, found.peek()) {
-                (Some((lead, _, end, _)), Some(&(start, found_end, _))) => {
-                    lead < start || (lead == start && end >= found_end)
-                }
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => {
-                    if more.is_none() {
-                        break;
-                    }
-                    false
-                }
+            let take_other = match (found.peek(), more.peek()) {
+                (Some(a), Some(b)) => b.0 < a.0,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (None, None) => break,
             };
-            let ascii_start = if take_word {
-                word.map(|(_, start, ..)| start)
+            let next = if take_other {
+                more.next()
             } else {
-                found.peek().map(|&(start, ..)| start)
+                found.next()
             };
-            // Merge with the other automaton's hits in text order: fences change what later
-            // hits mean.
-            if let Some(&(start, end, index)) = more.as_mut().and_then(|m| m.peek())
-                && ascii_start.is_none_or(|at| start < at)
-            {
-                more.as_mut().and_then(Iterator::next);
-                if let Some(cues) = self.accept(text, index, start, end) {
-                    on_hit(start, cues);
-                }
-                continue;
-            }
-            let hit = if take_word {
-                word.take()
-                    .map(|(_, start, end, index)| (start, end, index))
-            } else {
-                found.next().filter(|&(start, ..)| start >= covered)
-            };
-            if let Some((start, end, index)) = hit {
-                covered = end;
-                if let Some(cues) = self.accept(text, index, start, end) {
-                    on_hit(start, cues);
-                }
-            } else if ascii_start.is_none() {
+            let Some((start, end, index)) = next else {
                 break;
-            }
-            if word.is_none_or(|(lead, ..)| lead < covered) {
-                scan.skip_to(covered);
-                word = scan.next_hit();
+            };
+            if let Some(cues) = self.accept(text, index, start, end) {
+                on_hit(start, cues);
             }
         }
     }
