@@ -214,6 +214,12 @@ struct SymEntry {
 /// Byte classes of [`Ascii::class`].
 const LEAD: u8 = 1;
 const SYM: u8 = 2;
+const SYM_ONE: u8 = 4;
+
+/// The bit of [`Ascii::sym_pairs`] for two bytes, ignoring ASCII case.
+fn pair_slot(first: u8, second: u8) -> usize {
+    usize::from(first.to_ascii_lowercase()) << 8 | usize::from(second.to_ascii_lowercase())
+}
 
 /// The ASCII literals of a table and one walk that finds them.
 #[derive(Debug, Clone)]
@@ -234,8 +240,34 @@ struct Ascii {
     stem_filter: Box<[u64]>,
     /// Literals found anywhere, by first byte (lowercase), longest first.
     syms: Box<[Box<[SymEntry]>]>,
-    /// [`LEAD`] and [`SYM`] by byte.
+    /// Bit [`pair_slot`] set for the first two bytes of every literal of [`Self::syms`].
+    sym_pairs: Box<[u64]>,
+    /// [`LEAD`], [`SYM`] and [`SYM_ONE`] by byte.
     class: [u8; 256],
+}
+
+/// Ranges of a flattened list by key.
+type Ranges<K> = FxHashMap<K, (u32, u32)>;
+
+/// Lays `groups` out in one list, each group longest first by `len`, and returns the range of
+/// each key in it.
+fn flatten<K: std::hash::Hash + Eq, T>(
+    groups: FxHashMap<K, Vec<T>>,
+    len: impl Fn(&T) -> usize,
+) -> (Ranges<K>, Box<[T]>) {
+    let mut ranges = FxHashMap::default();
+    let mut all = Vec::new();
+    for (key, mut list) in groups {
+        list.sort_by_key(|item| std::cmp::Reverse(len(item)));
+        let from = all.len();
+        all.extend(list);
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "a table holds a few thousand literals"
+        )]
+        ranges.insert(key, (from as u32, all.len() as u32));
+    }
+    (ranges, all.into_boxed_slice())
 }
 
 impl Ascii {
@@ -272,47 +304,38 @@ impl Ascii {
                 index,
             });
         }
-        let mut entries = Vec::new();
-        let mut by_first = FxHashMap::default();
+        let (by_first, entries) = flatten(grouped, |entry: &WordEntry| entry.len);
         let mut word_filter = vec![0u64; (1 << FILTER_BITS) / 64];
-        for (key, mut list) in grouped {
+        for &key in by_first.keys() {
             let slot = filter_slot(key);
             if let Some(bits) = word_filter.get_mut(slot / 64) {
                 *bits |= 1 << (slot % 64);
             }
-            list.sort_by_key(|entry| std::cmp::Reverse(entry.len));
-            let from = entries.len();
-            entries.extend(list);
-            #[allow(
-                clippy::cast_possible_truncation,
-                reason = "a table holds a few thousand literals"
-            )]
-            by_first.insert(key, (from as u32, entries.len() as u32));
         }
-        let mut stems = FxHashMap::default();
-        let mut stem_entries = Vec::new();
-        for (slot, mut list) in stem_lists {
-            list.sort_by_key(|&(_, len, _)| std::cmp::Reverse(len));
-            let from = stem_entries.len();
-            stem_entries.extend(list);
-            #[allow(
-                clippy::cast_possible_truncation,
-                reason = "a table holds a few thousand literals"
-            )]
-            stems.insert(slot, (from as u32, stem_entries.len() as u32));
-        }
+        let (stems, stem_entries) = flatten(stem_lists, |&(_, len, _)| len);
         let mut by_byte: Vec<Vec<SymEntry>> = vec![Vec::new(); 256];
         let mut class = [0u8; 256];
         class[usize::from(b' ')] |= LEAD;
         class[usize::from(b'\n')] |= LEAD;
         class[0xC2] |= LEAD;
+        let mut sym_pairs = vec![0u64; (1 << 16) / 64];
         for (literal, offset, index) in syms {
             let literal = literal.into_bytes().into_boxed_slice();
             let Some(&first) = literal.first() else {
                 continue;
             };
+            let kind = match literal.get(1) {
+                Some(&second) => {
+                    let slot = pair_slot(first, second);
+                    if let Some(bits) = sym_pairs.get_mut(slot / 64) {
+                        *bits |= 1 << (slot % 64);
+                    }
+                    SYM
+                }
+                None => SYM | SYM_ONE,
+            };
             for byte in [first.to_ascii_lowercase(), first.to_ascii_uppercase()] {
-                class[usize::from(byte)] |= SYM;
+                class[usize::from(byte)] |= kind;
             }
             if let Some(list) = by_byte.get_mut(usize::from(first.to_ascii_lowercase())) {
                 list.push(SymEntry {
@@ -327,13 +350,14 @@ impl Ascii {
         }
         Self {
             by_first,
-            entries: entries.into_boxed_slice(),
+            entries,
             word_filter: word_filter.into_boxed_slice(),
             stems,
-            stem_entries: stem_entries.into_boxed_slice(),
+            stem_entries,
             stem_lengths,
             stem_filter: stem_filter.into_boxed_slice(),
             syms: by_byte.into_iter().map(Vec::into_boxed_slice).collect(),
+            sym_pairs: sym_pairs.into_boxed_slice(),
             class,
         }
     }
@@ -413,6 +437,18 @@ impl Ascii {
         None
     }
 
+    /// Whether a literal of [`Self::syms`] may start at `at`: its first two bytes are those of
+    /// one.
+    fn pair_at(&self, bytes: &[u8], at: usize) -> bool {
+        let (Some(&first), Some(&second)) = (bytes.get(at), bytes.get(at + 1)) else {
+            return false;
+        };
+        let slot = pair_slot(first, second);
+        self.sym_pairs
+            .get(slot / 64)
+            .is_some_and(|bits| bits & (1 << (slot % 64)) != 0)
+    }
+
     /// The longest literal of [`Self::syms`] at `at` of `bytes` ending by `limit`, as (start
     /// of the literal proper, end, pattern index).
     fn sym_at(&self, bytes: &[u8], at: usize, limit: usize) -> Option<(usize, usize, usize)> {
@@ -474,6 +510,7 @@ impl Ascii {
                 });
             }
             if class & SYM != 0
+                && (class & SYM_ONE != 0 || self.pair_at(bytes, at))
                 && let Some(sym) = self.sym_at(bytes, at, limit)
                 && best.is_none_or(|(_, end, _)| sym.1 > end)
             {
