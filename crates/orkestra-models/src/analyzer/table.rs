@@ -146,6 +146,23 @@ fn word_byte(byte: u8) -> bool {
 /// matched as [`Ascii::syms`] after each lead.
 const PACKED: usize = 16;
 
+/// Eight bytes of `bytes` from `at`, little-endian, padded with zeros past the end.
+fn load(bytes: &[u8], at: usize) -> u64 {
+    if let Some(chunk) = bytes
+        .get(at..at + 8)
+        .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
+    {
+        return u64::from_le_bytes(chunk);
+    }
+    let mut buffer = [0u8; 8];
+    let tail = bytes.get(at..).unwrap_or_default();
+    let n = tail.len().min(8);
+    if let (Some(target), Some(source)) = (buffer.get_mut(..n), tail.get(..n)) {
+        target.copy_from_slice(source);
+    }
+    u64::from_le_bytes(buffer)
+}
+
 /// The lowercase bytes of a word of at most [`PACKED`] bytes, little-endian in a `u128`.
 /// Setting bit 5 lowercases letters and leaves digits and `_` distinct.
 fn pack(word: &[u8]) -> u128 {
@@ -382,17 +399,13 @@ impl Ascii {
         if len == 0 {
             return None;
         }
-        let mut buffer = [0u8; PACKED];
-        if let Some(chunk) = bytes.get(word..word + PACKED) {
-            buffer.copy_from_slice(chunk);
-        } else {
-            let tail = bytes.get(word..).unwrap_or_default();
-            let n = tail.len().min(PACKED);
-            if let (Some(target), Some(source)) = (buffer.get_mut(..n), tail.get(..n)) {
-                target.copy_from_slice(source);
-            }
-        }
-        let raw = u128::from_le_bytes(buffer);
+        // Read the word straight from the text, eight bytes at a time, as far as it goes.
+        let raw = u128::from(load(bytes, word))
+            | if len > 8 {
+                u128::from(load(bytes, word + 8)) << 64
+            } else {
+                0
+            };
         let key = pack_prefix(raw, len);
         if len <= PACKED
             && self.may_hold(key)
