@@ -146,6 +146,24 @@ fn word_byte(byte: u8) -> bool {
 /// matched as [`Ascii::syms`] after each lead.
 const PACKED: usize = 16;
 
+/// How many of the eight bytes of `chunk` (little-endian) continue a word before the first
+/// that does not: ASCII letters, digits and `_`, tested on all eight at once.
+fn word_bytes(chunk: u64) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let ascii = !chunk & HIGH;
+    let low7 = chunk & !HIGH;
+    // The high bit of each byte of `at_least(n)` is set where the byte is at least `n`; the
+    // low seven bits cannot carry into the next byte.
+    let at_least = |n: u64| (low7 + ONES * (0x80 - n)) & HIGH;
+    let digit = at_least(0x30) & !at_least(0x3A);
+    let folded = (chunk | (ONES * 0x20)) & !HIGH;
+    let letter = (folded + ONES * (0x80 - 0x61)) & !(folded + ONES * (0x80 - 0x7B)) & HIGH;
+    let under = !((low7 ^ (ONES * 0x5F)) + ONES * 0x7F) & HIGH;
+    let word = (digit | letter | under) & ascii;
+    (!word & HIGH).trailing_zeros() as usize / 8
+}
+
 /// Eight bytes of `bytes` from `at`, little-endian, padded with zeros past the end.
 fn load(bytes: &[u8], at: usize) -> u64 {
     if let Some(chunk) = bytes
@@ -391,21 +409,27 @@ impl Ascii {
     /// The longest word literal at `word` of `bytes` ending by `limit`, as (end, pattern
     /// index).
     fn word_at(&self, bytes: &[u8], word: usize, limit: usize) -> Option<(usize, usize)> {
-        let mut run = word;
-        while bytes.get(run).copied().is_some_and(word_byte) {
-            run += 1;
-        }
-        let len = run - word;
+        // Read the word straight from the text, eight bytes at a time, and measure it without
+        // a branch per byte.
+        let low = load(bytes, word);
+        let mut len = word_bytes(low);
         if len == 0 {
             return None;
         }
-        // Read the word straight from the text, eight bytes at a time, as far as it goes.
-        let raw = u128::from(load(bytes, word))
-            | if len > 8 {
-                u128::from(load(bytes, word + 8)) << 64
-            } else {
-                0
-            };
+        let mut high = 0;
+        if len == 8 {
+            high = load(bytes, word + 8);
+            len += word_bytes(high);
+            if len == 16 {
+                let mut run = word + 16;
+                while bytes.get(run).copied().is_some_and(word_byte) {
+                    run += 1;
+                }
+                len = run - word;
+            }
+        }
+        let run = word + len;
+        let raw = u128::from(low) | u128::from(high) << 64;
         let key = pack_prefix(raw, len);
         if len <= PACKED
             && self.may_hold(key)
