@@ -863,7 +863,14 @@ fn tail_paragraph(text: &str) -> usize {
     text.get(from..)
         .and_then(|end| {
             let bytes = end.trim_end().as_bytes();
-            bytes.windows(2).rposition(|pair| pair == b"\n\n")
+            let mut at = bytes.len();
+            while let Some(found) = bytes.get(..at)?.iter().rposition(|&byte| byte == b'\n') {
+                if found > 0 && bytes.get(found - 1) == Some(&b'\n') {
+                    return Some(found - 1);
+                }
+                at = found;
+            }
+            None
         })
         .map_or(text.len(), |at| from + at + 2)
 }
@@ -871,9 +878,17 @@ fn tail_paragraph(text: &str) -> usize {
 /// Where `needle` first occurs in `text`. The texts searched are a few hundred bytes, where a
 /// plain walk beats setting up a substring searcher.
 fn find(text: &str, needle: &[u8]) -> Option<usize> {
-    text.as_bytes()
-        .windows(needle.len())
-        .position(|window| window == needle)
+    let bytes = text.as_bytes();
+    let (&first, rest) = needle.split_first()?;
+    let mut at = 0;
+    while let Some(found) = bytes.get(at..)?.iter().position(|&byte| byte == first) {
+        at += found;
+        if bytes.get(at + 1..at + needle.len()) == Some(rest) {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
 }
 
 /// The largest char boundary of `text` at or below `at`.
