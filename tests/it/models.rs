@@ -52,15 +52,9 @@ fn the_registry_exports_and_imports_losslessly_as_toml_json_and_from_litellm() {
     let dir = tempfile::tempdir().unwrap();
     for file in ["models.toml", "models.json"] {
         let path = dir.path().join(file);
-        Catalog::from_registry(&registry.snapshot())
-            .save(&path)
-            .unwrap();
+        Catalog::from_registry(&registry.snapshot()).save(&path).unwrap();
         let reloaded = Catalog::load(&path).unwrap().into_registry().unwrap();
-        assert_eq!(
-            specs(&reloaded.snapshot()),
-            specs(&registry.snapshot()),
-            "{file}"
-        );
+        assert_eq!(specs(&reloaded.snapshot()), specs(&registry.snapshot()), "{file}");
     }
     let fixture = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -78,31 +72,16 @@ fn the_analyzer_feeds_the_scorer() {
     let registry = builtin();
     // Code under the quality strategy goes to a model that is strong at code.
     let code = route(&registry, &ask(CODE_PROMPT), Strategy::Quality);
-    assert_eq!(
-        code.kind,
-        orkestra_models::TaskKind::CodeGeneration,
-        "{}",
-        code.explain()
-    );
+    assert_eq!(code.kind, orkestra_models::TaskKind::CodeGeneration, "{}", code.explain());
     let best = code.best().unwrap();
-    assert!(
-        best.model.quality.get(code.kind) >= 0.85,
-        "{}",
-        code.explain()
-    );
+    assert!(best.model.quality.get(code.kind) >= 0.85, "{}", code.explain());
 
     // A 20K-token document never goes to the 8K model, under any strategy.
     let document = "The quarterly report covers revenue, churn and hiring. ".repeat(1_600);
-    let long = ask(&format!(
-        "Summarize this report in five bullet points:\n\n{document}"
-    ));
+    let long = ask(&format!("Summarize this report in five bullet points:\n\n{document}"));
     for strategy in [Strategy::Cost, Strategy::LocalFirst, Strategy::Speed] {
         let selection = route(&registry, &long, strategy);
-        assert!(
-            !selection.ids().contains(&"ollama/llama3.1:8b"),
-            "{}",
-            selection.explain()
-        );
+        assert!(!selection.ids().contains(&"ollama/llama3.1:8b"), "{}", selection.explain());
         assert!(selection.exclusion("ollama/llama3.1:8b").is_some());
     }
 
@@ -110,11 +89,7 @@ fn the_analyzer_feeds_the_scorer() {
     let mut json = ask("Extract the name and the date from: 'Ada met Charles on 5 June 1833.'");
     json.response_format = Some(serde_json::json!({"type": "json_object"}));
     let selection = route(&registry, &json, Strategy::Balanced);
-    assert!(
-        selection
-            .chain()
-            .all(|m| m.capabilities.has(Capability::JsonMode))
-    );
+    assert!(selection.chain().all(|m| m.capabilities.has(Capability::JsonMode)));
     let mut image = Message::user("");
     image.content = Some(Content::Parts(vec![
         ContentPart::Text {
@@ -127,17 +102,9 @@ fn the_analyzer_feeds_the_scorer() {
             },
         },
     ]));
-    let vision = route(
-        &registry,
-        &ChatRequest::new("auto", vec![image]),
-        Strategy::Balanced,
-    );
+    let vision = route(&registry, &ChatRequest::new("auto", vec![image]), Strategy::Balanced);
     assert!(!vision.is_empty());
-    assert!(
-        vision
-            .chain()
-            .all(|m| m.capabilities.has(Capability::Vision))
-    );
+    assert!(vision.chain().all(|m| m.capabilities.has(Capability::Vision)));
 }
 
 #[test]
@@ -146,37 +113,16 @@ fn each_strategy_picks_by_its_own_measure() {
     let request = ask("Explain the difference between a mutex and a semaphore.");
     let cost = route(&registry, &request, Strategy::Cost);
     let cheapest = cost.ranked().map(|c| c.estimated_cost).min().unwrap();
-    assert_eq!(
-        cost.best().unwrap().estimated_cost,
-        cheapest,
-        "{}",
-        cost.explain()
-    );
+    assert_eq!(cost.best().unwrap().estimated_cost, cheapest, "{}", cost.explain());
     let speed = route(&registry, &request, Strategy::Speed);
     let fastest = speed.ranked().map(|c| c.estimated_latency).min().unwrap();
-    assert!(
-        speed.best().unwrap().estimated_latency <= fastest * 2,
-        "{}",
-        speed.explain()
-    );
+    assert!(speed.best().unwrap().estimated_latency <= fastest * 2, "{}", speed.explain());
     let quality = route(&registry, &request, Strategy::Quality);
     let kind = quality.kind;
-    let top = quality
-        .ranked()
-        .map(|c| c.model.quality.get(kind))
-        .fold(0.0, f64::max);
-    assert_eq!(
-        quality.best().unwrap().model.quality.get(kind),
-        top,
-        "{}",
-        quality.explain()
-    );
+    let top = quality.ranked().map(|c| c.model.quality.get(kind)).fold(0.0, f64::max);
+    assert_eq!(quality.best().unwrap().model.quality.get(kind), top, "{}", quality.explain());
     let local = route(&registry, &request, Strategy::LocalFirst);
-    assert!(
-        local.best().unwrap().model.is_local(),
-        "{}",
-        local.explain()
-    );
+    assert!(local.best().unwrap().model.is_local(), "{}", local.explain());
 }
 
 #[test]
@@ -228,24 +174,14 @@ fn the_cost_strategy_spends_a_fraction_for_the_same_workload_and_budgets_hold() 
     };
     let dear = spend(Strategy::Quality);
     assert!(dear > Nanodollars::ZERO);
-    assert!(
-        cheap.0 * 10 < dear.0,
-        "cost strategy spent {cheap}, quality spent {dear}"
-    );
-    assert_eq!(
-        spend(Strategy::LocalFirst),
-        Nanodollars::ZERO,
-        "local models are free"
-    );
+    assert!(cheap.0 * 10 < dear.0, "cost strategy spent {cheap}, quality spent {dear}");
+    assert_eq!(spend(Strategy::LocalFirst), Nanodollars::ZERO, "local models are free");
 
     let ledger = CostLedger::new();
-    ledger.set_budget(
-        "intern",
-        Budget {
-            daily: Some(Nanodollars(1_000_000)),
-            monthly: None,
-        },
-    );
+    ledger.set_budget("intern", Budget {
+        daily: Some(Nanodollars(1_000_000)),
+        monthly: None,
+    });
     let selection = route(&registry, &ask(CODE_PROMPT), Strategy::Quality);
     let per_call = selection.best().unwrap().estimated_cost;
     let admitted = (0..100)
@@ -256,11 +192,7 @@ fn the_cost_strategy_spends_a_fraction_for_the_same_workload_and_budgets_hold() 
                 .is_ok()
         })
         .count();
-    assert_eq!(
-        admitted as u64,
-        1_000_000 / per_call.0,
-        "exactly what the budget covers"
-    );
+    assert_eq!(admitted as u64, 1_000_000 / per_call.0, "exactly what the budget covers");
 }
 
 fn charge(principal: &str, selection: &Selection, cost: Nanodollars) -> Charge {
@@ -305,16 +237,8 @@ fn the_fallback_chain_is_diverse_and_an_outage_removes_only_its_endpoint() {
     assert_ne!(head[0], head[1], "{}", healthy.explain());
     let down = head[0].to_owned();
     let outage = route_with(&registry, &request, &policy, &Outage(&down));
-    assert!(
-        outage.chain().all(|m| m.endpoint() != down),
-        "{}",
-        outage.explain()
-    );
-    assert_eq!(
-        outage.ids()[0],
-        healthy.ids()[1],
-        "the second choice moves up"
-    );
+    assert!(outage.chain().all(|m| m.endpoint() != down), "{}", outage.explain());
+    assert_eq!(outage.ids()[0], healthy.ids()[1], "the second choice moves up");
     assert!(outage.excluded().any(|(m, _)| m.endpoint() == down));
 }
 
@@ -326,20 +250,13 @@ async fn registry_history_and_spend_survive_a_restart() {
     let registry = builtin();
     let stats = PerfStats::default();
     let ledger = CostLedger::new();
-    ledger.set_budget(
-        "team",
-        Budget {
-            daily: Some(Nanodollars(50_000_000)),
-            monthly: None,
-        },
-    );
+    ledger.set_budget("team", Budget {
+        daily: Some(Nanodollars(50_000_000)),
+        monthly: None,
+    });
     let slow = ModelId::new("groq/llama-3.1-8b-instant").unwrap();
     for i in 0..40_u64 {
-        stats.record(
-            &slow,
-            &Outcome::success(Duration::from_secs(9), 300, 200),
-            NOON,
-        );
+        stats.record(&slow, &Outcome::success(Duration::from_secs(9), 300, 200), NOON);
         let selection = route(&registry, &ask("Say hello in Spanish."), Strategy::Cost);
         ledger.charge(&charge("team", &selection, Nanodollars(1_000 + i)));
     }
@@ -364,30 +281,16 @@ async fn registry_history_and_spend_survive_a_restart() {
     store.load_stats(&stats_after).await.unwrap();
     let ledger_after = CostLedger::new();
     store.load_ledger(&ledger_after).await.unwrap();
-    assert_eq!(
-        specs(&registry_after.snapshot()),
-        specs(&registry.snapshot())
-    );
+    assert_eq!(specs(&registry_after.snapshot()), specs(&registry.snapshot()));
     assert_eq!(stats_after.history(), stats.history());
-    assert_eq!(
-        ledger_after.spent_today("team", NOON),
-        ledger.spent_today("team", NOON)
-    );
+    assert_eq!(ledger_after.spent_today("team", NOON), ledger.spent_today("team", NOON));
     assert_eq!(ledger_after.budget("team"), ledger.budget("team"));
     let day = NOON.day();
-    assert_eq!(
-        ledger_after.report_by_model(day, day),
-        ledger.report_by_model(day, day)
-    );
+    assert_eq!(ledger_after.report_by_model(day, day), ledger.report_by_model(day, day));
     // The restored history steers routing exactly as before the restart.
     let after = route_with(&registry_after, &request, &policy, &stats_after);
     assert_eq!(after.ids(), before.ids());
-    assert_ne!(
-        after.ids()[0],
-        slow.as_str(),
-        "nine-second calls are not fast\n{}",
-        after.explain()
-    );
+    assert_ne!(after.ids()[0], slow.as_str(), "nine-second calls are not fast\n{}", after.explain());
 }
 
 #[test]
@@ -409,33 +312,20 @@ fn a_hundred_concurrent_selections_agree_with_a_serial_run() {
         .collect();
     let serial: Vec<Vec<String>> = prompts
         .iter()
-        .map(|p| {
-            route(&registry, &ask(p), Strategy::Balanced)
-                .ids()
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect()
-        })
+        .map(|p| route(&registry, &ask(p), Strategy::Balanced).ids().iter().map(|s| (*s).to_owned()).collect())
         .collect();
     let concurrent: Vec<Vec<String>> = runtime.block_on(async {
         let tasks: Vec<_> = prompts
             .iter()
             .map(|prompt| {
-                let (registry, analyzer, scorer) = (
-                    Arc::clone(&registry),
-                    Arc::clone(&analyzer),
-                    Arc::clone(&scorer),
-                );
+                let (registry, analyzer, scorer) =
+                    (Arc::clone(&registry), Arc::clone(&analyzer), Arc::clone(&scorer));
                 let request = ask(prompt);
                 tokio::spawn(async move {
                     let profile = analyzer.analyze(&request);
                     let policy = Policy::new(Strategy::Balanced);
                     let selection = scorer.rank(&registry.snapshot(), &profile, &policy, &());
-                    selection
-                        .ids()
-                        .iter()
-                        .map(|s| (*s).to_owned())
-                        .collect::<Vec<_>>()
+                    selection.ids().iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()
                 })
             })
             .collect();

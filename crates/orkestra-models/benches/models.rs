@@ -26,8 +26,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use orkestra_core::{ChatRequest, Message};
 use orkestra_models::stats::{Outcome, PerfStats};
 use orkestra_models::{
-    Capabilities, Capability, Deployment, ModelId, ModelRegistry, ModelSpec, Policy, QualityScores,
-    Scorer, Strategy, TaskAnalyzer, TaskKind, TokenPrice, UnixMillis,
+    Capabilities, Capability, Deployment, ModelId, ModelRegistry, ModelSpec, Policy,
+    QualityScores, Scorer, Strategy, TaskAnalyzer, TaskKind, TokenPrice, UnixMillis,
 };
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -61,16 +61,8 @@ fn request_body() -> String {
 /// `n` models over ten endpoints with varied windows, prices, speeds and strengths.
 fn registry(n: usize) -> ModelRegistry {
     const ENDPOINTS: [&str; 10] = [
-        "openai",
-        "anthropic",
-        "google",
-        "groq",
-        "mistral",
-        "deepseek",
-        "together",
-        "openrouter",
-        "ollama",
-        "vllm",
+        "openai", "anthropic", "google", "groq", "mistral", "deepseek", "together", "openrouter",
+        "ollama", "vllm",
     ];
     ModelRegistry::from_specs((0..n).map(|i| {
         let endpoint = ENDPOINTS[i % ENDPOINTS.len()];
@@ -141,10 +133,7 @@ fn memory_bound() {
         held as f64 / 1_048_576.0,
         stats.history()[0].slots.len(),
     );
-    assert!(
-        held <= LIMIT,
-        "PerfStats must stay under 64 MB, holds {held} bytes"
-    );
+    assert!(held <= LIMIT, "PerfStats must stay under 64 MB, holds {held} bytes");
     black_box(&stats);
 }
 

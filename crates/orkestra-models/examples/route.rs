@@ -47,8 +47,7 @@ fn main() -> ExitCode {
     };
     let request = ChatRequest::new("auto", vec![Message::user(prompt.as_str())]);
     let profile = TaskAnalyzer::new().analyze(&request);
-    let selection =
-        Scorer::default().rank(&registry.snapshot(), &profile, &Policy::new(strategy), &());
+    let selection = Scorer::default().rank(&registry.snapshot(), &profile, &Policy::new(strategy), &());
     let mut out = String::new();
     out.push_str(&format!(
         "prompt: {prompt:?}\nprofile: {} (confidence {:.2}), {} complexity, ~{} tokens in, ~{} out, language {}\n\n",

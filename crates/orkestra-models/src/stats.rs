@@ -379,8 +379,7 @@ impl AtomicSignals {
         self.latency_p50.store(nanos(s.latency_p50), Relaxed);
         self.latency_p95.store(nanos(s.latency_p95), Relaxed);
         self.latency_p99.store(nanos(s.latency_p99), Relaxed);
-        self.tokens_per_second
-            .store(s.tokens_per_second.to_bits(), Relaxed);
+        self.tokens_per_second.store(s.tokens_per_second.to_bits(), Relaxed);
     }
 
     #[inline]
@@ -687,8 +686,7 @@ impl LiveSignals for PerfStats {
         if let Ok(_insert) = self.insert.try_lock()
             && Arc::ptr_eq(&map, &self.models.load())
         {
-            self.positions
-                .store(Some(Arc::new(PositionCache { entries })));
+            self.positions.store(Some(Arc::new(PositionCache { entries })));
         }
     }
 

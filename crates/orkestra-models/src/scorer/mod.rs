@@ -300,10 +300,7 @@ impl Scorer {
             && latency > target.as_secs_f64()
         {
             return Err(Exclusion::TooSlow {
-                estimated_ms: seconds_to_duration(latency)
-                    .as_millis()
-                    .try_into()
-                    .unwrap_or(u64::MAX),
+                estimated_ms: seconds_to_duration(latency).as_millis().try_into().unwrap_or(u64::MAX),
                 target_ms: target.as_millis().try_into().unwrap_or(u64::MAX),
             });
         }
@@ -514,11 +511,7 @@ fn descending(score: f64) -> u64 {
     let bits = score.to_bits();
     // Flip so that unsigned order matches float order: positives get the sign bit set,
     // negatives are inverted entirely.
-    let ascending = if bits >> 63 == 0 {
-        bits | (1 << 63)
-    } else {
-        !bits
-    };
+    let ascending = if bits >> 63 == 0 { bits | (1 << 63) } else { !bits };
     !ascending
 }
 

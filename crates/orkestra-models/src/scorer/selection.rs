@@ -201,30 +201,18 @@ impl fmt::Display for Exclusion {
                 write!(f, "needs {needed} tokens, context window is {window}")
             }
             Self::SmallerThanRequired { required, window } => {
-                write!(
-                    f,
-                    "context window {window} is below the required {required}"
-                )
+                write!(f, "context window {window} is below the required {required}")
             }
             Self::OutputLimit { needed, max } => {
-                write!(
-                    f,
-                    "expects {needed} output tokens, the model's limit is {max}"
-                )
+                write!(f, "expects {needed} output tokens, the model's limit is {max}")
             }
             Self::OverBudget { estimated, budget } => {
-                write!(
-                    f,
-                    "estimated {estimated} exceeds the request budget {budget}"
-                )
+                write!(f, "estimated {estimated} exceeds the request budget {budget}")
             }
             Self::TooSlow {
                 estimated_ms,
                 target_ms,
-            } => write!(
-                f,
-                "expected {estimated_ms} ms exceeds the {target_ms} ms target"
-            ),
+            } => write!(f, "expected {estimated_ms} ms exceeds the {target_ms} ms target"),
             Self::MissingCapability { capability } => write!(f, "lacks {capability}"),
             Self::Denied => f.write_str("denied by the deny list"),
             Self::NotAllowed => f.write_str("not on the allow list"),
@@ -313,9 +301,7 @@ impl Selection {
 
     /// Why `model` (an id) was excluded, if it was.
     pub fn exclusion(&self, model: &str) -> Option<&Exclusion> {
-        self.excluded()
-            .find(|(m, _)| m.id.as_str() == model)
-            .map(|(_, r)| r)
+        self.excluded().find(|(m, _)| m.id.as_str() == model).map(|(_, r)| r)
     }
 
     /// The normalised weights used.
