@@ -423,7 +423,7 @@ impl TaskAnalyzer {
     /// first code fence, outside inline code.
     fn scan_language(&self, text: &str, weight: u64, evidence: &mut Evidence) {
         let mut end = floor_boundary(text, LANGUAGE_SPAN);
-        if let Some(fence) = text.get(..end).and_then(|head| head.find("```")) {
+        if let Some(fence) = text.get(..end).and_then(|head| find(head, b"```")) {
             end = fence;
         }
         let mut in_inline_code = false;
@@ -851,8 +851,8 @@ fn language(evidence: &Evidence) -> Language {
 fn head_paragraph(text: &str) -> usize {
     let end = floor_boundary(text, HEAD_ZONE);
     let head = text.get(..end).unwrap_or_default();
-    let blank = head.find("\n\n").unwrap_or(end);
-    let fence = head.find("```").unwrap_or(end);
+    let blank = find(head, b"\n\n").unwrap_or(end);
+    let fence = find(head, b"```").unwrap_or(end);
     blank.min(fence)
 }
 
@@ -861,8 +861,34 @@ fn head_paragraph(text: &str) -> usize {
 fn tail_paragraph(text: &str) -> usize {
     let from = floor_boundary(text, text.len().saturating_sub(TAIL_ZONE));
     text.get(from..)
-        .and_then(|end| end.trim_end().rfind("\n\n"))
+        .and_then(|end| {
+            let bytes = end.trim_end().as_bytes();
+            let mut at = bytes.len();
+            while let Some(found) = bytes.get(..at)?.iter().rposition(|&byte| byte == b'\n') {
+                if found > 0 && bytes.get(found - 1) == Some(&b'\n') {
+                    return Some(found - 1);
+                }
+                at = found;
+            }
+            None
+        })
         .map_or(text.len(), |at| from + at + 2)
+}
+
+/// Where `needle` first occurs in `text`. The texts searched are a few hundred bytes, where a
+/// plain walk beats setting up a substring searcher.
+fn find(text: &str, needle: &[u8]) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (&first, rest) = needle.split_first()?;
+    let mut at = 0;
+    while let Some(found) = bytes.get(at..)?.iter().position(|&byte| byte == first) {
+        at += found;
+        if bytes.get(at + 1..at + needle.len()) == Some(rest) {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
 }
 
 /// The largest char boundary of `text` at or below `at`.

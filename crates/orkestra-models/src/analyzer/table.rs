@@ -3,6 +3,7 @@
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use rustc_hash::FxHashMap;
 
 use super::cues::Cue;
 use super::script;
@@ -108,20 +109,22 @@ impl Automaton {
     }
 }
 
-/// A keyword table: automata over literals, and what each hit means.
+/// A keyword table: an index of ASCII literals, an automaton over the others, and what each
+/// hit means.
 ///
-/// A literal that must start a word is compiled after each of [`WORD_LEADS`], so
-/// the automaton only reports it where a word starts: a search for `in` or `hi` that stopped
-/// inside every "thinking" and "this" would cost more than the rest of the analysis. The first
-/// word of a text is found by searching its first bytes behind a virtual space.
+/// ASCII literals are found by [`Ascii`] in one walk over the bytes. A literal that must start
+/// a word is looked up, by its first word, only where a word follows a space or a newline: a
+/// search for `in` or `hi` that stopped inside every "thinking" and "this" would cost more than
+/// the rest of the analysis, and an automaton over a thousand literals has too many states to
+/// stay in the processor's cache.
 ///
-/// ASCII literals and the others (accented letters, Cyrillic, Chinese) live in two automata,
-/// and the second one runs only on text that is not ASCII. This keeps the automaton every
-/// prompt goes through small: its alphabet shrinks to a few dozen byte classes, and its hot
-/// states stay in the processor's cache.
+/// The other literals (accented letters, Cyrillic, Chinese) live in an automaton that runs
+/// only on text that is not ASCII. A word literal there is compiled after each of
+/// [`WORD_LEADS`], so it is only reported where a word starts; the first word of a text is
+/// found by searching its first bytes behind a virtual space.
 #[derive(Debug, Clone)]
 pub(super) struct Table {
-    ascii: Automaton,
+    ascii: Ascii,
     other: Automaton,
     patterns: Box<[Pattern]>,
     cues: Box<[Cue]>,
@@ -134,12 +137,439 @@ const WORD_LEADS: &[char] = &[' ', '\n', '¿', '¡', '«'];
 /// Bytes of a text searched behind a virtual space for its first word.
 const FIRST_WORD: usize = 63;
 
+/// Whether an ASCII byte continues a word: the ASCII part of [`is_word_char`].
+fn word_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+/// The longest first word [`Ascii`] files by its packed bytes; literals with a longer one are
+/// matched as [`Ascii::syms`] after each lead.
+const PACKED: usize = 16;
+
+/// How many of the eight bytes of `chunk` (little-endian) continue a word before the first
+/// that does not: ASCII letters, digits and `_`, tested on all eight at once.
+fn word_bytes(chunk: u64) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let ascii = !chunk & HIGH;
+    let low7 = chunk & !HIGH;
+    // The high bit of each byte of `at_least(n)` is set where the byte is at least `n`; the
+    // low seven bits cannot carry into the next byte.
+    let at_least = |n: u64| (low7 + ONES * (0x80 - n)) & HIGH;
+    let digit = at_least(0x30) & !at_least(0x3A);
+    let folded = (chunk | (ONES * 0x20)) & !HIGH;
+    let letter = (folded + ONES * (0x80 - 0x61)) & !(folded + ONES * (0x80 - 0x7B)) & HIGH;
+    let under = !((low7 ^ (ONES * 0x5F)) + ONES * 0x7F) & HIGH;
+    let word = (digit | letter | under) & ascii;
+    (!word & HIGH).trailing_zeros() as usize / 8
+}
+
+/// Eight bytes of `bytes` from `at`, little-endian, padded with zeros past the end.
+fn load(bytes: &[u8], at: usize) -> u64 {
+    if let Some(chunk) = bytes
+        .get(at..at + 8)
+        .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
+    {
+        return u64::from_le_bytes(chunk);
+    }
+    let mut buffer = [0u8; 8];
+    let tail = bytes.get(at..).unwrap_or_default();
+    let n = tail.len().min(8);
+    if let (Some(target), Some(source)) = (buffer.get_mut(..n), tail.get(..n)) {
+        target.copy_from_slice(source);
+    }
+    u64::from_le_bytes(buffer)
+}
+
+/// The lowercase bytes of a word of at most [`PACKED`] bytes, little-endian in a `u128`.
+/// Setting bit 5 lowercases letters and leaves digits and `_` distinct.
+fn pack(word: &[u8]) -> u128 {
+    let mut buffer = [0u8; PACKED];
+    if let Some(target) = buffer.get_mut(..word.len()) {
+        target.copy_from_slice(word);
+    }
+    pack_prefix(u128::from_le_bytes(buffer), word.len())
+}
+
+/// The first `len` bytes of `raw` (little-endian) lowercased as [`pack`] does.
+fn pack_prefix(raw: u128, len: usize) -> u128 {
+    let mask = if len >= PACKED {
+        u128::MAX
+    } else {
+        (1u128 << (8 * len)) - 1
+    };
+    (raw | 0x2020_2020_2020_2020_2020_2020_2020_2020) & mask
+}
+
+/// The lowest 15 bits of the first three letters of a word, for [`Ascii::stem_filter`].
+fn stem_slot(packed: u128) -> usize {
+    let low = packed as usize;
+    (low & 0x1f) | (low >> 3 & 0x3e0) | (low >> 6 & 0x7c00)
+}
+
+/// Bits of [`Ascii::word_filter`]: 64 Ki, eight KiB.
+const FILTER_BITS: u32 = 16;
+
+/// The bit of [`Ascii::word_filter`] for a packed word.
+fn filter_slot(key: u128) -> usize {
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "folding the key into a hash"
+    )]
+    let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the shift leaves FILTER_BITS bits"
+    )]
+    let slot = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FILTER_BITS)) as usize;
+    slot
+}
+
+/// An ASCII literal filed under its first word.
+#[derive(Debug, Clone)]
+struct WordEntry {
+    /// The bytes of the literal after its first word, compared ignoring ASCII case.
+    rest: &'static [u8],
+    /// The length of the whole literal.
+    len: usize,
+    /// The index into [`Table::patterns`].
+    index: usize,
+}
+
+/// An ASCII literal found wherever its first byte is: code syntax, markers, and word literals
+/// whose first word is too long to pack (compiled after a lead).
+#[derive(Debug, Clone)]
+struct SymEntry {
+    literal: Box<[u8]>,
+    /// Bytes of lead before the literal proper.
+    offset: usize,
+    index: usize,
+}
+
+/// Byte classes of [`Ascii::class`].
+const LEAD: u8 = 1;
+const SYM: u8 = 2;
+const SYM_ONE: u8 = 4;
+
+/// The bit of [`Ascii::sym_pairs`] for two bytes, ignoring ASCII case.
+fn pair_slot(first: u8, second: u8) -> usize {
+    usize::from(first.to_ascii_lowercase()) << 8 | usize::from(second.to_ascii_lowercase())
+}
+
+/// The ASCII literals of a table and one walk that finds them.
+#[derive(Debug, Clone)]
+struct Ascii {
+    /// Entries by packed first word, longest literal first: ranges of [`Self::entries`].
+    by_first: FxHashMap<u128, (u32, u32)>,
+    entries: Box<[WordEntry]>,
+    /// Single-word stems by [`stem_slot`] of their first three letters: ranges of
+    /// [`Self::stem_entries`], longest stem first.
+    stems: FxHashMap<usize, (u32, u32)>,
+    /// Single-word stems as (packed stem, length, pattern index).
+    stem_entries: Box<[(u128, usize, usize)]>,
+    /// Bit [`filter_slot`] set for every key of [`Self::by_first`].
+    word_filter: Box<[u64]>,
+    /// Bit `n` set when some stem is `n` bytes long.
+    stem_lengths: u32,
+    /// Bit [`stem_slot`] set when some stem starts with those three letters.
+    stem_filter: Box<[u64]>,
+    /// Literals found anywhere, by first byte (lowercase), longest first.
+    syms: Box<[Box<[SymEntry]>]>,
+    /// Bit [`pair_slot`] set for the first two bytes of every literal of [`Self::syms`].
+    sym_pairs: Box<[u64]>,
+    /// [`LEAD`], [`SYM`] and [`SYM_ONE`] by byte.
+    class: [u8; 256],
+}
+
+/// Ranges of a flattened list by key.
+type Ranges<K> = FxHashMap<K, (u32, u32)>;
+
+/// Lays `groups` out in one list, each group longest first by `len`, and returns the range of
+/// each key in it.
+fn flatten<K: std::hash::Hash + Eq, T>(
+    groups: FxHashMap<K, Vec<T>>,
+    len: impl Fn(&T) -> usize,
+) -> (Ranges<K>, Box<[T]>) {
+    let mut ranges = FxHashMap::default();
+    let mut all = Vec::new();
+    for (key, mut list) in groups {
+        list.sort_by_key(|item| std::cmp::Reverse(len(item)));
+        let from = all.len();
+        all.extend(list);
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "a table holds a few thousand literals"
+        )]
+        ranges.insert(key, (from as u32, all.len() as u32));
+    }
+    (ranges, all.into_boxed_slice())
+}
+
+impl Ascii {
+    fn build(words: Vec<(&'static str, bool, usize)>, syms: Vec<(String, usize, usize)>) -> Self {
+        let mut grouped: FxHashMap<u128, Vec<WordEntry>> = FxHashMap::default();
+        let mut stem_lists: FxHashMap<usize, Vec<(u128, usize, usize)>> = FxHashMap::default();
+        let mut stem_lengths = 0;
+        let mut stem_filter = vec![0u64; 1 << 9];
+        for (literal, stem, index) in words {
+            let bytes = literal.as_bytes();
+            let first = bytes
+                .iter()
+                .position(|&b| !word_byte(b))
+                .unwrap_or(bytes.len());
+            let (word, rest) = bytes.split_at(first);
+            let key = pack(word);
+            if stem && rest.is_empty() {
+                stem_lengths |= 1 << first;
+                let slot = stem_slot(key);
+                stem_lists
+                    .entry(slot)
+                    .or_default()
+                    .push((key, first, index));
+                if first < 3 {
+                    // The filter reads three letters: a shorter stem lets every word through.
+                    stem_filter.fill(u64::MAX);
+                } else if let Some(bits) = stem_filter.get_mut(slot / 64) {
+                    *bits |= 1 << (slot % 64);
+                }
+            }
+            grouped.entry(key).or_default().push(WordEntry {
+                rest,
+                len: bytes.len(),
+                index,
+            });
+        }
+        let (by_first, entries) = flatten(grouped, |entry: &WordEntry| entry.len);
+        let mut word_filter = vec![0u64; (1 << FILTER_BITS) / 64];
+        for &key in by_first.keys() {
+            let slot = filter_slot(key);
+            if let Some(bits) = word_filter.get_mut(slot / 64) {
+                *bits |= 1 << (slot % 64);
+            }
+        }
+        let (stems, stem_entries) = flatten(stem_lists, |&(_, len, _)| len);
+        let mut by_byte: Vec<Vec<SymEntry>> = vec![Vec::new(); 256];
+        let mut class = [0u8; 256];
+        class[usize::from(b' ')] |= LEAD;
+        class[usize::from(b'\n')] |= LEAD;
+        class[0xC2] |= LEAD;
+        let mut sym_pairs = vec![0u64; (1 << 16) / 64];
+        for (literal, offset, index) in syms {
+            let literal = literal.into_bytes().into_boxed_slice();
+            let Some(&first) = literal.first() else {
+                continue;
+            };
+            let kind = match literal.get(1) {
+                Some(&second) => {
+                    let slot = pair_slot(first, second);
+                    if let Some(bits) = sym_pairs.get_mut(slot / 64) {
+                        *bits |= 1 << (slot % 64);
+                    }
+                    SYM
+                }
+                None => SYM | SYM_ONE,
+            };
+            for byte in [first.to_ascii_lowercase(), first.to_ascii_uppercase()] {
+                class[usize::from(byte)] |= kind;
+            }
+            if let Some(list) = by_byte.get_mut(usize::from(first.to_ascii_lowercase())) {
+                list.push(SymEntry {
+                    literal: literal.clone(),
+                    offset,
+                    index,
+                });
+            }
+        }
+        for list in &mut by_byte {
+            list.sort_by_key(|entry| std::cmp::Reverse(entry.literal.len()));
+        }
+        Self {
+            by_first,
+            entries,
+            word_filter: word_filter.into_boxed_slice(),
+            stems,
+            stem_entries,
+            stem_lengths,
+            stem_filter: stem_filter.into_boxed_slice(),
+            syms: by_byte.into_iter().map(Vec::into_boxed_slice).collect(),
+            sym_pairs: sym_pairs.into_boxed_slice(),
+            class,
+        }
+    }
+
+    /// Whether [`Self::by_first`] may hold `key`: a one-hash filter small enough to stay in
+    /// the first-level cache, so most words of a text cost no map lookup.
+    fn may_hold(&self, key: u128) -> bool {
+        let slot = filter_slot(key);
+        self.word_filter
+            .get(slot / 64)
+            .is_some_and(|bits| bits & (1 << (slot % 64)) != 0)
+    }
+
+    /// The longest word literal at `word` of `bytes` ending by `limit`, as (end, pattern
+    /// index).
+    fn word_at(&self, bytes: &[u8], word: usize, limit: usize) -> Option<(usize, usize)> {
+        // Read the word straight from the text, eight bytes at a time, and measure it without
+        // a branch per byte.
+        let low = load(bytes, word);
+        let mut len = word_bytes(low);
+        if len == 0 {
+            return None;
+        }
+        let mut high = 0;
+        if len == 8 {
+            high = load(bytes, word + 8);
+            len += word_bytes(high);
+            if len == 16 {
+                let mut run = word + 16;
+                while bytes.get(run).copied().is_some_and(word_byte) {
+                    run += 1;
+                }
+                len = run - word;
+            }
+        }
+        let run = word + len;
+        let raw = u128::from(low) | u128::from(high) << 64;
+        let key = pack_prefix(raw, len);
+        if len <= PACKED
+            && self.may_hold(key)
+            && let Some(&(from, to)) = self.by_first.get(&key)
+        {
+            let after = bytes.get(run..limit).unwrap_or_default();
+            for entry in self
+                .entries
+                .get(from as usize..to as usize)
+                .unwrap_or_default()
+            {
+                let rest = entry.rest;
+                if rest.is_empty()
+                    || after
+                        .get(..rest.len())
+                        .is_some_and(|tail| tail.eq_ignore_ascii_case(rest))
+                {
+                    return Some((word + entry.len, entry.index));
+                }
+            }
+        }
+        // A stem shorter than the word: "summar" in "summarize".
+        let shorter = self.stem_lengths & ((1u32 << len.min(31)) - 1);
+        if shorter != 0 {
+            let slot = stem_slot(pack_prefix(raw, 3));
+            let filtered = self
+                .stem_filter
+                .get(slot / 64)
+                .is_some_and(|bits| bits & (1 << (slot % 64)) != 0);
+            if filtered && let Some(&(from, to)) = self.stems.get(&slot) {
+                let list = self.stem_entries.get(from as usize..to as usize);
+                for &(stem, stem_len, index) in list.unwrap_or_default() {
+                    if stem_len < len
+                        && word + stem_len <= limit
+                        && pack_prefix(raw, stem_len) == stem
+                    {
+                        return Some((word + stem_len, index));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether a literal of [`Self::syms`] may start at `at`: its first two bytes are those of
+    /// one.
+    fn pair_at(&self, bytes: &[u8], at: usize) -> bool {
+        let (Some(&first), Some(&second)) = (bytes.get(at), bytes.get(at + 1)) else {
+            return false;
+        };
+        let slot = pair_slot(first, second);
+        self.sym_pairs
+            .get(slot / 64)
+            .is_some_and(|bits| bits & (1 << (slot % 64)) != 0)
+    }
+
+    /// The longest literal of [`Self::syms`] at `at` of `bytes` ending by `limit`, as (start
+    /// of the literal proper, end, pattern index).
+    fn sym_at(&self, bytes: &[u8], at: usize, limit: usize) -> Option<(usize, usize, usize)> {
+        let first = bytes.get(at)?.to_ascii_lowercase();
+        let list = self.syms.get(usize::from(first))?;
+        let text = bytes.get(at..limit)?;
+        list.iter().find_map(|entry| {
+            let literal = &entry.literal[..];
+            text.get(..literal.len())
+                .is_some_and(|head| {
+                    // The last byte first: most places fail there, without a call.
+                    head.last().map(u8::to_ascii_lowercase)
+                        == literal.last().map(u8::to_ascii_lowercase)
+                        && head.eq_ignore_ascii_case(literal)
+                })
+                .then(|| (at + entry.offset, at + entry.literal.len(), entry.index))
+        })
+    }
+
+    /// Calls `on_hit` with (start, end, pattern index) of every hit in `window` of `bytes`, in
+    /// order and without overlaps: at each place the longest literal wins, and it takes the
+    /// text it covers even when its checks then reject it.
+    fn for_each_hit(
+        &self,
+        bytes: &[u8],
+        window: Range<usize>,
+        mut on_hit: impl FnMut(usize, usize, usize),
+    ) {
+        let limit = window.end.min(bytes.len());
+        let mut at = window.start;
+        if at == 0
+            && let Some((end, index)) = self.word_at(bytes, 0, limit)
+        {
+            on_hit(0, end, index);
+            at = end;
+        }
+        while at < limit {
+            // Skip the bytes that start nothing in one tight loop.
+            let rest = bytes.get(at..limit).unwrap_or_default();
+            at += rest
+                .iter()
+                .position(|&byte| self.class[usize::from(byte)] != 0)
+                .unwrap_or(rest.len());
+            let Some(&byte) = bytes.get(at).filter(|_| at < limit) else {
+                break;
+            };
+            let class = self.class[usize::from(byte)];
+            let mut best: Option<(usize, usize, usize)> = None;
+            if class & LEAD != 0 {
+                let word = match byte {
+                    b' ' | b'\n' => Some(at + 1),
+                    // The second byte of `¿`, `¡` and `«`.
+                    _ if matches!(bytes.get(at + 1), Some(0xBF | 0xA1 | 0xAB)) => Some(at + 2),
+                    _ => None,
+                };
+                best = word.and_then(|word| {
+                    let (end, index) = self.word_at(bytes, word, limit)?;
+                    Some((word, end, index))
+                });
+            }
+            if class & SYM != 0
+                && (class & SYM_ONE != 0 || self.pair_at(bytes, at))
+                && let Some(sym) = self.sym_at(bytes, at, limit)
+                && best.is_none_or(|(_, end, _)| sym.1 > end)
+            {
+                best = Some(sym);
+            }
+            match best {
+                Some((start, end, index)) => {
+                    on_hit(start, end, index);
+                    at = end;
+                }
+                None => at += 1,
+            }
+        }
+    }
+}
+
 impl Table {
     /// Compiles `literals` with their cues.
     pub(super) fn build(literals: &[(Spelling, Vec<Cue>)]) -> Self {
         let mut cues = Vec::new();
         let mut patterns = Vec::with_capacity(literals.len());
-        let (mut ascii, mut ascii_entries) = (Vec::new(), Vec::new());
+        let (mut words, mut syms) = (Vec::new(), Vec::new());
         let (mut other, mut other_entries) = (Vec::new(), Vec::new());
         for (index, (spelling, list)) in literals.iter().enumerate() {
             let start = cues.len();
@@ -150,6 +580,12 @@ impl Table {
                 check_end: spelling.check_end,
                 cues: start..cues.len(),
             });
+            let literal = spelling.literal;
+            let first_word = literal.bytes().take_while(|&b| word_byte(b)).count();
+            if spelling.check_start && literal.is_ascii() && (1..=PACKED).contains(&first_word) {
+                words.push((literal, !spelling.check_end, index));
+                continue;
+            }
             let leads: &[char] = if spelling.check_start {
                 WORD_LEADS
             } else {
@@ -157,20 +593,19 @@ impl Table {
             };
             let variants = leads
                 .iter()
-                .map(|&lead| (format!("{lead}{}", spelling.literal), lead.len_utf8()))
-                .chain((!spelling.check_start).then(|| (spelling.literal.to_owned(), 0)));
-            for (literal, offset) in variants {
-                let (compiled, entries) = if literal.is_ascii() {
-                    (&mut ascii, &mut ascii_entries)
+                .map(|&lead| (format!("{lead}{literal}"), lead.len_utf8()))
+                .chain((!spelling.check_start).then(|| (literal.to_owned(), 0)));
+            for (compiled, offset) in variants {
+                if compiled.is_ascii() {
+                    syms.push((compiled, offset, index));
                 } else {
-                    (&mut other, &mut other_entries)
-                };
-                compiled.push(literal);
-                entries.push((index, offset));
+                    other.push(compiled);
+                    other_entries.push((index, offset));
+                }
             }
         }
         Self {
-            ascii: Automaton::build(&ascii, ascii_entries),
+            ascii: Ascii::build(words, syms),
             other: Automaton::build(&other, other_entries),
             patterns: patterns.into_boxed_slice(),
             cues: cues.into_boxed_slice(),
@@ -193,25 +628,35 @@ impl Table {
     ) {
         let bytes = text.as_bytes();
         let ascii = bytes.get(window.clone()).is_none_or(<[u8]>::is_ascii);
-        if window.start == 0 && !text.is_empty() {
-            self.first_word(text, window.end, ascii, &mut on_hit);
+        if ascii {
+            self.ascii.for_each_hit(bytes, window, |start, end, index| {
+                if let Some(cues) = self.accept(text, index, start, end) {
+                    on_hit(start, cues);
+                }
+            });
+            return;
         }
-        let mut found = self.ascii.hits(text, window.clone()).peekable();
-        let mut more = if ascii {
-            None
-        } else {
-            Some(self.other.hits(text, window).peekable())
-        };
+        if window.start == 0 && !text.is_empty() {
+            self.first_word(text, window.end, &mut on_hit);
+        }
+        // Merge the ASCII hits with the other automaton's in text order: fences change what
+        // later hits mean. Text that is not ASCII is rare enough to collect them first.
+        let mut found = Vec::new();
+        self.ascii
+            .for_each_hit(bytes, window.clone(), |start, end, index| {
+                found.push((start, end, index));
+            });
+        let mut more = self.other.hits(text, window).peekable();
+        let mut found = found.into_iter().peekable();
         loop {
-            // Merge the two automata's hits in text order: fences change what later hits mean.
-            let take_other = match (found.peek(), more.as_mut().and_then(|m| m.peek())) {
+            let take_other = match (found.peek(), more.peek()) {
                 (Some(a), Some(b)) => b.0 < a.0,
                 (None, Some(_)) => true,
                 (Some(_), None) => false,
                 (None, None) => break,
             };
             let next = if take_other {
-                more.as_mut().and_then(Iterator::next)
+                more.next()
             } else {
                 found.next()
             };
@@ -226,23 +671,16 @@ impl Table {
 
     /// Reports a word literal at the very start of `text`, which no space precedes, by
     /// searching its first bytes behind a virtual one.
-    fn first_word(
-        &self,
-        text: &str,
-        end: usize,
-        ascii: bool,
-        on_hit: &mut impl FnMut(usize, &[Cue]),
-    ) {
+    fn first_word(&self, text: &str, end: usize, on_hit: &mut impl FnMut(usize, &[Cue])) {
         let mut buffer = [b' '; FIRST_WORD + 1];
         let len = end.min(FIRST_WORD);
         if let (Some(head), Some(target)) = (text.as_bytes().get(..len), buffer.get_mut(1..=len)) {
             target.copy_from_slice(head);
         }
         let haystack = buffer.get(..=len).unwrap_or_default();
-        // ASCII text only needs the ASCII automaton.
-        let both = [&self.ascii, &self.other];
-        let automata = if ascii { &both[..1] } else { &both[..] };
-        for automaton in automata {
+        // ASCII word literals are the word scan's; only the other automaton has word literals.
+        {
+            let automaton = &self.other;
             let first = automaton.matcher.find(Input::new(haystack));
             // Only a word literal compiled after a space can start on the virtual one.
             let word = first.filter(|hit| hit.start() == 0).and_then(|hit| {
@@ -251,7 +689,6 @@ impl Table {
             });
             if let Some(cues) = word.and_then(|(index, end)| self.accept(text, index, 0, end)) {
                 on_hit(0, cues);
-                return;
             }
         }
     }
