@@ -11,8 +11,8 @@
 //! - `rank`: ranking alone over 100 and 1,000 models;
 //! - `concurrent`: 100 selections spawned at once on a 2-worker multi-threaded runtime.
 //!
-//! Before the timed groups it records one million outcomes across 100 models over a simulated
-//! week, measures the heap they hold with a counting allocator, prints it, and fails above 64 MB.
+//! The memory bound lives in `benches/memory.rs`: its counting allocator would slow every
+//! allocation timed here.
 
 // criterion's macros generate undocumented public functions, and a bench that cannot set
 // itself up should stop loudly.
@@ -29,11 +29,6 @@ use orkestra_models::{
     Capabilities, Capability, Deployment, ModelId, ModelRegistry, ModelSpec, Policy, QualityScores,
     Scorer, Strategy, TaskAnalyzer, TaskKind, TokenPrice, UnixMillis,
 };
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-
-#[global_allocator]
-static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
-
 const NOW: UnixMillis = UnixMillis(1_795_262_400_000);
 
 /// A 1 KB code-generation request, as a body and parsed.
@@ -112,48 +107,6 @@ fn stats(registry: &ModelRegistry) -> PerfStats {
         }
     }
     stats
-}
-
-fn memory_bound() {
-    // The smoke run in CI (`cargo test --benches`, unoptimised) checks the same bound on a
-    // fiftieth of the outcomes; the real bench records all of them.
-    const OUTCOMES: u64 = if cfg!(debug_assertions) {
-        20_000
-    } else {
-        1_000_000
-    };
-    const MODELS: u64 = 100;
-    const LIMIT: usize = 64 * 1024 * 1024;
-    let ids: Vec<ModelId> = (0..MODELS)
-        .map(|i| ModelId::new(&format!("p{}/m{i}", i % 10)).expect("valid id"))
-        .collect();
-    let region = Region::new(GLOBAL);
-    let stats = PerfStats::default();
-    // A simulated week (600 ms apart at full size), so every slot of every model fills and
-    // rolls over.
-    let step = 600_000_000 / OUTCOMES;
-    for n in 0..OUTCOMES {
-        let model = &ids[(n % MODELS) as usize];
-        let latency = Duration::from_micros(50_000 + (n * 7_919) % 3_000_000);
-        let outcome = Outcome::success(latency, 400, 200).with_ttft(latency / 4);
-        stats.record(model, &outcome, UnixMillis(NOW.0 + n * step));
-    }
-    let change = region.change();
-    // Reallocation changes are signed: a shrinking buffer gives bytes back.
-    let held = change
-        .bytes_allocated
-        .saturating_sub(change.bytes_deallocated)
-        .saturating_add_signed(change.bytes_reallocated);
-    eprintln!(
-        "memory: {OUTCOMES} outcomes across {MODELS} models hold {:.1} MB of heap ({} slots kept per model; limit 64 MB)",
-        held as f64 / 1_048_576.0,
-        stats.history()[0].slots.len(),
-    );
-    assert!(
-        held <= LIMIT,
-        "PerfStats must stay under 64 MB, holds {held} bytes"
-    );
-    black_box(&stats);
 }
 
 fn parse_request(c: &mut Criterion) {
@@ -254,22 +207,11 @@ fn concurrent(c: &mut Criterion) {
     });
 }
 
-fn setup_checks(_: &mut Criterion) {
-    // The memory check takes seconds; skip it when a filter names only other benches.
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-') && a != "--bench")
-        .collect();
-    if filters.is_empty() || filters.iter().any(|f| f.contains("memory")) {
-        memory_bound();
-    }
-}
-
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = setup_checks, parse_request, analyze, select, concurrent
+    targets = parse_request, analyze, select, concurrent
 }
 criterion_main!(benches);
