@@ -383,7 +383,7 @@ impl AtomicSignals {
             .store(s.tokens_per_second.to_bits(), Relaxed);
     }
 
-    #[inline]
+    #[inline(always)]
     fn load(&self) -> Signals {
         Signals {
             samples: self.samples.load(Relaxed),

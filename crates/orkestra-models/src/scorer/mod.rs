@@ -181,8 +181,9 @@ impl Scorer {
                 Err(reason) => excluded.push((position, reason)),
             }
         });
-        let mut ranked = sorted(&scored);
-        self.diversify(&mut ranked, snapshot);
+        let mut order = sorted(&scored);
+        self.diversify(&mut order, &scored, snapshot);
+        let ranked = order.iter().map(|&at| scored[at as usize]).collect();
         Selection {
             snapshot: Arc::clone(snapshot),
             strategy: policy.strategy,
@@ -231,6 +232,7 @@ impl Scorer {
     }
 
     /// Checks the hard constraints, then scores.
+    #[inline(always)]
     fn score(
         &self,
         spec: &Arc<ModelSpec>,
@@ -312,6 +314,7 @@ impl Scorer {
 
     /// Expected latency in seconds: time to first token plus generation, live values
     /// preferred. Plain floating point: this runs for every model of every selection.
+    #[inline(always)]
     fn latency(speed: SpecSpeed, measured: Option<&Signals>, output_tokens: u32) -> f64 {
         let output = f64::from(output_tokens);
         let Some(live) = measured else {
@@ -324,6 +327,7 @@ impl Scorer {
         seconds(live.ttft_ewma) + output / live.tokens_per_second
     }
 
+    #[inline(always)]
     fn terms(
         &self,
         spec: &ModelSpec,
@@ -383,34 +387,37 @@ impl Scorer {
         }
     }
 
-    /// Reorders a score-sorted list into the fallback chain (see the module docs).
-    fn diversify(&self, ranked: &mut [Candidate], snapshot: &Snapshot) {
+    /// Reorders `order`, indices of `scored` sorted by score, into the fallback chain (see the
+    /// module docs). Moving indices, not candidates, keeps each step to a few bytes.
+    fn diversify(&self, order: &mut [u32], scored: &[Candidate], snapshot: &Snapshot) {
         // How far ahead to look for a new endpoint, so a long list of near-equal models on a
         // few endpoints cannot make this quadratic.
         const SCAN_LIMIT: usize = 64;
-        let endpoint = |c: &Candidate| snapshot.endpoint_key(c.position as usize) as usize;
+        let endpoint =
+            |at: u32| snapshot.endpoint_key(scored[at as usize].position as usize) as usize;
+        let score = |at: u32| scored[at as usize].score;
         let mut present = EndpointSet::new(snapshot.endpoint_count());
-        for c in ranked.iter() {
-            present.insert(endpoint(c));
+        for &at in order.iter() {
+            present.insert(endpoint(at));
         }
         let mut remaining = present.len();
         let mut seen = EndpointSet::new(snapshot.endpoint_count());
         let margin = self.config.diversity_margin;
-        for position in 0..ranked.len() {
+        for position in 0..order.len() {
             if remaining == 0 {
                 break;
             }
-            let best = ranked[position].score;
-            let pick = ranked[position..]
+            let best = score(order[position]);
+            let pick = order[position..]
                 .iter()
                 .take(SCAN_LIMIT)
-                .take_while(|c| best - c.score <= margin)
-                .position(|c| !seen.contains(endpoint(c)));
+                .take_while(|&&at| best - score(at) <= margin)
+                .position(|&at| !seen.contains(endpoint(at)));
             if let Some(offset) = pick {
                 // The pick moves up; the candidates it passes keep their order behind it.
-                ranked[position..=position + offset].rotate_right(1);
+                order[position..=position + offset].rotate_right(1);
             }
-            if seen.insert(endpoint(&ranked[position])) {
+            if seen.insert(endpoint(order[position])) {
                 remaining -= 1;
             }
         }
@@ -457,12 +464,13 @@ impl EndpointSet {
     }
 }
 
-/// Candidates by score (descending), then estimated cost, then snapshot position (id order).
+/// Indices of `scored` by score (descending), then estimated cost, then snapshot position (id
+/// order).
 ///
-/// Sorting one `u64` per candidate (the top 44 bits of the score, then the index) and copying
-/// each candidate once is several times faster than sorting candidates by a comparator. Scores
-/// that share those 44 bits (equal, or within about 1e-9) are then put in exact order.
-fn sorted(scored: &[Candidate]) -> Vec<Candidate> {
+/// Sorting one `u64` per candidate (the top 44 bits of the score, then the index) is several
+/// times faster than sorting candidates by a comparator. Scores that share those 44 bits (equal,
+/// or within about 1e-9) are then put in exact order.
+fn sorted(scored: &[Candidate]) -> Vec<u32> {
     const INDEX_BITS: u32 = 20;
     const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
     let mut keys: Vec<u64> = scored
@@ -471,12 +479,6 @@ fn sorted(scored: &[Candidate]) -> Vec<Candidate> {
         .map(|(c, i)| (descending(c.score) & !INDEX_MASK) | (i & INDEX_MASK))
         .collect();
     keys.sort_unstable();
-    // The mask keeps the index within the slice, so the cast cannot truncate.
-    #[allow(clippy::cast_possible_truncation)]
-    let mut ranked: Vec<Candidate> = keys
-        .iter()
-        .map(|&k| scored[(k & INDEX_MASK) as usize])
-        .collect();
     let mut start = 0;
     while start < keys.len() {
         let prefix = keys[start] >> INDEX_BITS;
@@ -485,7 +487,9 @@ fn sorted(scored: &[Candidate]) -> Vec<Candidate> {
             .take_while(|&&k| k >> INDEX_BITS == prefix)
             .count();
         if run > 1 {
-            ranked[start..start + run].sort_by(|a, b| {
+            let candidate = |k: u64| &scored[(k & INDEX_MASK) as usize];
+            keys[start..start + run].sort_by(|&a, &b| {
+                let (a, b) = (candidate(a), candidate(b));
                 b.score
                     .total_cmp(&a.score)
                     .then(a.estimated_cost.cmp(&b.estimated_cost))
@@ -494,7 +498,9 @@ fn sorted(scored: &[Candidate]) -> Vec<Candidate> {
         }
         start += run;
     }
-    ranked
+    // The mask keeps the index within 20 bits, so the cast cannot truncate.
+    #[allow(clippy::cast_possible_truncation)]
+    keys.into_iter().map(|k| (k & INDEX_MASK) as u32).collect()
 }
 
 /// A duration in seconds, by multiplication (`Duration::as_secs_f64` divides).
