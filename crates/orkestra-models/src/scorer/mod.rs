@@ -232,6 +232,10 @@ impl Scorer {
     }
 
     /// Checks the hard constraints, then scores.
+    #[allow(
+        clippy::inline_always,
+        reason = "runs once per model per selection; inlining it into the ranking loop measured faster"
+    )]
     #[inline(always)]
     fn score(
         &self,
@@ -314,6 +318,10 @@ impl Scorer {
 
     /// Expected latency in seconds: time to first token plus generation, live values
     /// preferred. Plain floating point: this runs for every model of every selection.
+    #[allow(
+        clippy::inline_always,
+        reason = "runs once per model per selection; inlining it into the ranking loop measured faster"
+    )]
     #[inline(always)]
     fn latency(speed: SpecSpeed, measured: Option<&Signals>, output_tokens: u32) -> f64 {
         let output = f64::from(output_tokens);
@@ -327,6 +335,10 @@ impl Scorer {
         seconds(live.ttft_ewma) + output / live.tokens_per_second
     }
 
+    #[allow(
+        clippy::inline_always,
+        reason = "runs once per model per selection; inlining it into the ranking loop measured faster"
+    )]
     #[inline(always)]
     fn terms(
         &self,
