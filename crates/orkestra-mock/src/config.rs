@@ -1,0 +1,244 @@
+//! What the simulator does: per model, latency, output, usage and faults.
+//!
+//! The same types are the TOML / JSON configuration of `orkestra mock`, the body of the control
+//! endpoint (`PUT /_mock/models/{name}`), and the library API ([`crate::MockServer::set_model`]).
+//!
+//! ```toml
+//! seed = 7
+//!
+//! [[models]]
+//! name = "gpt-4o-mini"
+//! ttft = { fixed = "20ms" }
+//! per_token = { log_normal = { median = "2ms", sigma = 0.5 } }
+//! output = { generated = { tokens = 200 } }
+//!
+//! [[models.faults]]
+//! fault = { rate_limited = { retry_after = "2s" } }
+//! when = { rate = 0.1 }
+//!
+//! [[models.faults]]
+//! fault = { status = { code = 503 } }
+//! when = { flapping = { down = "60s", up = "60s" } }
+//! ```
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole simulator: a seed and its models.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MockConfig {
+    /// Seeds every random choice (latency samples, fault rates, generated text), so two runs
+    /// with the same seed and the same requests behave the same.
+    pub seed: u64,
+    /// The models served. A request for a model not listed is answered with each wire
+    /// format's "model not found" error (HTTP 404), unless [`Self::default_model`] is set.
+    pub models: Vec<ModelBehaviour>,
+    /// How to answer a request for a model not listed, as if it were listed under that name.
+    pub default_model: Option<ModelBehaviour>,
+}
+
+/// How one model behaves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelBehaviour {
+    /// The name clients send as `model`.
+    pub name: String,
+    /// Time to the first token (to the whole answer when not streaming, plus generation).
+    pub ttft: Latency,
+    /// Time per output token after the first.
+    pub per_token: Latency,
+    /// What the model answers.
+    pub output: Output,
+    /// Token counts reported; `None` counts the prompt and the answer (about four characters
+    /// per token).
+    pub usage: Option<FixedUsage>,
+    /// Faults, checked in order for each request; the first whose trigger fires applies.
+    pub faults: Vec<FaultRule>,
+}
+
+impl Default for ModelBehaviour {
+    /// An echo model with no latency and no faults.
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            ttft: Latency::default(),
+            per_token: Latency::default(),
+            output: Output::Echo,
+            usage: None,
+            faults: Vec::new(),
+        }
+    }
+}
+
+impl ModelBehaviour {
+    /// An echo model named `name`, with no latency and no faults.
+    pub fn echo(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The same model with this fault rule appended.
+    #[must_use]
+    pub fn with_fault(mut self, fault: Fault, when: Trigger) -> Self {
+        self.faults.push(FaultRule { fault, when });
+        self
+    }
+}
+
+/// A latency distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Latency {
+    /// Always this long.
+    Fixed(#[serde(with = "humantime_serde")] Duration),
+    /// Uniform between the bounds.
+    Uniform {
+        /// Shortest.
+        #[serde(with = "humantime_serde")]
+        min: Duration,
+        /// Longest.
+        #[serde(with = "humantime_serde")]
+        max: Duration,
+    },
+    /// Log-normal with this median and shape: the long tail of real servers.
+    LogNormal {
+        /// Median.
+        #[serde(with = "humantime_serde")]
+        median: Duration,
+        /// Standard deviation of the logarithm (0.5 is a moderate tail).
+        sigma: f64,
+    },
+}
+
+impl Default for Latency {
+    /// No latency.
+    fn default() -> Self {
+        Self::Fixed(Duration::ZERO)
+    }
+}
+
+/// What a model answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Output {
+    /// The last user message, as it was sent.
+    Echo,
+    /// Always this text.
+    Fixed(String),
+    /// These answers in turn, one per request, starting over after the last.
+    Script(Vec<String>),
+    /// Seeded filler text of this many tokens.
+    Generated {
+        /// Output tokens.
+        tokens: u32,
+    },
+}
+
+/// Token counts a model reports regardless of the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixedUsage {
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Completion tokens.
+    pub completion_tokens: u32,
+}
+
+/// A fault and when it applies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRule {
+    /// What goes wrong.
+    pub fault: Fault,
+    /// When.
+    pub when: Trigger,
+}
+
+/// When a fault applies to a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Trigger {
+    /// Every request.
+    Always,
+    /// Each request with this probability (0 to 1), drawn from the seeded generator.
+    Rate(f64),
+    /// The requests with these 1-based numbers, counted per model since the behaviour was set.
+    Requests(Vec<u64>),
+    /// The first `n` requests since the behaviour was set, then never.
+    First(u64),
+    /// Down for `down`, then healthy for `up`, repeating, from the moment the behaviour was set;
+    /// without `up`, down once and healthy for good.
+    Flapping {
+        /// How long the fault lasts.
+        #[serde(with = "humantime_serde")]
+        down: Duration,
+        /// How long the model is healthy between faults; `None` for ever.
+        #[serde(default, with = "humantime_serde")]
+        up: Option<Duration>,
+    },
+}
+
+/// Something that goes wrong: the catalogue of failures a gateway must survive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fault {
+    /// HTTP 429 in the wire format's error shape (`rate_limit_exceeded`), with a `Retry-After`
+    /// header when set: whole seconds, or an HTTP date when `as_date` is true.
+    RateLimited {
+        /// The wait to advertise.
+        #[serde(default, with = "humantime_serde")]
+        retry_after: Option<Duration>,
+        /// Send `Retry-After` as an HTTP date instead of seconds.
+        #[serde(default)]
+        as_date: bool,
+    },
+    /// This HTTP status with the wire format's error body (500, 502, 503, 504, 529, 401...).
+    Status {
+        /// The status code.
+        code: u16,
+    },
+    /// HTTP 400 `context_length_exceeded` (Anthropic: `invalid_request_error` saying the
+    /// prompt is too long).
+    ContextLength,
+    /// HTTP 400 refused by the content policy (`content_filter` / `content_policy_violation`).
+    ContentFilter,
+    /// The connection is reset (TCP RST) after the request is read, before any answer.
+    Reset,
+    /// The request is read and never answered; the connection stays open.
+    NoResponse,
+    /// The first token comes this much later than the model's `ttft`.
+    SlowFirstToken {
+        /// Extra delay.
+        #[serde(with = "humantime_serde")]
+        delay: Duration,
+    },
+    /// A stream stops after this many content chunks: the connection closes without a
+    /// terminator. A plain answer is cut mid-body.
+    CutStream {
+        /// Content chunks sent before the cut.
+        after_chunks: u32,
+    },
+    /// A stream goes silent after this many content chunks, the connection open, for `for`.
+    Stall {
+        /// Content chunks sent before the stall.
+        after_chunks: u32,
+        /// How long the silence lasts before the connection closes.
+        #[serde(rename = "for", with = "humantime_serde")]
+        duration: Duration,
+    },
+    /// A chunk that is not valid JSON after this many content chunks, then the stream goes on.
+    MalformedChunk {
+        /// Content chunks sent before the malformed one.
+        after_chunks: u32,
+    },
+    /// The whole answer streams, then the connection closes cleanly without the terminator
+    /// (`data: [DONE]`, `message_stop`, `done: true`).
+    MissingTerminator,
+}
+
+#[cfg(test)]
+mod tests;
