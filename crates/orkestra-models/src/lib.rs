@@ -56,6 +56,6 @@ pub use spec::{
     Capabilities, Capability, Deployment, InvalidModelId, LatencyProfile, ModelId, ModelSpec,
     QualityScores, SpecError,
 };
-pub use stats::{LiveSignals, Outcome, PerfStats, Signals};
+pub use stats::{LiveSignals, Outcome, PerfStats, ScoringSignals, Signals};
 pub use task::{Complexity, ComplexitySignal, Language, Needs, TaskKind, TaskProfile};
 pub use time::{Day, Month, UnixMillis};

@@ -131,6 +131,40 @@ pub struct Signals {
     pub breaker: BreakerStatus,
 }
 
+/// The part of [`Signals`] the scorer reads, with durations as seconds: ranking reads it for every
+/// model of every selection, so it is small and needs no conversion.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ScoringSignals {
+    /// Calls in the window.
+    pub samples: u64,
+    /// Successful share of the calls in the window.
+    pub success_rate: f64,
+    /// Moving average of call latency, in seconds.
+    pub latency_ewma: f64,
+    /// Moving average of time to first token, in seconds (zero until a streamed call).
+    pub ttft_ewma: f64,
+    /// 95th percentile latency over the window, in seconds.
+    pub latency_p95: f64,
+    /// Moving average of output tokens per second of generation.
+    pub tokens_per_second: f64,
+    /// The model's breaker.
+    pub breaker: BreakerStatus,
+}
+
+impl From<&Signals> for ScoringSignals {
+    fn from(signals: &Signals) -> Self {
+        Self {
+            samples: signals.samples,
+            success_rate: signals.success_rate,
+            latency_ewma: signals.latency_ewma.as_secs_f64(),
+            ttft_ewma: signals.ttft_ewma.as_secs_f64(),
+            latency_p95: signals.latency_p95.as_secs_f64(),
+            tokens_per_second: signals.tokens_per_second,
+            breaker: signals.breaker,
+        }
+    }
+}
+
 /// A source of live signals per model, read by the scorer.
 ///
 /// [`PerfStats`] implements it; the facade wraps it to add each model's breaker state.
@@ -138,13 +172,15 @@ pub trait LiveSignals: Send + Sync {
     /// Signals for `model`, or `None` when nothing is known.
     fn signals(&self, model: &ModelId) -> Option<Signals>;
 
-    /// Calls `visit` with each model's position in `models` and its signals, in order.
+    /// Writes the scoring signals of `models[first..first + out.len()]` into `out`, in order.
     ///
-    /// The scorer reads every model of a snapshot at once; implementations override this to
-    /// pay their per-lookup setup (a lock, a map load) once per selection instead of per model.
-    fn visit(&self, models: &[Arc<ModelSpec>], visit: &mut dyn FnMut(usize, Option<Signals>)) {
-        for (position, model) in models.iter().enumerate() {
-            visit(position, self.signals(&model.id));
+    /// The scorer reads every model of a snapshot, a chunk at a time; implementations override
+    /// this to pay their per-lookup setup (a lock, a map load) once per chunk instead of once
+    /// per model. `models` is the snapshot's whole list, so positions can be cached.
+    fn fill(&self, models: &[Arc<ModelSpec>], first: usize, out: &mut [Option<ScoringSignals>]) {
+        let chunk = models.get(first..).unwrap_or_default();
+        for (slot, model) in out.iter_mut().zip(chunk) {
+            *slot = self.signals(&model.id).as_ref().map(ScoringSignals::from);
         }
     }
 }
@@ -154,6 +190,10 @@ impl LiveSignals for () {
     fn signals(&self, _: &ModelId) -> Option<Signals> {
         None
     }
+
+    fn fill(&self, _: &[Arc<ModelSpec>], _: usize, out: &mut [Option<ScoringSignals>]) {
+        out.fill(None);
+    }
 }
 
 impl<T: LiveSignals + ?Sized> LiveSignals for Arc<T> {
@@ -161,8 +201,8 @@ impl<T: LiveSignals + ?Sized> LiveSignals for Arc<T> {
         (**self).signals(model)
     }
 
-    fn visit(&self, models: &[Arc<ModelSpec>], visit: &mut dyn FnMut(usize, Option<Signals>)) {
-        (**self).visit(models, visit);
+    fn fill(&self, models: &[Arc<ModelSpec>], first: usize, out: &mut [Option<ScoringSignals>]) {
+        (**self).fill(models, first, out);
     }
 }
 
@@ -383,11 +423,6 @@ impl AtomicSignals {
             .store(s.tokens_per_second.to_bits(), Relaxed);
     }
 
-    #[allow(
-        clippy::inline_always,
-        reason = "runs once per model per selection; inlining it into the ranking loop measured faster"
-    )]
-    #[inline(always)]
     fn load(&self) -> Signals {
         Signals {
             samples: self.samples.load(Relaxed),
@@ -397,6 +432,24 @@ impl AtomicSignals {
             latency_p50: Duration::from_nanos(self.latency_p50.load(Relaxed)),
             latency_p95: Duration::from_nanos(self.latency_p95.load(Relaxed)),
             latency_p99: Duration::from_nanos(self.latency_p99.load(Relaxed)),
+            tokens_per_second: f64::from_bits(self.tokens_per_second.load(Relaxed)),
+            breaker: BreakerStatus::Closed,
+        }
+    }
+
+    /// What the scorer reads, without building [`Duration`]s.
+    #[inline]
+    fn load_scoring(&self) -> ScoringSignals {
+        // Through i64, which converts to a float in one instruction; nanoseconds stay far
+        // below 2^63.
+        #[allow(clippy::cast_possible_wrap)]
+        let seconds = |nanos: &AtomicU64| nanos.load(Relaxed) as i64 as f64 * 1e-9;
+        ScoringSignals {
+            samples: self.samples.load(Relaxed),
+            success_rate: f64::from_bits(self.success_rate.load(Relaxed)),
+            latency_ewma: seconds(&self.latency_ewma),
+            ttft_ewma: seconds(&self.ttft_ewma),
+            latency_p95: seconds(&self.latency_p95),
             tokens_per_second: f64::from_bits(self.tokens_per_second.load(Relaxed)),
             breaker: BreakerStatus::Closed,
         }
@@ -662,18 +715,23 @@ fn merged<'a>(histograms: impl Iterator<Item = &'a Histogram<u32>>) -> Histogram
 }
 
 impl LiveSignals for PerfStats {
-    fn visit(&self, models: &[Arc<ModelSpec>], visit: &mut dyn FnMut(usize, Option<Signals>)) {
+    fn fill(&self, models: &[Arc<ModelSpec>], first: usize, out: &mut [Option<ScoringSignals>]) {
+        let chunk = models.get(first..).unwrap_or_default();
+        let chunk = chunk.get(..out.len()).unwrap_or(chunk);
         let cache = self.positions.load();
-        if let Some(cache) = cache.as_deref()
-            && cache.entries.len() == models.len()
-            && cache
-                .entries
-                .iter()
-                .zip(models)
-                .all(|((cached, _), model)| Arc::ptr_eq(cached, model))
-        {
-            for (position, (_, stats)) in cache.entries.iter().enumerate() {
-                visit(position, stats.as_ref().map(|s| s.signals.load()));
+        let cached = cache
+            .as_deref()
+            .filter(|cache| cache.entries.len() == models.len())
+            .and_then(|cache| cache.entries.get(first..first + chunk.len()))
+            .filter(|entries| {
+                entries
+                    .iter()
+                    .zip(chunk)
+                    .all(|((cached, _), model)| Arc::ptr_eq(cached, model))
+            });
+        if let Some(entries) = cached {
+            for (slot, (_, stats)) in out.iter_mut().zip(entries) {
+                *slot = stats.as_ref().map(|s| s.signals.load_scoring());
             }
             return;
         }
@@ -682,8 +740,9 @@ impl LiveSignals for PerfStats {
             .iter()
             .map(|model| (Arc::clone(model), map.get(&model.id).cloned()))
             .collect();
-        for (position, (_, stats)) in entries.iter().enumerate() {
-            visit(position, stats.as_ref().map(|s| s.signals.load()));
+        let chunk = entries.get(first..).unwrap_or_default();
+        for (slot, (_, stats)) in out.iter_mut().zip(chunk) {
+            *slot = stats.as_ref().map(|s| s.signals.load_scoring());
         }
         // Publish only if no model was added meanwhile: a model missing from `map` would be
         // cached as having no statistics. Adding holds the same lock while it swaps the map

@@ -41,8 +41,11 @@ pub use strategy::{Strategy, UnknownStrategy, Weights};
 use crate::money::Nanodollars;
 use crate::registry::{Snapshot, SpecSpeed};
 use crate::spec::{Capabilities, Capability, LatencyProfile, ModelSpec};
-use crate::stats::{BreakerStatus, LiveSignals, Signals};
+use crate::stats::{BreakerStatus, LiveSignals, ScoringSignals};
 use crate::task::{Complexity, TaskKind, TaskProfile};
+
+/// Models whose live signals the scorer reads at once, into a buffer on the stack.
+const SIGNAL_CHUNK: usize = 32;
 
 /// Settings of the [`Scorer`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -168,29 +171,36 @@ impl Scorer {
         let models = snapshot.models();
         let mut scored = Vec::with_capacity(models.len());
         let mut excluded = Vec::new();
-        live.visit(models, &mut |position, signals| {
-            // Registries hold far fewer than 2^32 models.
-            let position = u32::try_from(position).unwrap_or(u32::MAX);
-            let spec = &models[position as usize];
-            let speed = snapshot.speed(position as usize);
-            match self.score(spec, speed, signals.as_ref(), &request, policy) {
-                Ok(mut candidate) => {
-                    candidate.position = position;
-                    scored.push(candidate);
+        // Signals arrive a chunk at a time into a buffer on the stack, so the scoring loop
+        // below is one inlined loop rather than a dynamic call per model.
+        let mut signals = [None; SIGNAL_CHUNK];
+        for first in (0..models.len()).step_by(SIGNAL_CHUNK) {
+            let chunk = &models[first..models.len().min(first + SIGNAL_CHUNK)];
+            let signals = &mut signals[..chunk.len()];
+            live.fill(models, first, signals);
+            for ((spec, live), position) in chunk.iter().zip(&*signals).zip(first..) {
+                // Registries hold far fewer than 2^32 models.
+                let position = u32::try_from(position).unwrap_or(u32::MAX);
+                let speed = snapshot.speed(position as usize);
+                match self.score(spec, speed, live.as_ref(), &request, policy) {
+                    Ok(mut candidate) => {
+                        candidate.position = position;
+                        scored.push(candidate);
+                    }
+                    Err(reason) => excluded.push((position, reason)),
                 }
-                Err(reason) => excluded.push((position, reason)),
             }
-        });
+        }
         let mut order = sorted(&scored);
         self.diversify(&mut order, &scored, snapshot);
-        let ranked = order.iter().map(|&at| scored[at as usize]).collect();
         Selection {
             snapshot: Arc::clone(snapshot),
             strategy: policy.strategy,
             kind: profile.kind,
             complexity: profile.complexity,
             weights: request.weights,
-            ranked,
+            candidates: scored,
+            order,
             excluded,
         }
     }
@@ -241,7 +251,7 @@ impl Scorer {
         &self,
         spec: &Arc<ModelSpec>,
         speed: SpecSpeed,
-        signals: Option<&Signals>,
+        signals: Option<&ScoringSignals>,
         request: &Request,
         policy: &Policy,
     ) -> Result<Candidate, Exclusion> {
@@ -323,16 +333,16 @@ impl Scorer {
         reason = "runs once per model per selection; inlining it into the ranking loop measured faster"
     )]
     #[inline(always)]
-    fn latency(speed: SpecSpeed, measured: Option<&Signals>, output_tokens: u32) -> f64 {
+    fn latency(speed: SpecSpeed, measured: Option<&ScoringSignals>, output_tokens: u32) -> f64 {
         let output = f64::from(output_tokens);
         let Some(live) = measured else {
             return speed.ttft_seconds + output * speed.seconds_per_token;
         };
-        if live.ttft_ewma.is_zero() || live.tokens_per_second <= 0.0 {
+        if live.ttft_ewma <= 0.0 || live.tokens_per_second <= 0.0 {
             // Only whole-call latencies are known (no streaming yet): use them as they are.
-            return seconds(live.latency_ewma);
+            return live.latency_ewma;
         }
-        seconds(live.ttft_ewma) + output / live.tokens_per_second
+        live.ttft_ewma + output / live.tokens_per_second
     }
 
     #[allow(
@@ -343,8 +353,8 @@ impl Scorer {
     fn terms(
         &self,
         spec: &ModelSpec,
-        signals: Option<&Signals>,
-        measured: Option<&Signals>,
+        signals: Option<&ScoringSignals>,
+        measured: Option<&ScoringSignals>,
         request: &Request,
         cost: Nanodollars,
         latency: f64,
@@ -354,8 +364,8 @@ impl Scorer {
         let quality = spec.quality.get(request.kind);
         // With live data, a heavy tail counts: a third of the speed term looks at p95.
         let effective = match measured {
-            Some(live) if seconds(live.latency_p95) > latency => {
-                latency * (2.0 / 3.0) + seconds(live.latency_p95) * (1.0 / 3.0)
+            Some(live) if live.latency_p95 > latency => {
+                latency * (2.0 / 3.0) + live.latency_p95 * (1.0 / 3.0)
             }
             _ => latency,
         };
@@ -513,11 +523,6 @@ fn sorted(scored: &[Candidate]) -> Vec<u32> {
     // The mask keeps the index within 20 bits, so the cast cannot truncate.
     #[allow(clippy::cast_possible_truncation)]
     keys.into_iter().map(|k| (k & INDEX_MASK) as u32).collect()
-}
-
-/// A duration in seconds, by multiplication (`Duration::as_secs_f64` divides).
-fn seconds(duration: Duration) -> f64 {
-    duration.as_secs() as f64 + f64::from(duration.subsec_nanos()) * 1e-9
 }
 
 /// Seconds as a `Duration`, saturating, without the checks of `Duration::from_secs_f64`.

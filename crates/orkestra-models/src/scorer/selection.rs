@@ -247,7 +247,11 @@ pub struct Selection {
     /// The complexity scored for.
     pub complexity: Complexity,
     pub(crate) weights: Weights,
-    pub(crate) ranked: Vec<Candidate>,
+    /// Candidates in the order they were scored (snapshot order).
+    pub(crate) candidates: Vec<Candidate>,
+    /// Indices into [`Self::candidates`] in fallback order: sorting and reordering indices is
+    /// cheaper than moving candidates.
+    pub(crate) order: Vec<u32>,
     pub(crate) excluded: Vec<(u32, Exclusion)>,
 }
 
@@ -257,12 +261,17 @@ impl PartialEq for Selection {
             && self.strategy == other.strategy
             && self.kind == other.kind
             && self.complexity == other.complexity
-            && self.ranked == other.ranked
+            && self.in_order().eq(other.in_order())
             && self.excluded == other.excluded
     }
 }
 
 impl Selection {
+    /// Candidates in fallback order.
+    fn in_order(&self) -> impl ExactSizeIterator<Item = &Candidate> + '_ {
+        self.order.iter().map(|&at| &self.candidates[at as usize])
+    }
+
     fn view<'a>(&'a self, candidate: &'a Candidate) -> Ranked<'a> {
         Ranked {
             model: &self.snapshot.models()[candidate.position as usize],
@@ -274,18 +283,17 @@ impl Selection {
     /// Candidates in fallback order: the best first, then kept diverse across endpoints (see
     /// [`super::Scorer`]).
     pub fn ranked(&self) -> impl ExactSizeIterator<Item = Ranked<'_>> + '_ {
-        self.ranked.iter().map(|c| self.view(c))
+        self.in_order().map(|c| self.view(c))
     }
 
     /// The model to call first.
     pub fn best(&self) -> Option<Ranked<'_>> {
-        self.ranked.first().map(|c| self.view(c))
+        self.in_order().next().map(|c| self.view(c))
     }
 
     /// The fallback chain: every candidate's model in the order to try them.
     pub fn chain(&self) -> impl ExactSizeIterator<Item = &Arc<ModelSpec>> + '_ {
-        self.ranked
-            .iter()
+        self.in_order()
             .map(|c| &self.snapshot.models()[c.position as usize])
     }
 
@@ -296,12 +304,12 @@ impl Selection {
 
     /// How many candidates there are.
     pub fn len(&self) -> usize {
-        self.ranked.len()
+        self.order.len()
     }
 
     /// Whether no model qualified.
     pub fn is_empty(&self) -> bool {
-        self.ranked.is_empty()
+        self.order.is_empty()
     }
 
     /// Models excluded by a hard constraint, in registry order, with the first rule each broke.
@@ -337,7 +345,7 @@ impl Selection {
             self.kind,
             self.complexity,
             self.strategy,
-            self.ranked.len(),
+            self.order.len(),
             self.excluded.len()
         );
         for (i, c) in self.ranked().enumerate() {

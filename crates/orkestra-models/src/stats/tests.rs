@@ -194,11 +194,12 @@ fn batched_reads_follow_new_models_and_changed_snapshots() {
         .map(|id| Arc::new(ModelSpec::new(model(id), 1_000)))
         .collect();
     let read = |specs: &[Arc<ModelSpec>]| {
-        let mut seen = Vec::new();
-        stats.visit(specs, &mut |position, signals| {
-            seen.push((position, signals.map(|s| s.samples)));
-        });
-        seen
+        let mut out = vec![None; specs.len()];
+        stats.fill(specs, 0, &mut out);
+        out.iter()
+            .enumerate()
+            .map(|(position, signals)| (position, signals.map(|s| s.samples)))
+            .collect::<Vec<_>>()
     };
     stats.record(&model("a/x"), &Outcome::success(ms(5), 1, 1), T0);
     assert_eq!(read(&specs), [(0, Some(1)), (1, None)]);
@@ -210,4 +211,8 @@ fn batched_reads_follow_new_models_and_changed_snapshots() {
     let swapped = vec![Arc::clone(&specs[1]), Arc::clone(&specs[0])];
     stats.record(&model("b/y"), &Outcome::success(ms(5), 1, 1), T0);
     assert_eq!(read(&swapped), [(0, Some(2)), (1, Some(1))]);
+    // A chunk from the middle of the list reads the positions it names.
+    let mut tail = [None];
+    stats.fill(&swapped, 1, &mut tail);
+    assert_eq!(tail.map(|s| s.map(|s| s.samples)), [Some(1)]);
 }
