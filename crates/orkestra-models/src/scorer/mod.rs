@@ -182,12 +182,18 @@ impl Scorer {
                 // Registries hold far fewer than 2^32 models.
                 let position = u32::try_from(position).unwrap_or(u32::MAX);
                 let speed = snapshot.speed(position as usize);
-                match self.score(spec, speed, live.as_ref(), &request, policy) {
-                    Ok(mut candidate) => {
-                        candidate.position = position;
-                        scored.push(candidate);
-                    }
-                    Err(reason) => excluded.push((position, reason)),
+                // The candidate is written straight into `scored`: returning it through a
+                // `Result` copied its 88 bytes twice per model.
+                if let Err(reason) = self.score(
+                    spec,
+                    speed,
+                    live.as_ref(),
+                    &request,
+                    policy,
+                    position,
+                    &mut scored,
+                ) {
+                    excluded.push((position, reason));
                 }
             }
         }
@@ -241,7 +247,7 @@ impl Scorer {
         }
     }
 
-    /// Checks the hard constraints, then scores.
+    /// Checks the hard constraints, then scores into `scored`.
     #[allow(
         clippy::inline_always,
         reason = "runs once per model per selection; inlining it into the ranking loop measured faster"
@@ -254,7 +260,9 @@ impl Scorer {
         signals: Option<&ScoringSignals>,
         request: &Request,
         policy: &Policy,
-    ) -> Result<Candidate, Exclusion> {
+        position: u32,
+        scored: &mut Vec<Candidate>,
+    ) -> Result<(), Exclusion> {
         let constraints = &policy.constraints;
         let breaker = signals.map_or(BreakerStatus::Closed, |s| s.breaker);
         if breaker == BreakerStatus::Open {
@@ -323,7 +331,8 @@ impl Scorer {
                 target_ms: target.as_millis().try_into().unwrap_or(u64::MAX),
             });
         }
-        Ok(self.terms(spec, signals, measured, request, cost, latency))
+        scored.push(self.terms(spec, signals, measured, request, cost, latency, position));
+        Ok(())
     }
 
     /// Expected latency in seconds: time to first token plus generation, live values
@@ -358,6 +367,7 @@ impl Scorer {
         request: &Request,
         cost: Nanodollars,
         latency: f64,
+        position: u32,
     ) -> Candidate {
         let config = &self.config;
         let w = &request.weights;
@@ -398,7 +408,7 @@ impl Scorer {
             + local_bonus
             - adequacy_penalty;
         Candidate {
-            position: 0,
+            position,
             score,
             values,
             local_bonus,
