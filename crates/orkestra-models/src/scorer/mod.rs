@@ -135,7 +135,8 @@ pub struct Scorer {
 }
 
 /// Per-request values computed once, not per model.
-struct Request {
+struct Request<'a> {
+    constraints: &'a Constraints,
     kind: TaskKind,
     weights: Weights,
     needed_tokens: u64,
@@ -184,15 +185,9 @@ impl Scorer {
                 let speed = snapshot.speed(position as usize);
                 // The candidate is written straight into `scored`: returning it through a
                 // `Result` copied its 88 bytes twice per model.
-                if let Err(reason) = self.score(
-                    spec,
-                    speed,
-                    live.as_ref(),
-                    &request,
-                    policy,
-                    position,
-                    &mut scored,
-                ) {
+                if let Err(reason) =
+                    self.score(spec, speed, live.as_ref(), &request, position, &mut scored)
+                {
                     excluded.push((position, reason));
                 }
             }
@@ -211,7 +206,7 @@ impl Scorer {
         }
     }
 
-    fn request(&self, profile: &TaskProfile, policy: &Policy) -> Request {
+    fn request<'a>(&self, profile: &TaskProfile, policy: &'a Policy) -> Request<'a> {
         let needs = profile.needs;
         let mut capabilities = policy.constraints.capabilities;
         for (needed, capability) in [
@@ -229,6 +224,7 @@ impl Scorer {
             Complexity::High => self.config.adequacy[2],
         };
         Request {
+            constraints: &policy.constraints,
             kind: profile.kind,
             weights: policy.strategy.weights().normalised(),
             needed_tokens: profile.total_tokens(),
@@ -258,12 +254,11 @@ impl Scorer {
         spec: &Arc<ModelSpec>,
         speed: SpecSpeed,
         signals: Option<&ScoringSignals>,
-        request: &Request,
-        policy: &Policy,
+        request: &Request<'_>,
         position: u32,
         scored: &mut Vec<Candidate>,
     ) -> Result<(), Exclusion> {
-        let constraints = &policy.constraints;
+        let constraints = request.constraints;
         let breaker = signals.map_or(BreakerStatus::Closed, |s| s.breaker);
         if breaker == BreakerStatus::Open {
             return Err(Exclusion::BreakerOpen);
@@ -331,7 +326,7 @@ impl Scorer {
                 target_ms: target.as_millis().try_into().unwrap_or(u64::MAX),
             });
         }
-        scored.push(self.terms(spec, signals, measured, request, cost, latency, position));
+        scored.push(self.terms(spec, signals, measured, request, (cost, latency), position));
         Ok(())
     }
 
@@ -364,9 +359,8 @@ impl Scorer {
         spec: &ModelSpec,
         signals: Option<&ScoringSignals>,
         measured: Option<&ScoringSignals>,
-        request: &Request,
-        cost: Nanodollars,
-        latency: f64,
+        request: &Request<'_>,
+        (cost, latency): (Nanodollars, f64),
         position: u32,
     ) -> Candidate {
         let config = &self.config;
