@@ -24,6 +24,7 @@
 
 pub mod error;
 pub mod http;
+pub mod openai;
 pub mod secret;
 pub mod sse;
 pub mod usage;
@@ -32,4 +33,5 @@ pub mod usage;
 mod test_server;
 
 pub use http::{HttpClient, HttpConfig, HttpResponse};
+pub use openai::{OpenAiClient, OpenAiConfig};
 pub use secret::Secret;

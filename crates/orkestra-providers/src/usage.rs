@@ -17,7 +17,11 @@ pub const TOKENS_PER_REPLY: u32 = 3;
 
 /// Estimated tokens of `text`: its characters divided by four, rounded up.
 pub fn text_tokens(text: &str) -> u32 {
-    let chars = text.chars().count();
+    chars_tokens(text.chars().count())
+}
+
+/// Estimated tokens of `chars` characters of text (a streamed answer counted as it arrives).
+pub fn chars_tokens(chars: usize) -> u32 {
     u32::try_from(chars.div_ceil(CHARS_PER_TOKEN)).unwrap_or(u32::MAX)
 }
 
