@@ -394,6 +394,40 @@ impl ChatBackend for OpenAiClient {
     }
 }
 
+/// Reads a `chat.completion` body, tolerating what compatible servers leave out (see the
+/// [module docs](self)). The client calls it; gateways reading upstream bodies can too.
+pub fn parse_response(body: &[u8]) -> Result<ChatResponse, serde_json::Error> {
+    wire::parse_response(body)
+}
+
+/// Reads the data of one stream event as a `chat.completion.chunk`.
+pub fn parse_chunk(data: &[u8]) -> Result<orkestra_core::ChatChunk, serde_json::Error> {
+    wire::parse_chunk(data)
+}
+
+/// Reads the data of one stream event straight into the [`StreamEvent`]s it carries (with
+/// [`StreamEvent::Start`] first when `first`), the same as [`parse_chunk`] followed by
+/// [`orkestra_core::ChatChunk::into_events`] but without building the chunk.
+///
+/// An `error` object sent inside the stream is returned as its classified error; JSON that
+/// is not a chunk is an `internal` error naming the position.
+pub fn chunk_events(data: &[u8], first: bool) -> Result<Vec<StreamEvent>, Error> {
+    let chunk = wire::parse_chunk_events(data, first)
+        .map_err(|failure| error::malformed_json("stream chunk", failure, data))?;
+    match chunk.error {
+        Some(inner)
+            if !chunk
+                .events
+                .iter()
+                .any(|e| !matches!(e, StreamEvent::Start { .. })) =>
+        {
+            let value = serde_json::json!({ "error": inner });
+            Err(error::from_stream_error(&value))
+        }
+        _ => Ok(chunk.events),
+    }
+}
+
 /// The terminator an `OpenAI` stream must end with.
 const DONE: &str = "[DONE]";
 
@@ -465,29 +499,28 @@ impl ChunkState {
         if data.is_empty() {
             return Ok(());
         }
-        let chunk = wire::parse_chunk(data.as_bytes())
-            .map_err(|failure| error::malformed_json("stream chunk", failure, data.as_bytes()))?;
-        if let Some(inner) = chunk.extra.get("error")
-            && chunk.choices.is_empty()
-        {
-            let value = serde_json::json!({ "error": inner });
-            return Err(error::from_stream_error(&value));
-        }
-        self.saw_usage |= chunk.usage.is_some();
-        for choice in &chunk.choices {
-            if let Some(content) = &choice.delta.content {
-                self.completion_chars += content.chars().count();
-            }
-            for call in &choice.delta.tool_calls {
-                if let Some(function) = &call.function {
-                    let name = function.name.as_deref().unwrap_or_default();
-                    let arguments = function.arguments.as_deref().unwrap_or_default();
-                    self.completion_chars += name.chars().count() + arguments.chars().count();
-                }
-            }
-        }
-        self.pending.extend(chunk.into_events(self.first));
+        let chunk = chunk_events(data.as_bytes(), self.first)?;
         self.first = false;
+        for event in &chunk {
+            match event {
+                StreamEvent::Delta(delta) => {
+                    if let Some(content) = &delta.content {
+                        self.completion_chars += content.chars().count();
+                    }
+                    for call in &delta.tool_calls {
+                        if let Some(function) = &call.function {
+                            let name = function.name.as_deref().unwrap_or_default();
+                            let arguments = function.arguments.as_deref().unwrap_or_default();
+                            self.completion_chars +=
+                                name.chars().count() + arguments.chars().count();
+                        }
+                    }
+                }
+                StreamEvent::Usage(_) => self.saw_usage = true,
+                _ => {}
+            }
+        }
+        self.pending.extend(chunk);
         Ok(())
     }
 }

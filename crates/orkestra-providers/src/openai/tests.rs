@@ -434,3 +434,41 @@ fn config_rejects_unknown_fields_and_bad_urls() {
     assert_eq!(client.base_url(), "http://127.0.0.1:8000/v1");
     assert_eq!(client.provider(), "vllm");
 }
+
+#[test]
+fn chunk_events_match_the_core_chunk_events_on_every_reference_chunk() {
+    for transcript in [
+        fixture!("stream.sse"),
+        fixture!("stream_include_usage.sse"),
+        fixture!("stream_tool_calls.sse"),
+        fixture!("llamacpp_stream.sse"),
+    ] {
+        let data = transcript
+            .split(|&b| b == b'\n')
+            .filter_map(|line| line.strip_prefix(b"data: "))
+            .filter(|data| *data != b"[DONE]");
+        for chunk in data {
+            for first in [true, false] {
+                let core: orkestra_core::ChatChunk = serde_json::from_slice(chunk).unwrap();
+                assert_eq!(
+                    chunk_events(chunk, first).unwrap(),
+                    core.into_events(first),
+                    "{}",
+                    String::from_utf8_lossy(chunk)
+                );
+            }
+        }
+    }
+    let error = chunk_events(
+        br#"{"error":{"message":"boom","type":"server_error"}}"#,
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(error.class().category, C::Internal);
+    assert!(error.message.contains("boom"));
+    let malformed = chunk_events(b"{\"choices\": [}", true).unwrap_err();
+    assert!(
+        malformed.message.contains("line 1 column 14"),
+        "{malformed}"
+    );
+}

@@ -16,9 +16,9 @@ use std::fmt;
 
 use orkestra_core::{
     ChatChunk, ChatResponse, Choice, ChunkChoice, Content, Delta, FinishReason, Message, Role,
-    ToolCall, ToolCallDelta, Usage,
+    StreamEvent, ToolCall, ToolCallDelta, Usage,
 };
-use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
@@ -363,6 +363,130 @@ wire_map!(Delta, "a delta object", |map| {
         }
     }
     Ok(Wire(delta))
+});
+
+/// One stream chunk read straight into the events it carries.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkEvents {
+    /// The events, as [`ChatChunk::into_events`] would give them.
+    pub(crate) events: Vec<StreamEvent>,
+    /// The chunk's `error` object, when the server sent an error inside the stream.
+    pub(crate) error: Option<Value>,
+}
+
+/// Reads one chunk into its events without building a [`ChatChunk`]: fields the events do not
+/// carry (`object`, `system_fingerprint`, a choice's `logprobs`, and `id`, `model` and
+/// `created` after the first chunk) are skipped without allocating.
+pub(crate) fn parse_chunk_events(
+    data: &[u8],
+    first: bool,
+) -> Result<ChunkEvents, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(data);
+    let events = ChunkSeed { first }.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(events)
+}
+
+/// Reads a chunk into [`ChunkEvents`]; `first` says whether to emit [`StreamEvent::Start`].
+struct ChunkSeed {
+    first: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for ChunkSeed {
+    type Value = ChunkEvents;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ChunkEvents, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ChunkSeed {
+    type Value = ChunkEvents;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a chat completion chunk object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChunkEvents, A::Error> {
+        let mut id = None;
+        let mut model = None;
+        let mut created = 0;
+        let mut choices = Vec::new();
+        let mut usage = None;
+        let mut error = None;
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match key.0.as_ref() {
+                "id" if self.first => id = map.next_value::<Option<String>>()?,
+                "model" if self.first => model = map.next_value::<Option<String>>()?,
+                "created" if self.first => created = map.next_value::<Lenient>()?.0,
+                "choices" => choices = map.next_value::<WireList<StreamChoice>>()?.0,
+                "usage" => usage = map.next_value::<Option<Wire<Usage>>>()?.map(|wire| wire.0),
+                "error" => error = Some(map.next_value::<Value>()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let mut events = Vec::with_capacity(choices.len() + usize::from(self.first) + 1);
+        if self.first {
+            events.push(StreamEvent::Start {
+                id: id.unwrap_or_default(),
+                model: model.unwrap_or_default(),
+                created,
+            });
+        }
+        // The same rules as `ChatChunk::into_events`, which the tests hold this to.
+        for choice in choices {
+            let mut delta = choice.delta;
+            delta.index = choice.index;
+            let has_content = delta.role.is_some()
+                || delta.content.is_some()
+                || !delta.tool_calls.is_empty()
+                || !delta.extra.is_empty();
+            if has_content {
+                events.push(StreamEvent::Delta(delta));
+            }
+            if let Some(reason) = choice.finish_reason {
+                events.push(StreamEvent::Finish {
+                    index: choice.index,
+                    reason,
+                });
+            }
+        }
+        if let Some(usage) = usage {
+            events.push(StreamEvent::Usage(usage));
+        }
+        Ok(ChunkEvents { events, error })
+    }
+}
+
+/// A chunk's choice with only what its events carry.
+struct StreamChoice {
+    index: u32,
+    delta: Delta,
+    finish_reason: Option<FinishReason>,
+}
+
+wire_map!(StreamChoice, "a chunk choice object", |map| {
+    let mut choice = StreamChoice {
+        index: 0,
+        delta: Delta::default(),
+        finish_reason: None,
+    };
+    while let Some(key) = map.next_key::<Key<'de>>()? {
+        match key.0.as_ref() {
+            "index" => choice.index = map.next_value::<Lenient>()?.u32(),
+            "delta" => {
+                if let Some(Wire(read)) = map.next_value::<Option<Wire<Delta>>>()? {
+                    choice.delta = read;
+                }
+            }
+            "finish_reason" => choice.finish_reason = map.next_value::<Option<FinishReason>>()?,
+            _ => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    Ok(Wire(choice))
 });
 
 #[cfg(test)]
