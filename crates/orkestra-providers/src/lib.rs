@@ -5,3 +5,8 @@
 //!
 //! Every failure, from an HTTP status to a stream that ends without its terminator, is an
 //! [`orkestra_core::Error`] with its [`orkestra_core::ErrorClass`].
+
+pub mod anthropic;
+pub mod echo;
+mod estimate;
+pub mod ollama;

@@ -1,0 +1,1 @@
+//! Ollama's native API (`POST /api/chat`, `GET /api/tags`).
