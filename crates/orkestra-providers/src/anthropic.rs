@@ -16,11 +16,11 @@ pub use request::{JSON_OBJECT_INSTRUCTION, request_body};
 pub use response::{error_category, finish_reason, parse_response};
 pub use stream::EventParser;
 
-use orkestra_core::{Error, ErrorCategory};
+use orkestra_core::Error;
 
-/// An error for a response that does not follow the Messages API: the server's fault.
+/// An error for a stream event that does not follow the Messages API.
 fn malformed(what: std::fmt::Arguments<'_>) -> Error {
-    Error::new(ErrorCategory::Internal, format!("anthropic: {what}"))
+    crate::error::malformed_stream(format_args!("anthropic {what}"))
 }
 
 #[cfg(test)]

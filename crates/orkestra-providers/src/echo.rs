@@ -2,8 +2,9 @@
 //!
 //! Like promptfoo's `echo` provider, it lets suites, examples and smoke tests run without a
 //! network or a model. It still behaves like a model where a caller can notice:
-//! - usage is counted with the crate's token estimate (about four characters a token) and
-//!   reported as the echo model's own count, so it is not marked estimated;
+//! - usage is counted with the crate's token estimate ([`crate::usage`]: about four characters
+//!   a token, plus a few per message) and reported as the echo model's own count, so it is not
+//!   marked estimated;
 //! - the request's output limit is honoured: a longer answer is cut at the limit and finishes
 //!   with [`FinishReason::Length`];
 //! - [`ChatBackend::stream`] yields the answer in word-sized pieces (each word with the
@@ -21,7 +22,7 @@ use orkestra_core::{
 };
 use serde_json::Map;
 
-use crate::estimate::{estimate_prompt_tokens, estimate_tokens};
+use crate::usage::{prompt_tokens, text_tokens};
 
 /// The default provider name of an [`EchoBackend`].
 pub const DEFAULT_ECHO_NAME: &str = "echo";
@@ -102,7 +103,7 @@ impl EchoBackend {
             }
         }
         let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
-        let usage = Usage::new(estimate_prompt_tokens(request), estimate_tokens(&text));
+        let usage = Usage::new(prompt_tokens(request), text_tokens(&text));
         Ok(Answer {
             id: format!("{}-{call}", self.name),
             model: if request.model.is_empty() {

@@ -19,11 +19,11 @@ pub use request::request_body;
 pub use response::{error_category, parse_response, parse_tags};
 pub use stream::{ChunkParser, DEFAULT_MAX_LINE_BYTES, LineDecoder};
 
-use orkestra_core::{Error, ErrorCategory};
+use orkestra_core::Error;
 
-/// An error for a response that does not follow Ollama's API: the server's fault.
+/// An error for a stream line that does not follow Ollama's API.
 fn malformed(what: std::fmt::Arguments<'_>) -> Error {
-    Error::new(ErrorCategory::Internal, format!("ollama: {what}"))
+    crate::error::malformed_stream(format_args!("ollama {what}"))
 }
 
 #[cfg(test)]

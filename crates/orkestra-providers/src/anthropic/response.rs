@@ -7,8 +7,6 @@ use orkestra_core::{
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::malformed;
-
 /// A Messages API response body, the parts we map.
 #[derive(Debug, Deserialize)]
 pub(crate) struct MessageBody {
@@ -150,7 +148,7 @@ fn is_context_length_message(message: &str) -> bool {
 /// other block types are skipped.
 pub fn parse_response(body: &[u8], created: u64) -> Result<ChatResponse, orkestra_core::Error> {
     let message: MessageBody = serde_json::from_slice(body)
-        .map_err(|error| malformed(format_args!("response body: {error}")))?;
+        .map_err(|error| crate::error::malformed_json("anthropic response body", error, body))?;
     Ok(message.into_response(created))
 }
 

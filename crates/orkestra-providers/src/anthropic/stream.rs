@@ -295,10 +295,7 @@ impl EventParser {
         if self.done {
             Ok(())
         } else {
-            Err(malformed(format_args!(
-                "stream ended after {} events without message_stop",
-                self.events_seen
-            )))
+            Err(crate::error::stream_cut("message_stop"))
         }
     }
 }

@@ -434,7 +434,7 @@ fn a_body_that_is_not_a_message_is_a_classified_error() {
         let error = parse_response(body.as_bytes(), 0).expect_err("not a message");
         assert_eq!(error.class().category, ErrorCategory::Internal, "{body}");
         assert!(
-            error.message.starts_with("anthropic: response body"),
+            error.message.starts_with("anthropic response body"),
             "{}",
             error.message
         );
@@ -601,7 +601,8 @@ fn a_stream_cut_before_message_stop_is_an_error_at_every_cut() {
     for cut in 0..payloads.len() {
         let (events, parser) = parse_all(&payloads[..cut]).expect("the prefix parses");
         let error = parser.finish().expect_err("a cut stream must fail");
-        assert_eq!(error.class().category, ErrorCategory::Internal);
+        assert_eq!(error.class().category, ErrorCategory::Network);
+        assert!(error.class().retryable);
         assert!(
             error.message.contains("without message_stop"),
             "{}",

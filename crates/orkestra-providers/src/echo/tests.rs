@@ -2,6 +2,7 @@ use futures_util::StreamExt;
 use orkestra_core::{ChatBackend, StreamAccumulator};
 
 use super::*;
+use crate::usage::{prompt_tokens, text_tokens};
 
 fn request(messages: Vec<Message>) -> ChatRequest {
     ChatRequest::new("echo-model", messages)
@@ -35,8 +36,8 @@ fn check(messages: Vec<Message>, limit: Option<u32>, text: &str, reason: &Finish
     assert_eq!(response.finish_reason(), Some(reason));
     assert_eq!(response.model, "echo-model");
     let usage = response.usage.clone().expect("usage");
-    assert_eq!(usage.completion_tokens, estimate_tokens(text));
-    assert_eq!(usage.prompt_tokens, estimate_prompt_tokens(&request));
+    assert_eq!(usage.completion_tokens, text_tokens(text));
+    assert_eq!(usage.prompt_tokens, prompt_tokens(&request));
     assert_eq!(
         usage.total_tokens,
         usage.prompt_tokens + usage.completion_tokens

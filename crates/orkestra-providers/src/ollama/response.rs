@@ -7,8 +7,7 @@ use orkestra_core::{
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::malformed;
-use crate::estimate::{estimate_prompt_tokens, estimate_tokens};
+use crate::usage::{prompt_tokens, text_tokens};
 
 /// One `/api/chat` object: the whole plain response, or one line of a stream.
 #[derive(Debug, Deserialize)]
@@ -166,7 +165,7 @@ pub fn parse_response(
     request: &ChatRequest,
 ) -> Result<ChatResponse, orkestra_core::Error> {
     let object: ChatObject = serde_json::from_slice(body)
-        .map_err(|error| malformed(format_args!("response body: {error}")))?;
+        .map_err(|error| crate::error::malformed_json("ollama response body", error, body))?;
     if let Some(message) = object.error_message() {
         return Err(orkestra_core::Error::new(
             error_category(&message),
@@ -174,9 +173,10 @@ pub fn parse_response(
         ));
     }
     if !object.done {
-        return Err(malformed(format_args!(
-            "response body: a plain response must have `done: true`"
-        )));
+        return Err(orkestra_core::Error::new(
+            ErrorCategory::Internal,
+            "ollama response body: a plain response must have `done: true`",
+        ));
     }
     let id = object.response_id();
     let created = object.created();
@@ -196,8 +196,8 @@ pub fn parse_response(
     let mut usage = usage(
         object.prompt_eval_count,
         object.eval_count,
-        || estimate_prompt_tokens(request),
-        || estimate_tokens(&content),
+        || prompt_tokens(request),
+        || text_tokens(&content),
     );
     let mut message = Message::assistant(content);
     if let Some(thinking) = thinking.filter(|thinking| !thinking.is_empty()) {
@@ -242,7 +242,7 @@ pub fn parse_tags(body: &[u8]) -> Result<Vec<String>, orkestra_core::Error> {
         name: String,
     }
     let tags: Tags = serde_json::from_slice(body)
-        .map_err(|error| malformed(format_args!("/api/tags body: {error}")))?;
+        .map_err(|error| crate::error::malformed_json("ollama /api/tags body", error, body))?;
     Ok(tags.models.into_iter().map(|tag| tag.name).collect())
 }
 

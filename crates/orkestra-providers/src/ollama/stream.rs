@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::malformed;
 use super::response::{ChatObject, DURATIONS, error_category, finish_reason, usage};
-use crate::estimate::{estimate_prompt_tokens, estimate_tokens};
+use crate::usage::{prompt_tokens, text_tokens};
 
 /// The longest line [`LineDecoder::new`] accepts by default: 1 MiB, far above any streamed
 /// chat object, so a server that never sends a newline cannot grow the buffer without bound.
@@ -65,7 +65,7 @@ impl LineDecoder {
         self.scanned = self.buffer.len();
         if self.buffer.len() > self.max_line_bytes {
             return Err(malformed(format_args!(
-                "a stream line is longer than {} bytes",
+                "stream: a line is longer than {} bytes",
                 self.max_line_bytes
             )));
         }
@@ -106,7 +106,7 @@ impl ChunkParser {
     /// the server does not report it.
     pub fn new(request: &ChatRequest) -> Self {
         Self {
-            prompt_estimate: estimate_prompt_tokens(request),
+            prompt_estimate: prompt_tokens(request),
             completion: String::new(),
             started: false,
             next_tool: 0,
@@ -188,7 +188,7 @@ impl ChunkParser {
                 object.prompt_eval_count,
                 object.eval_count,
                 || self.prompt_estimate,
-                || estimate_tokens(&self.completion),
+                || text_tokens(&self.completion),
             );
             for key in DURATIONS {
                 if let Some(value) = object.rest.get(key) {
@@ -205,10 +205,7 @@ impl ChunkParser {
         if self.done {
             Ok(())
         } else {
-            Err(malformed(format_args!(
-                "stream ended after {} lines without `done: true`",
-                self.objects_seen
-            )))
+            Err(crate::error::stream_cut("`done: true`"))
         }
     }
 }

@@ -241,8 +241,11 @@ fn missing_counts_are_estimated_and_marked() {
     );
     let usage = response.usage.expect("usage");
     assert!(usage.estimated);
-    // "why is the sky blue?" is 20 characters: 5 tokens; the empty answer is 0.
-    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (5, 0));
+    // The shared estimate for the question; the empty answer is 0.
+    assert_eq!(
+        (usage.prompt_tokens, usage.completion_tokens),
+        (crate::usage::prompt_tokens(&question()), 0)
+    );
 
     // Ollama leaves out `prompt_eval_count` when the prompt was cached: only that is estimated.
     let body = json!({
@@ -254,7 +257,10 @@ fn missing_counts_are_estimated_and_marked() {
         .usage
         .expect("usage");
     assert!(usage.estimated);
-    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (5, 9));
+    assert_eq!(
+        (usage.prompt_tokens, usage.completion_tokens),
+        (crate::usage::prompt_tokens(&question()), 9)
+    );
 }
 
 #[test]
@@ -275,7 +281,7 @@ fn error_bodies_and_broken_bodies_are_classified() {
         let error = parse_response(body.as_bytes(), &question()).expect_err(body);
         assert_eq!(error.class().category, ErrorCategory::Internal, "{body}");
         assert!(
-            error.message.starts_with("ollama: response body"),
+            error.message.starts_with("ollama response body"),
             "{}",
             error.message
         );
@@ -446,7 +452,11 @@ fn a_stream_without_counts_has_estimated_usage() {
     assert_eq!(response.finish_reason(), Some(&FinishReason::Length));
     let usage = response.usage.expect("usage");
     assert!(usage.estimated);
-    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (5, 3));
+    // "Hello there!" is 12 characters: 3 tokens.
+    assert_eq!(
+        (usage.prompt_tokens, usage.completion_tokens),
+        (crate::usage::prompt_tokens(&question()), 3)
+    );
 }
 
 #[test]
