@@ -7,11 +7,17 @@
 //! - [`EventParser`]: stream events as [`orkestra_core::StreamEvent`]s, failing on a stream
 //!   without `message_stop`;
 //! - [`error_category`] and [`finish_reason`]: Anthropic's error types and stop reasons.
+//!
+//! [`AnthropicClient`] puts them on the wire: `POST {base_url}/v1/messages` with `x-api-key`
+//! and `anthropic-version`, over the shared [`crate::http`] layer (connect, first-byte, idle
+//! and total timeouts, a body cap, cancellation on drop) and [`crate::sse`] decoder.
 
+mod client;
 mod request;
 mod response;
 mod stream;
 
+pub use client::{AnthropicClient, AnthropicConfig};
 pub use request::{JSON_OBJECT_INSTRUCTION, request_body};
 pub use response::{error_category, finish_reason, parse_response};
 pub use stream::EventParser;

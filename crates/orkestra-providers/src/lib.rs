@@ -25,6 +25,7 @@
 pub mod anthropic;
 pub mod echo;
 pub mod error;
+mod event_stream;
 pub mod http;
 pub mod ollama;
 pub mod secret;

@@ -10,11 +10,16 @@
 //!   `done: true`;
 //! - [`parse_tags`]: the model names of `/api/tags`;
 //! - [`error_category`]: the class of an Ollama error message.
+//!
+//! [`OllamaClient`] puts them on the wire over the shared [`crate::http`] layer (connect,
+//! first-byte, idle and total timeouts, a body cap, cancellation on drop).
 
+mod client;
 mod request;
 mod response;
 mod stream;
 
+pub use client::{OllamaClient, OllamaConfig};
 pub use request::request_body;
 pub use response::{error_category, parse_response, parse_tags};
 pub use stream::{ChunkParser, DEFAULT_MAX_LINE_BYTES, LineDecoder};
