@@ -14,6 +14,13 @@
 //!   plain and streamed (SSE, `stream_options.include_usage`, `[DONE]` required) and
 //!   `GET {base_url}/models`. One client, configured per server; parsing tolerates what
 //!   compatible servers leave out.
+//! - [`anthropic`]: [`AnthropicClient`] and [`AnthropicConfig`], `POST {base_url}/v1/messages`
+//!   plain and streamed (every event type, `message_stop` required), with `system` lifted out of
+//!   the messages and `max_tokens` always sent.
+//! - [`ollama`]: [`OllamaClient`] and [`OllamaConfig`], `POST {base_url}/api/chat` plain and
+//!   streamed as NDJSON (`done: true` required) and `GET {base_url}/api/tags`.
+//! - [`echo`]: [`EchoBackend`], no network at all: it answers the last user message, for
+//!   offline tests and demos.
 //!
 //! The shared layer, which every client uses:
 //!
@@ -50,8 +57,12 @@
 //! This crate has no optional features. TLS is rustls on the ring provider, installed as the
 //! process default the first time a client is built unless the application installed one.
 
+pub mod anthropic;
+pub mod echo;
 pub mod error;
+mod event_stream;
 pub mod http;
+pub mod ollama;
 pub mod openai;
 pub mod secret;
 pub mod sse;
@@ -60,6 +71,9 @@ pub mod usage;
 #[cfg(test)]
 mod test_server;
 
+pub use anthropic::{AnthropicClient, AnthropicConfig};
+pub use echo::EchoBackend;
 pub use http::{HttpClient, HttpConfig, HttpResponse};
+pub use ollama::{OllamaClient, OllamaConfig};
 pub use openai::{OpenAiClient, OpenAiConfig};
 pub use secret::Secret;
