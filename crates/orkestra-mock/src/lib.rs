@@ -8,7 +8,15 @@
 //! seeded.
 
 pub mod config;
+mod log;
+mod server;
+mod wire;
+
+mod behaviour;
 
 pub use config::{
-    Fault, FaultRule, FixedUsage, Latency, MockConfig, ModelBehaviour, Output, Trigger,
+    ConfigError, Fault, FaultRule, FixedUsage, Latency, MockConfig, ModelBehaviour, Output, Trigger,
 };
+pub use log::LoggedRequest;
+pub use server::MockServer;
+pub use wire::WireFormat;
