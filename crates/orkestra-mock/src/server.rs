@@ -27,9 +27,6 @@ mod body;
 mod conn;
 mod handler;
 
-#[cfg(test)]
-mod tests;
-
 use conn::{ConnControl, ConnIo};
 
 /// How long [`MockServer::shutdown`] lets answers under way finish before dropping them.
