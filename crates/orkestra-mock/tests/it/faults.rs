@@ -508,7 +508,7 @@ async fn flapping_is_down_then_up_on_a_schedule_from_when_the_model_was_set() {
                 if phase(before) { 503 } else { 200 },
                 "at {before:?}"
             );
-            checked += 1;
+            seen.push(status);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
