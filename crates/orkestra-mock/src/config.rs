@@ -184,6 +184,11 @@ pub enum Trigger {
 }
 
 /// Something that goes wrong: the catalogue of failures a gateway must survive.
+///
+/// Errors come in the request's wire format (OpenAI `{"error":{"message","type","param","code"}}`,
+/// Anthropic `{"type":"error","error":{"type","message"}}`, Ollama `{"error":"..."}`).
+/// Stream faults count content chunks (one per token); on a plain request they do the natural
+/// equivalent, said on each variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
@@ -207,23 +212,29 @@ pub enum Fault {
     ContextLength,
     /// HTTP 400 refused by the content policy (`content_filter` / `content_policy_violation`).
     ContentFilter,
-    /// The connection is reset (TCP RST) after the request is read, before any answer.
+    /// The connection is reset (TCP RST, through `SO_LINGER` 0) after the request is read,
+    /// before any answer: the client reads "connection reset by peer".
     Reset,
-    /// The request is read and never answered; the connection stays open.
+    /// The request is read and never answered; the connection stays open until the server
+    /// shuts down, so the client's own timeout fires.
     NoResponse,
-    /// The first token comes this much later than the model's `ttft`.
+    /// The first token comes this much later than the model's `ttft` (the headers of a stream
+    /// are sent at once; a plain answer comes this much later).
     SlowFirstToken {
         /// Extra delay.
         #[serde(with = "humantime_serde")]
         delay: Duration,
     },
-    /// A stream stops after this many content chunks: the connection closes without a
-    /// terminator. A plain answer is cut mid-body.
+    /// A stream stops after this many content chunks: the connection closes (FIN) without the
+    /// chunked encoding's last chunk or the format's terminator. A plain answer declares its
+    /// whole `Content-Length`, sends half, and closes.
     CutStream {
         /// Content chunks sent before the cut.
         after_chunks: u32,
     },
-    /// A stream goes silent after this many content chunks, the connection open, for `for`.
+    /// A stream goes silent after this many content chunks, the connection open, for `for`,
+    /// then the connection closes as for [`Fault::CutStream`]. A plain answer sends half its
+    /// declared body, goes silent, then closes.
     Stall {
         /// Content chunks sent before the stall.
         after_chunks: u32,
@@ -231,13 +242,15 @@ pub enum Fault {
         #[serde(rename = "for", with = "humantime_serde")]
         duration: Duration,
     },
-    /// A chunk that is not valid JSON after this many content chunks, then the stream goes on.
+    /// A chunk that is not valid JSON (an event cut mid-object) after this many content chunks,
+    /// then the stream goes on to its terminator. A plain answer is a 200 whose body is not JSON.
     MalformedChunk {
         /// Content chunks sent before the malformed one.
         after_chunks: u32,
     },
-    /// The whole answer streams, then the connection closes cleanly without the terminator
-    /// (`data: [DONE]`, `message_stop`, `done: true`).
+    /// The whole answer streams, then the body ends cleanly without the terminator
+    /// (`data: [DONE]`, `message_stop`, the `done: true` line). A plain answer is a complete
+    /// HTTP message whose JSON lacks its closing brace.
     MissingTerminator,
 }
 
