@@ -21,6 +21,10 @@ Commands:
                              a README.md, a crate root opening with `//!` docs, folder named like the package.
   bench [crate] [-- <args>]  Run the criterion benches of one crate (the whole workspace without a crate),
                              passing <args> after `--` to criterion, e.g. `-- --save-baseline main`.
+  load-mock [--seconds N] [--connections N]
+                             Load-test orkestra-mock's `serve` example (release) with wrk, then a bare
+                             hyper baseline; print requests/s and latency percentiles for both and fail
+                             below 20,000 requests/s. Defaults: 10 seconds, 64 connections.
   help                       Print this text (also `-h`, `--help`).
 
 Environment:
@@ -47,6 +51,13 @@ pub(crate) enum Command {
         /// Arguments after `--`, passed through to criterion.
         criterion_args: Vec<String>,
     },
+    /// Load-test the simulator with wrk against a baseline.
+    LoadMock {
+        /// How long each wrk run lasts.
+        seconds: u32,
+        /// Open connections.
+        connections: u32,
+    },
 }
 
 /// Why a command line could not be understood.
@@ -72,6 +83,13 @@ pub(crate) enum UsageError {
     },
     /// An argument that is not valid Unicode; every argument xtask knows is.
     NotUnicode(OsString),
+    /// A flag that needs a positive number got something else.
+    BadNumber {
+        /// The flag.
+        flag: &'static str,
+        /// What was given, if anything.
+        value: Option<String>,
+    },
 }
 
 impl fmt::Display for UsageError {
@@ -91,6 +109,13 @@ impl fmt::Display for UsageError {
             Self::NotUnicode(argument) => {
                 write!(f, "argument `{}` is not valid Unicode", argument.display())
             }
+            Self::BadNumber { flag, value: None } => {
+                write!(f, "`{flag}` needs a positive number")
+            }
+            Self::BadNumber {
+                flag,
+                value: Some(value),
+            } => write!(f, "`{flag}` needs a positive number, not `{value}`"),
         }
     }
 }
@@ -137,6 +162,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, U
             Ok(Command::Tidy)
         }
         "bench" => parse_bench(args),
+        "load-mock" => parse_load_mock(args),
         _ if command.starts_with('-') => Err(UsageError::UnknownFlag {
             command: "<command>",
             flag: command,
@@ -165,6 +191,30 @@ fn parse_bench(mut args: impl Iterator<Item = String>) -> Result<Command, UsageE
         package,
         criterion_args,
     })
+}
+
+fn parse_load_mock(mut args: impl Iterator<Item = String>) -> Result<Command, UsageError> {
+    let mut seconds = 10;
+    let mut connections = 64;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--seconds" => seconds = positive("--seconds", args.next())?,
+            "--connections" => connections = positive("--connections", args.next())?,
+            "-h" | "--help" => return Ok(Command::Help),
+            _ => return Err(unexpected("load-mock", arg)),
+        }
+    }
+    Ok(Command::LoadMock {
+        seconds,
+        connections,
+    })
+}
+
+fn positive(flag: &'static str, value: Option<String>) -> Result<u32, UsageError> {
+    match value.as_deref().map(str::parse::<u32>) {
+        Some(Ok(number)) if number > 0 => Ok(number),
+        _ => Err(UsageError::BadNumber { flag, value }),
+    }
 }
 
 fn reject_all(

@@ -6,6 +6,7 @@
 //!   bench smoke runs, tidy), prints each step's wall time and a summary, and fails if any step failed;
 //! - `cargo xtask tidy` checks the workspace conventions every member package must follow;
 //! - `cargo xtask bench [crate] [-- <criterion args>]` runs criterion benches;
+//! - `cargo xtask load-mock [--seconds N] [--connections N]` load-tests the simulator with wrk;
 //! - `cargo xtask help` prints the usage text.
 //!
 //! Commands are spawned with `xshell`'s `cmd!`, which never splits arguments through a shell,
@@ -18,6 +19,7 @@
 mod bench;
 mod ci;
 mod flags;
+mod load_mock;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -58,6 +60,10 @@ fn run(command: Command) -> anyhow::Result<()> {
             package,
             criterion_args,
         } => bench::run(&root, package.as_deref(), &criterion_args),
+        Command::LoadMock {
+            seconds,
+            connections,
+        } => load_mock::run(&root, seconds, connections),
     }
 }
 

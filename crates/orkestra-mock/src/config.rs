@@ -21,6 +21,7 @@
 //! when = { flapping = { down = "60s", up = "60s" } }
 //! ```
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -183,6 +184,11 @@ pub enum Trigger {
 }
 
 /// Something that goes wrong: the catalogue of failures a gateway must survive.
+///
+/// Errors come in the request's wire format (OpenAI `{"error":{"message","type","param","code"}}`,
+/// Anthropic `{"type":"error","error":{"type","message"}}`, Ollama `{"error":"..."}`).
+/// Stream faults count content chunks (one per token); on a plain request they do the natural
+/// equivalent, said on each variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
@@ -206,23 +212,29 @@ pub enum Fault {
     ContextLength,
     /// HTTP 400 refused by the content policy (`content_filter` / `content_policy_violation`).
     ContentFilter,
-    /// The connection is reset (TCP RST) after the request is read, before any answer.
+    /// The connection is reset (TCP RST, through `SO_LINGER` 0) after the request is read,
+    /// before any answer: the client reads "connection reset by peer".
     Reset,
-    /// The request is read and never answered; the connection stays open.
+    /// The request is read and never answered; the connection stays open until the server
+    /// shuts down, so the client's own timeout fires.
     NoResponse,
-    /// The first token comes this much later than the model's `ttft`.
+    /// The first token comes this much later than the model's `ttft` (the headers of a stream
+    /// are sent at once; a plain answer comes this much later).
     SlowFirstToken {
         /// Extra delay.
         #[serde(with = "humantime_serde")]
         delay: Duration,
     },
-    /// A stream stops after this many content chunks: the connection closes without a
-    /// terminator. A plain answer is cut mid-body.
+    /// A stream stops after this many content chunks: the connection closes (FIN) without the
+    /// chunked encoding's last chunk or the format's terminator. A plain answer declares its
+    /// whole `Content-Length`, sends half, and closes.
     CutStream {
         /// Content chunks sent before the cut.
         after_chunks: u32,
     },
-    /// A stream goes silent after this many content chunks, the connection open, for `for`.
+    /// A stream goes silent after this many content chunks, the connection open, for `for`,
+    /// then the connection closes as for [`Fault::CutStream`]. A plain answer sends half its
+    /// declared body, goes silent, then closes.
     Stall {
         /// Content chunks sent before the stall.
         after_chunks: u32,
@@ -230,14 +242,191 @@ pub enum Fault {
         #[serde(rename = "for", with = "humantime_serde")]
         duration: Duration,
     },
-    /// A chunk that is not valid JSON after this many content chunks, then the stream goes on.
+    /// A chunk that is not valid JSON (an event cut mid-object) after this many content chunks,
+    /// then the stream goes on to its terminator. A plain answer is a 200 whose body is not JSON.
     MalformedChunk {
         /// Content chunks sent before the malformed one.
         after_chunks: u32,
     },
-    /// The whole answer streams, then the connection closes cleanly without the terminator
-    /// (`data: [DONE]`, `message_stop`, `done: true`).
+    /// The whole answer streams, then the body ends cleanly without the terminator
+    /// (`data: [DONE]`, `message_stop`, the `done: true` line). A plain answer is a complete
+    /// HTTP message whose JSON lacks its closing brace.
     MissingTerminator,
+}
+
+/// Why a configuration could not be loaded or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not a configuration: the parser's message names the line and column.
+    #[error("{origin}: {message}")]
+    Parse {
+        /// The file, or what the text came from.
+        origin: String,
+        /// What was wrong and where.
+        message: String,
+    },
+    /// A value is out of range: `path` is where, as in `models[0].faults[1].when.rate`.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// Where the value is.
+        path: String,
+        /// What was expected.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl MockConfig {
+    /// Reads a configuration from a TOML file, or a JSON file when the name ends in `.json`,
+    /// and validates it.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let origin = path.display().to_string();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "json")
+        {
+            Self::from_json_str(&text, &origin)
+        } else {
+            Self::from_toml_str(&text, &origin)
+        }
+    }
+
+    /// Reads and validates a TOML configuration; `origin` names it in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|error| ConfigError::Parse {
+            origin: origin.to_owned(),
+            message: error.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and validates a JSON configuration; `origin` names it in errors.
+    pub fn from_json_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let config: Self = serde_json::from_str(text).map_err(|error| ConfigError::Parse {
+            origin: origin.to_owned(),
+            message: error.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value the types cannot: names present and unique, rates between 0 and 1,
+    /// error statuses between 400 and 599, finite latency shapes.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (index, model) in self.models.iter().enumerate() {
+            let path = format!("models[{index}]");
+            if model.name.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("{path}.name"),
+                    "a model needs a name",
+                ));
+            }
+            if self.models[..index]
+                .iter()
+                .any(|earlier| earlier.name == model.name)
+            {
+                return Err(ConfigError::invalid(
+                    format!("{path}.name"),
+                    format!("model `{}` is listed twice", model.name),
+                ));
+            }
+            model.validate_at(&path)?;
+        }
+        if let Some(model) = &self.default_model {
+            model.validate_at("default_model")?;
+        }
+        Ok(())
+    }
+}
+
+impl ModelBehaviour {
+    /// Checks the values the types cannot (see [`MockConfig::validate`]); the name may be empty.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_at("model")
+    }
+
+    fn validate_at(&self, path: &str) -> Result<(), ConfigError> {
+        self.ttft.validate_at(&format!("{path}.ttft"))?;
+        self.per_token.validate_at(&format!("{path}.per_token"))?;
+        if let Output::Generated { tokens } = self.output {
+            let limit = crate::behaviour::MAX_GENERATED_TOKENS;
+            if tokens > limit {
+                return Err(ConfigError::invalid(
+                    format!("{path}.output.generated.tokens"),
+                    format!("{tokens} is above the limit of {limit}"),
+                ));
+            }
+        }
+        for (index, rule) in self.faults.iter().enumerate() {
+            let at = format!("{path}.faults[{index}]");
+            if let Fault::Status { code } = rule.fault
+                && !(400..=599).contains(&code)
+            {
+                return Err(ConfigError::invalid(
+                    format!("{at}.fault.status.code"),
+                    format!("{code} is not an error status (expected 400 to 599)"),
+                ));
+            }
+            match &rule.when {
+                Trigger::Rate(rate) if !(0.0..=1.0).contains(rate) => {
+                    return Err(ConfigError::invalid(
+                        format!("{at}.when.rate"),
+                        format!("{rate} is not a probability (expected 0 to 1)"),
+                    ));
+                }
+                Trigger::Flapping { down, .. } if down.is_zero() => {
+                    return Err(ConfigError::invalid(
+                        format!("{at}.when.flapping.down"),
+                        "must be longer than zero",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Latency {
+    fn validate_at(&self, path: &str) -> Result<(), ConfigError> {
+        match *self {
+            Self::Uniform { min, max } if min > max => Err(ConfigError::invalid(
+                format!("{path}.uniform"),
+                format!("min {min:?} is above max {max:?}"),
+            )),
+            Self::LogNormal { sigma, .. } if !sigma.is_finite() || sigma < 0.0 => {
+                Err(ConfigError::invalid(
+                    format!("{path}.log_normal.sigma"),
+                    format!("{sigma} is not a finite, non-negative number"),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -120,3 +120,35 @@ fn bench_takes_an_optional_crate_and_passes_everything_after_double_dash() {
         }),
     );
 }
+
+#[test]
+fn load_mock_takes_seconds_and_connections() {
+    check(
+        &["load-mock"],
+        &Ok(Command::LoadMock {
+            seconds: 10,
+            connections: 64,
+        }),
+    );
+    check(
+        &["load-mock", "--connections", "32", "--seconds", "3"],
+        &Ok(Command::LoadMock {
+            seconds: 3,
+            connections: 32,
+        }),
+    );
+    check(
+        &["load-mock", "--seconds", "0"],
+        &Err(UsageError::BadNumber {
+            flag: "--seconds",
+            value: Some("0".into()),
+        }),
+    );
+    check(
+        &["load-mock", "--connections"],
+        &Err(UsageError::BadNumber {
+            flag: "--connections",
+            value: None,
+        }),
+    );
+}

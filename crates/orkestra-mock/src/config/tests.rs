@@ -70,3 +70,27 @@ fn unknown_keys_are_refused() {
             .expect_err("a misspelt key is an error");
     assert!(error.to_string().contains("ttf"), "{error}");
 }
+
+#[test]
+fn validation_names_the_value_and_what_was_expected() {
+    let error = MockConfig::from_toml_str(
+        "[[models]]\nname = \"m\"\n[[models.faults]]\nfault = \"reset\"\nwhen = { rate = 2.0 }\n",
+        "mock.toml",
+    )
+    .expect_err("a rate above 1");
+    assert_eq!(
+        error.to_string(),
+        "models[0].faults[0].when.rate: 2 is not a probability (expected 0 to 1)"
+    );
+    let error =
+        MockConfig::from_json_str(r#"{"models": [{"name": "m"}, {"name": "m"}]}"#, "mock.json")
+            .expect_err("a duplicate");
+    assert_eq!(
+        error.to_string(),
+        "models[1].name: model `m` is listed twice"
+    );
+    let error = MockConfig::from_json_str(r#"{"models": [{"name": "m",}]}"#, "mock.json")
+        .expect_err("bad JSON");
+    assert!(error.to_string().starts_with("mock.json: "), "{error}");
+    assert!(error.to_string().contains("line 1 column"), "{error}");
+}
