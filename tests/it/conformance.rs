@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use orkestra_core::{ChatBackend, ChatRequest, ChatResponse, Error, StreamAccumulator};
+use orkestra_core::{
+    ChatBackend, ChatRequest, ChatResponse, Error, StreamAccumulator, StreamEvent,
+};
 use orkestra_mock::{MockConfig, MockServer, ModelBehaviour, WireFormat};
 use orkestra_providers::{
     AnthropicClient, AnthropicConfig, EchoBackend, HttpConfig, OllamaClient, OllamaConfig,
@@ -147,8 +149,11 @@ impl Target {
 /// How a streamed call ended.
 #[derive(Debug)]
 pub(crate) enum Streamed {
-    /// Every choice finished: the accumulated answer.
-    Complete(ChatResponse),
+    /// Every choice finished: the accumulated answer, and how many events carried text.
+    Complete {
+        response: ChatResponse,
+        text_deltas: usize,
+    },
     /// An error, from `stream` itself or as an item of the stream.
     Failed(Error),
     /// The stream ended cleanly without a finish: a truncated success, which a client must
@@ -163,16 +168,27 @@ pub(crate) async fn stream_chat(backend: &dyn ChatBackend, request: &ChatRequest
         Err(error) => return Streamed::Failed(error),
     };
     let mut accumulator = StreamAccumulator::default();
+    let mut text_deltas = 0;
     while let Some(item) = stream.next().await {
         match item {
-            Ok(event) => accumulator.push(event),
+            Ok(event) => {
+                if matches!(&event, StreamEvent::Delta(delta) if delta.content.as_deref().is_some_and(|text| !text.is_empty()))
+                {
+                    text_deltas += 1;
+                }
+                accumulator.push(event);
+            }
             Err(error) => return Streamed::Failed(error),
         }
     }
     let text = accumulator.text().to_owned();
-    accumulator
-        .finish()
-        .map_or(Streamed::Truncated(text), Streamed::Complete)
+    match accumulator.finish() {
+        Some(response) => Streamed::Complete {
+            response,
+            text_deltas,
+        },
+        None => Streamed::Truncated(text),
+    }
 }
 
 /// Generates, for each target, one module of tests running the shared scenarios; `faults`

@@ -17,6 +17,11 @@ use super::{FIRST_BYTE_TIMEOUT, IDLE_TIMEOUT, Streamed, Subject, Target, Wire, s
 /// chunks and the mid-stream faults (after three chunks) strike in the middle.
 const ANSWER: &str = "Twelve chunks of four characters each make a stream.";
 
+/// How a timeout error names the first-byte timeout (`super::FIRST_BYTE_TIMEOUT`).
+const FIRST_BYTE: &str = "first_byte_timeout";
+/// How a timeout error names the idle timeout (`super::IDLE_TIMEOUT`).
+const IDLE: &str = "idle_timeout";
+
 /// One row of the table.
 pub(super) struct Case {
     name: &'static str,
@@ -38,6 +43,8 @@ enum Step {
         category: ErrorCategory,
         retryable: bool,
         retry_after: After,
+        /// Words the message must contain (which timeout fired); `None` for any message.
+        says: Option<&'static str>,
     },
     /// Wait until this long after the model's behaviour was set (the flapping clock).
     WaitSinceSet(Duration),
@@ -59,6 +66,7 @@ fn fails(category: ErrorCategory, retryable: bool) -> Step {
         category,
         retryable,
         retry_after: After::Unchecked,
+        says: None,
     }
 }
 
@@ -67,6 +75,17 @@ fn rate_limited(retry_after: After) -> Step {
         category: ErrorCategory::RateLimited,
         retryable: true,
         retry_after,
+        says: None,
+    }
+}
+
+/// A retryable timeout, naming the timeout that fired (its configuration name).
+fn timed_out(timeout: &'static str) -> Step {
+    Step::Fails {
+        category: ErrorCategory::Timeout,
+        retryable: true,
+        retry_after: After::Absent,
+        says: Some(timeout),
     }
 }
 
@@ -101,7 +120,7 @@ impl Case {
 #[rustfmt::skip]
 pub(super) fn table() -> Vec<Case> {
     use ErrorCategory::{
-        Auth, ContentFilter, ContextLength, Internal, Network, Overloaded, RateLimited, Timeout,
+        Auth, ContentFilter, ContextLength, Internal, Network, Overloaded, RateLimited,
     };
     use Step::{Succeeds, WaitSinceSet};
     let secs = Duration::from_secs;
@@ -124,12 +143,12 @@ pub(super) fn table() -> Vec<Case> {
         case("overloaded_529", status(529), Trigger::Always, vec![fails(Overloaded, true)]).only(Wire::Anthropic),
         case("unauthorized", status(401), Trigger::Always, vec![fails(Auth, false)]),
         case("reset", Fault::Reset, Trigger::Always, vec![fails(Network, true)]),
-        case("no_response", Fault::NoResponse, Trigger::Always, vec![fails(Timeout, true)]),
+        case("no_response", Fault::NoResponse, Trigger::Always, vec![timed_out(FIRST_BYTE)]),
         // Plain, the headers come late (first-byte timeout); streamed, the first chunk does (idle).
-        case("slow_first_token_beyond", Fault::SlowFirstToken { delay: FIRST_BYTE_TIMEOUT * 2 }, Trigger::Always, vec![fails(Timeout, true)]),
+        case("slow_first_token_beyond", Fault::SlowFirstToken { delay: FIRST_BYTE_TIMEOUT * 2 }, Trigger::Always, vec![timed_out(FIRST_BYTE)]).streamed(vec![timed_out(IDLE)]),
         case("slow_first_token_within", Fault::SlowFirstToken { delay: millis(50) }, Trigger::Always, vec![Succeeds]),
         case("cut_stream", Fault::CutStream { after_chunks: 3 }, Trigger::Always, vec![fails(Network, true)]),
-        case("stall", Fault::Stall { after_chunks: 3, duration: IDLE_TIMEOUT * 4 }, Trigger::Always, vec![fails(Timeout, true)]),
+        case("stall", Fault::Stall { after_chunks: 3, duration: IDLE_TIMEOUT * 4 }, Trigger::Always, vec![timed_out(IDLE)]),
         case("malformed_chunk", Fault::MalformedChunk { after_chunks: 3 }, Trigger::Always, vec![fails(Internal, true)]),
         // Plain, the body is JSON without its closing brace; streamed, a cut connection.
         case("missing_terminator", Fault::MissingTerminator, Trigger::Always, vec![fails(Internal, true)]).streamed(vec![fails(Network, true)]),
@@ -208,7 +227,10 @@ async fn run(subject: &Subject, case: &Case, mode: Mode) -> Vec<String> {
         }
         let outcome = match mode {
             Mode::Plain => match subject.backend.chat(&request).await {
-                Ok(response) => Streamed::Complete(response),
+                Ok(response) => Streamed::Complete {
+                    response,
+                    text_deltas: 0,
+                },
                 Err(error) => Streamed::Failed(error),
             },
             Mode::Stream => stream_chat(subject.backend.as_ref(), &request).await,
@@ -248,7 +270,7 @@ async fn run(subject: &Subject, case: &Case, mode: Mode) -> Vec<String> {
 /// Whether one call's outcome is what the step expects; `Some` says how it is not.
 fn check(step: &Step, outcome: &Streamed, model: &str) -> Option<String> {
     match (step, outcome) {
-        (Step::Succeeds, Streamed::Complete(response)) => {
+        (Step::Succeeds, Streamed::Complete { response, .. }) => {
             (response.text() != ANSWER || response.finish_reason().is_none()).then(|| {
                 format!(
                     "expected the whole answer, got {:?} (finish {:?})",
@@ -262,6 +284,7 @@ fn check(step: &Step, outcome: &Streamed, model: &str) -> Option<String> {
                 category,
                 retryable,
                 retry_after,
+                says,
             },
             Streamed::Failed(error),
         ) => {
@@ -283,6 +306,11 @@ fn check(step: &Step, outcome: &Streamed, model: &str) -> Option<String> {
                     wrong.push(format!("retry_after {found:?} (expected {expected:?})"));
                 }
             }
+            if let Some(words) = says
+                && !error.message.contains(words)
+            {
+                wrong.push(format!("message without {words:?}"));
+            }
             if error.provider.is_none() || error.model.as_deref() != Some(model) {
                 wrong.push(format!(
                     "names provider {:?} and model {:?}",
@@ -297,7 +325,7 @@ fn check(step: &Step, outcome: &Streamed, model: &str) -> Option<String> {
         (Step::Succeeds, Streamed::Failed(error)) => {
             Some(format!("expected success, failed: {error}"))
         }
-        (Step::Fails { category, .. }, Streamed::Complete(response)) => Some(format!(
+        (Step::Fails { category, .. }, Streamed::Complete { response, .. }) => Some(format!(
             "expected {category}, succeeded with {:?}",
             response.text()
         )),

@@ -16,10 +16,13 @@ async fn chat(subject: &Subject, request: &ChatRequest) -> ChatResponse {
         .unwrap_or_else(|error| panic!("plain call to `{}` failed: {error}", request.model))
 }
 
-/// A streamed call that must complete.
-async fn stream(subject: &Subject, request: &ChatRequest) -> ChatResponse {
+/// A streamed call that must complete: the answer and how many events carried its text.
+async fn stream_counted(subject: &Subject, request: &ChatRequest) -> (ChatResponse, usize) {
     match stream_chat(subject.backend.as_ref(), request).await {
-        Streamed::Complete(response) => response,
+        Streamed::Complete {
+            response,
+            text_deltas,
+        } => (response, text_deltas),
         Streamed::Failed(error) => panic!("stream of `{}` failed: {error}", request.model),
         Streamed::Truncated(text) => {
             panic!(
@@ -28,6 +31,11 @@ async fn stream(subject: &Subject, request: &ChatRequest) -> ChatResponse {
             )
         }
     }
+}
+
+/// A streamed call that must complete.
+async fn stream(subject: &Subject, request: &ChatRequest) -> ChatResponse {
+    stream_counted(subject, request).await.0
 }
 
 fn ask(model: &str, text: &str) -> ChatRequest {
@@ -150,10 +158,14 @@ pub(super) async fn streaming(target: Target) {
             // stream is the same answer as the plain call.
             server.set_model(generated.clone());
         }
-        let streamed = stream(&subject, &request).await;
+        let (streamed, text_deltas) = stream_counted(&subject, &request).await;
 
         assert_eq!(streamed.text(), plain.text(), "{model}: streamed text");
-        assert!(!streamed.text().is_empty(), "{model}: empty answer");
+        // Every answer here has several words: a real stream brings it in several pieces.
+        assert!(
+            text_deltas > 1,
+            "{model}: the answer came in {text_deltas} piece(s)"
+        );
         assert_eq!(
             streamed.finish_reason(),
             Some(&FinishReason::Stop),
