@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use orkestra_core::{
-    ChatBackend, ChatRequest, ChatResponse, Error, StreamAccumulator, StreamEvent,
+    ChatBackend, ChatRequest, ChatResponse, Error, ErrorCategory, Message, StreamAccumulator,
+    StreamEvent,
 };
 use orkestra_mock::{MockConfig, MockServer, ModelBehaviour, WireFormat};
 use orkestra_providers::{
@@ -270,5 +271,34 @@ async fn discovery_lists_the_simulators_models() {
         let mut listed = listed.unwrap_or_else(|error| panic!("{format}: {error}"));
         listed.sort();
         assert_eq!(listed, expected, "{format} /models");
+    }
+}
+
+/// A server that is not there: every client reports a retryable network error (the one
+/// failure the simulator cannot stage, since it is the absence of a server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_refused_is_a_network_error_in_every_format() {
+    let server = MockServer::start(MockConfig::default()).await.unwrap();
+    let clients: Vec<(Wire, Arc<dyn ChatBackend>)> = [Wire::OpenAi, Wire::Anthropic, Wire::Ollama]
+        .into_iter()
+        .map(|wire| (wire, wire.client(&server)))
+        .collect();
+    // Nothing listens on the port once the server is gone.
+    server.shutdown().await;
+    let request = ChatRequest::new("gone", vec![Message::user("Anyone there?")]);
+    for (wire, client) in clients {
+        let plain = client.chat(&request).await.unwrap_err();
+        let streamed = match stream_chat(client.as_ref(), &request).await {
+            Streamed::Failed(error) => error,
+            other => panic!("{wire:?}: a stream from no server: {other:?}"),
+        };
+        for (mode, error) in [("plain", plain), ("stream", streamed)] {
+            assert_eq!(
+                error.class.category,
+                ErrorCategory::Network,
+                "{wire:?} {mode}: {error}"
+            );
+            assert!(error.class.retryable, "{wire:?} {mode}: {error}");
+        }
     }
 }
