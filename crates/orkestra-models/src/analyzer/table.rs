@@ -564,6 +564,99 @@ impl Ascii {
     }
 }
 
+/// A hit as (start, end, pattern index).
+#[cfg(test)]
+type Hit = (usize, usize, usize);
+
+/// A plain restatement of [`Ascii::for_each_hit`], byte by byte and without filters, that the
+/// tests compare the fast walk with.
+#[cfg(test)]
+impl Ascii {
+    /// The longest word literal at `word`, as [`Self::word_at`] finds it.
+    fn reference_word_at(&self, bytes: &[u8], word: usize, limit: usize) -> Option<(usize, usize)> {
+        let tail = bytes.get(word..).unwrap_or_default();
+        let len = tail.iter().take_while(|&&byte| word_byte(byte)).count();
+        if len == 0 {
+            return None;
+        }
+        let mut first = [0u8; PACKED];
+        for (target, &byte) in first.iter_mut().zip(tail) {
+            *target = byte;
+        }
+        let raw = u128::from_le_bytes(first);
+        if len <= PACKED
+            && let Some(&(from, to)) = self.by_first.get(&pack_prefix(raw, len))
+        {
+            let after = bytes.get(word + len..limit).unwrap_or_default();
+            for entry in &self.entries[from as usize..to as usize] {
+                if after
+                    .get(..entry.rest.len())
+                    .is_some_and(|text| text.eq_ignore_ascii_case(entry.rest))
+                {
+                    return Some((word + entry.len, entry.index));
+                }
+            }
+        }
+        let slot = stem_slot(pack_prefix(raw, 3));
+        self.stem_entries
+            .iter()
+            .filter(|&&(stem, stem_len, _)| {
+                stem_len < len
+                    && word + stem_len <= limit
+                    && stem_slot(stem) == slot
+                    && pack_prefix(raw, stem_len) == stem
+            })
+            .max_by_key(|&&(_, stem_len, _)| stem_len)
+            .map(|&(_, stem_len, index)| (word + stem_len, index))
+    }
+
+    /// Every hit in `window`, as (start, end, pattern index).
+    pub(super) fn reference_hits(&self, bytes: &[u8], window: Range<usize>) -> Vec<Hit> {
+        let limit = window.end.min(bytes.len());
+        let mut hits = Vec::new();
+        let mut at = window.start;
+        if at == 0
+            && let Some((end, index)) = self.reference_word_at(bytes, 0, limit)
+        {
+            hits.push((0, end, index));
+            at = end;
+        }
+        while at < limit {
+            let byte = bytes[at];
+            let word = match byte {
+                b' ' | b'\n' => Some(at + 1),
+                0xC2 if matches!(bytes.get(at + 1), Some(0xBF | 0xA1 | 0xAB)) => Some(at + 2),
+                _ => None,
+            };
+            let mut best = word.and_then(|word| {
+                let (end, index) = self.reference_word_at(bytes, word, limit)?;
+                Some((word, end, index))
+            });
+            let text = &bytes[at..limit];
+            let sym = self.syms[usize::from(byte.to_ascii_lowercase())]
+                .iter()
+                .find(|entry| {
+                    text.get(..entry.literal.len())
+                        .is_some_and(|head| head.eq_ignore_ascii_case(&entry.literal))
+                })
+                .map(|entry| (at + entry.offset, at + entry.literal.len(), entry.index));
+            if let Some(sym) = sym
+                && best.is_none_or(|(_, end, _)| sym.1 > end)
+            {
+                best = Some(sym);
+            }
+            match best {
+                Some(hit) => {
+                    hits.push(hit);
+                    at = hit.1;
+                }
+                None => at += 1,
+            }
+        }
+        hits
+    }
+}
+
 impl Table {
     /// Compiles `literals` with their cues.
     pub(super) fn build(literals: &[(Spelling, Vec<Cue>)]) -> Self {
@@ -610,6 +703,22 @@ impl Table {
             patterns: patterns.into_boxed_slice(),
             cues: cues.into_boxed_slice(),
         }
+    }
+
+    /// The ASCII hits in `window` of `text` as (start, end, pattern index): from the fast walk,
+    /// and from [`Ascii::reference_hits`].
+    #[cfg(test)]
+    pub(super) fn ascii_hits_both_ways(
+        &self,
+        text: &str,
+        window: Range<usize>,
+    ) -> (Vec<Hit>, Vec<Hit>) {
+        let mut fast = Vec::new();
+        self.ascii
+            .for_each_hit(text.as_bytes(), window.clone(), |start, end, index| {
+                fast.push((start, end, index));
+            });
+        (fast, self.ascii.reference_hits(text.as_bytes(), window))
     }
 
     /// How many literals the table holds.
