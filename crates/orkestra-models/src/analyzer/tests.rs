@@ -846,3 +846,19 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #[test]
+    fn byte_searches_match_a_plain_walk(text in "[a\\n`b]{0,40}", needle in "[a\\n`]{1,3}") {
+        let bytes = text.as_bytes();
+        let plain = bytes
+            .windows(needle.len())
+            .position(|window| window == needle.as_bytes());
+        prop_assert_eq!(find(&text, needle.as_bytes()), plain);
+        let first = needle.as_bytes()[0];
+        prop_assert_eq!(
+            rfind_byte(bytes, first),
+            bytes.iter().rposition(|&byte| byte == first)
+        );
+    }
+}
