@@ -250,6 +250,8 @@ struct SymEntry {
 const LEAD: u8 = 1;
 const SYM: u8 = 2;
 const SYM_ONE: u8 = 4;
+/// The first byte that does not continue a word in a literal of [`Ascii::anchored`].
+const ANCHOR: u8 = 8;
 
 /// The bit of [`Ascii::sym_pairs`] for two bytes, ignoring ASCII case.
 fn pair_slot(first: u8, second: u8) -> usize {
@@ -277,8 +279,13 @@ struct Ascii {
     syms: Box<[Box<[SymEntry]>]>,
     /// Bit [`pair_slot`] set for the first two bytes of every literal of [`Self::syms`].
     sym_pairs: Box<[u64]>,
-    /// [`LEAD`], [`SYM`] and [`SYM_ONE`] by byte.
+    /// [`LEAD`], [`SYM`], [`SYM_ONE`] and [`ANCHOR`] by byte.
     class: [u8; 256],
+    /// The literals of [`Self::syms`] that start with a byte continuing a word ("error:"),
+    /// with the offset of their first byte that does not, by that offset and then length,
+    /// longest first. The walk does not stop at their first bytes, which are frequent
+    /// letters, but at those anchors, and looks back.
+    anchored: Box<[(SymEntry, usize)]>,
 }
 
 /// Ranges of a flattened list by key.
@@ -303,6 +310,93 @@ fn flatten<K: std::hash::Hash + Eq, T>(
         ranges.insert(key, (from as u32, all.len() as u32));
     }
     (ranges, all.into_boxed_slice())
+}
+
+/// The symbol literals of an [`Ascii`] filed for its walk.
+struct FiledSyms {
+    by_byte: Vec<Vec<SymEntry>>,
+    sym_pairs: Vec<u64>,
+    class: [u8; 256],
+    anchored: Vec<(SymEntry, usize)>,
+}
+
+impl FiledSyms {
+    /// Files `syms` as (literal, bytes of lead, pattern index) by first byte, by first pair
+    /// and by anchor, and classes the bytes.
+    fn file(syms: Vec<(String, usize, usize)>) -> Self {
+        let mut by_byte: Vec<Vec<SymEntry>> = vec![Vec::new(); 256];
+        let mut class = [0u8; 256];
+        class[usize::from(b' ')] |= LEAD;
+        class[usize::from(b'\n')] |= LEAD;
+        class[0xC2] |= LEAD;
+        let mut sym_pairs = vec![0u64; (1 << 16) / 64];
+        // A literal that starts inside a word is found from its anchor, the first byte that
+        // ends the word, when every such literal has one; otherwise from its first byte.
+        let anchor = |literal: &[u8]| {
+            literal
+                .iter()
+                .position(|&byte| !word_byte(byte))
+                .filter(|_| literal.first().is_some_and(|&first| word_byte(first)))
+        };
+        let anchoring = syms.iter().all(|(literal, _, _)| {
+            let bytes = literal.as_bytes();
+            bytes.first().is_none_or(|&first| !word_byte(first)) || anchor(bytes).is_some()
+        });
+        let mut anchored = Vec::new();
+        for (literal, offset, index) in syms {
+            let literal = literal.into_bytes().into_boxed_slice();
+            let Some(&first) = literal.first() else {
+                continue;
+            };
+            let kind = match literal.get(1) {
+                Some(&second) => {
+                    let slot = pair_slot(first, second);
+                    if let Some(bits) = sym_pairs.get_mut(slot / 64) {
+                        *bits |= 1 << (slot % 64);
+                    }
+                    SYM
+                }
+                None => SYM | SYM_ONE,
+            };
+            match anchor(&literal).filter(|_| anchoring) {
+                Some(at) => {
+                    if let Some(&byte) = literal.get(at) {
+                        class[usize::from(byte)] |= ANCHOR;
+                    }
+                    let entry = SymEntry {
+                        literal: literal.clone(),
+                        offset,
+                        index,
+                    };
+                    anchored.push((entry, at));
+                }
+                None => {
+                    for byte in [first.to_ascii_lowercase(), first.to_ascii_uppercase()] {
+                        class[usize::from(byte)] |= kind;
+                    }
+                }
+            }
+            // The walk finds anchored literals without this list; the reference walk of the
+            // tests finds them here.
+            if let Some(list) = by_byte.get_mut(usize::from(first.to_ascii_lowercase())) {
+                list.push(SymEntry {
+                    literal: literal.clone(),
+                    offset,
+                    index,
+                });
+            }
+        }
+        for list in &mut by_byte {
+            list.sort_by_key(|entry| std::cmp::Reverse(entry.literal.len()));
+        }
+        anchored.sort_by_key(|(entry, at)| std::cmp::Reverse((*at, entry.literal.len())));
+        Self {
+            by_byte,
+            sym_pairs,
+            class,
+            anchored,
+        }
+    }
 }
 
 impl Ascii {
@@ -348,41 +442,12 @@ impl Ascii {
             }
         }
         let (stems, stem_entries) = flatten(stem_lists, |&(_, len, _)| len);
-        let mut by_byte: Vec<Vec<SymEntry>> = vec![Vec::new(); 256];
-        let mut class = [0u8; 256];
-        class[usize::from(b' ')] |= LEAD;
-        class[usize::from(b'\n')] |= LEAD;
-        class[0xC2] |= LEAD;
-        let mut sym_pairs = vec![0u64; (1 << 16) / 64];
-        for (literal, offset, index) in syms {
-            let literal = literal.into_bytes().into_boxed_slice();
-            let Some(&first) = literal.first() else {
-                continue;
-            };
-            let kind = match literal.get(1) {
-                Some(&second) => {
-                    let slot = pair_slot(first, second);
-                    if let Some(bits) = sym_pairs.get_mut(slot / 64) {
-                        *bits |= 1 << (slot % 64);
-                    }
-                    SYM
-                }
-                None => SYM | SYM_ONE,
-            };
-            for byte in [first.to_ascii_lowercase(), first.to_ascii_uppercase()] {
-                class[usize::from(byte)] |= kind;
-            }
-            if let Some(list) = by_byte.get_mut(usize::from(first.to_ascii_lowercase())) {
-                list.push(SymEntry {
-                    literal: literal.clone(),
-                    offset,
-                    index,
-                });
-            }
-        }
-        for list in &mut by_byte {
-            list.sort_by_key(|entry| std::cmp::Reverse(entry.literal.len()));
-        }
+        let FiledSyms {
+            by_byte,
+            sym_pairs,
+            class,
+            anchored,
+        } = FiledSyms::file(syms);
         Self {
             by_first,
             entries,
@@ -394,6 +459,7 @@ impl Ascii {
             syms: by_byte.into_iter().map(Vec::into_boxed_slice).collect(),
             sym_pairs: sym_pairs.into_boxed_slice(),
             class,
+            anchored: anchored.into_boxed_slice(),
         }
     }
 
@@ -505,6 +571,30 @@ impl Ascii {
         })
     }
 
+    /// The earliest and then longest literal of [`Self::anchored`] whose anchor is at `at`,
+    /// starting at or after `from` and ending by `limit`, as (start of the literal proper, end,
+    /// pattern index). Its bytes before the anchor continue a word, and so start nothing else
+    /// the walk could have found since `from`.
+    fn anchored_at(
+        &self,
+        bytes: &[u8],
+        from: usize,
+        at: usize,
+        limit: usize,
+    ) -> Option<(usize, usize, usize)> {
+        let anchor = bytes.get(at)?;
+        self.anchored.iter().find_map(|(entry, offset)| {
+            let start = at.checked_sub(*offset).filter(|&start| start >= from)?;
+            let literal = &entry.literal[..];
+            (literal.get(*offset) == Some(anchor)
+                && bytes
+                    .get(start..limit)?
+                    .get(..literal.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(literal)))
+            .then(|| (start + entry.offset, start + literal.len(), entry.index))
+        })
+    }
+
     /// Calls `on_hit` with (start, end, pattern index) of every hit in `window` of `bytes`, in
     /// order and without overlaps: at each place the longest literal wins, and it takes the
     /// text it covers even when its checks then reject it.
@@ -524,6 +614,7 @@ impl Ascii {
         }
         while at < limit {
             // Skip the bytes that start nothing in one tight loop.
+            let from = at;
             let rest = bytes.get(at..limit).unwrap_or_default();
             at += rest
                 .iter()
@@ -533,6 +624,15 @@ impl Ascii {
                 break;
             };
             let class = self.class[usize::from(byte)];
+            // A literal anchored here starts in the bytes just skipped, before anything that
+            // starts here.
+            if class & ANCHOR != 0
+                && let Some((start, end, index)) = self.anchored_at(bytes, from, at, limit)
+            {
+                on_hit(start, end, index);
+                at = end;
+                continue;
+            }
             let mut best: Option<(usize, usize, usize)> = None;
             if class & LEAD != 0 {
                 let word = match byte {
