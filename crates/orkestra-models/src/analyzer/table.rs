@@ -210,19 +210,86 @@ fn stem_slot(packed: u128) -> usize {
 /// Bits of [`Ascii::word_filter`]: 64 Ki, eight KiB.
 const FILTER_BITS: u32 = 16;
 
-/// The bit of [`Ascii::word_filter`] for a packed word.
-fn filter_slot(key: u128) -> usize {
+/// The hash of a packed word: its top [`FILTER_BITS`] bits pick the bit of
+/// [`Ascii::word_filter`], its top bits the first slot of [`WordIndex`].
+fn word_hash(key: u128) -> u64 {
     #[allow(
         clippy::cast_possible_truncation,
         reason = "folding the key into a hash"
     )]
     let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
+    folded.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The bit of [`Ascii::word_filter`] for a word of hash `hash`.
+fn filter_slot(hash: u64) -> usize {
     #[allow(
         clippy::cast_possible_truncation,
         reason = "the shift leaves FILTER_BITS bits"
     )]
-    let slot = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FILTER_BITS)) as usize;
+    let slot = (hash >> (64 - FILTER_BITS)) as usize;
     slot
+}
+
+/// Ranges of [`Ascii::entries`] by packed first word, in an open-addressing table at most
+/// half full, probed from the word's [`word_hash`]: a lookup reads one slot or a few next to
+/// it, with no second hash and no control bytes.
+#[derive(Debug, Clone)]
+struct WordIndex {
+    /// (packed word, start, end of the range); a zero word marks an empty slot, since a packed
+    /// word has bit 5 of its first byte set.
+    slots: Box<[(u128, u32, u32)]>,
+    /// Bits of the hash that pick a slot.
+    bits: u32,
+}
+
+impl WordIndex {
+    fn build(ranges: &Ranges<u128>) -> Self {
+        let bits = (ranges.len() * 2)
+            .next_power_of_two()
+            .trailing_zeros()
+            .max(4);
+        let mut slots = vec![(0u128, 0u32, 0u32); 1 << bits];
+        let mask = slots.len() - 1;
+        for (&key, &(from, to)) in ranges {
+            let mut at = Self::first_slot(word_hash(key), bits);
+            while slots.get(at).is_some_and(|slot| slot.0 != 0) {
+                at = (at + 1) & mask;
+            }
+            if let Some(slot) = slots.get_mut(at) {
+                *slot = (key, from, to);
+            }
+        }
+        Self {
+            slots: slots.into_boxed_slice(),
+            bits,
+        }
+    }
+
+    fn first_slot(hash: u64, bits: u32) -> usize {
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "the shift leaves at most 32 bits"
+        )]
+        let slot = (hash >> (64 - bits)) as usize;
+        slot
+    }
+
+    /// The range filed under `key`, whose hash is `hash`.
+    fn get(&self, key: u128, hash: u64) -> Option<(u32, u32)> {
+        let mask = self.slots.len() - 1;
+        let mut at = Self::first_slot(hash, self.bits);
+        loop {
+            let &(slot, from, to) = self.slots.get(at)?;
+            if slot == key {
+                return Some((from, to));
+            }
+            if slot == 0 {
+                return None;
+            }
+            at = (at + 1) & mask;
+        }
+    }
 }
 
 /// An ASCII literal filed under its first word.
@@ -262,7 +329,7 @@ fn pair_slot(first: u8, second: u8) -> usize {
 #[derive(Debug, Clone)]
 struct Ascii {
     /// Entries by packed first word, longest literal first: ranges of [`Self::entries`].
-    by_first: FxHashMap<u128, (u32, u32)>,
+    by_first: WordIndex,
     entries: Box<[WordEntry]>,
     /// Single-word stems by [`stem_slot`] of their first three letters: ranges of
     /// [`Self::stem_entries`], longest stem first.
@@ -436,7 +503,7 @@ impl Ascii {
         let (by_first, entries) = flatten(grouped, |entry: &WordEntry| entry.len);
         let mut word_filter = vec![0u64; (1 << FILTER_BITS) / 64];
         for &key in by_first.keys() {
-            let slot = filter_slot(key);
+            let slot = filter_slot(word_hash(key));
             if let Some(bits) = word_filter.get_mut(slot / 64) {
                 *bits |= 1 << (slot % 64);
             }
@@ -449,7 +516,7 @@ impl Ascii {
             anchored,
         } = FiledSyms::file(syms);
         Self {
-            by_first,
+            by_first: WordIndex::build(&by_first),
             entries,
             word_filter: word_filter.into_boxed_slice(),
             stems,
@@ -463,13 +530,21 @@ impl Ascii {
         }
     }
 
-    /// Whether [`Self::by_first`] may hold `key`: a one-hash filter small enough to stay in
-    /// the first-level cache, so most words of a text cost no map lookup.
-    fn may_hold(&self, key: u128) -> bool {
-        let slot = filter_slot(key);
-        self.word_filter
+    /// The range of [`Self::entries`] filed under `key` when there is one, looked up only when
+    /// a one-hash filter small enough to stay in the first-level cache lets it through, so most
+    /// words of a text cost no table lookup.
+    fn first_word(&self, key: u128) -> Option<(u32, u32)> {
+        let hash = word_hash(key);
+        let slot = filter_slot(hash);
+        let held = self
+            .word_filter
             .get(slot / 64)
-            .is_some_and(|bits| bits & (1 << (slot % 64)) != 0)
+            .is_some_and(|bits| bits & (1 << (slot % 64)) != 0);
+        if held {
+            self.by_first.get(key, hash)
+        } else {
+            None
+        }
     }
 
     /// The longest word literal at `word` of `bytes` ending by `limit`, as (end, pattern
@@ -498,8 +573,7 @@ impl Ascii {
         let raw = u128::from(low) | u128::from(high) << 64;
         let key = pack_prefix(raw, len);
         if len <= PACKED
-            && self.may_hold(key)
-            && let Some(&(from, to)) = self.by_first.get(&key)
+            && let Some((from, to)) = self.first_word(key)
         {
             let after = bytes.get(run..limit).unwrap_or_default();
             for entry in self
@@ -685,7 +759,11 @@ impl Ascii {
         }
         let raw = u128::from_le_bytes(first);
         if len <= PACKED
-            && let Some(&(from, to)) = self.by_first.get(&pack_prefix(raw, len))
+            && let Some(&(_, from, to)) = self
+                .by_first
+                .slots
+                .iter()
+                .find(|slot| slot.0 == pack_prefix(raw, len))
         {
             let after = bytes.get(word + len..limit).unwrap_or_default();
             for entry in &self.entries[from as usize..to as usize] {
