@@ -558,7 +558,11 @@ impl Ascii {
             return None;
         }
         let mut high = 0;
-        if len == 8 {
+        let key = if len < 8 {
+            // Most words fit in the first eight bytes: pack them without 128-bit shifts.
+            let mask = (1u64 << (8 * len)) - 1;
+            u128::from((low | 0x2020_2020_2020_2020) & mask)
+        } else {
             high = load(bytes, word + 8);
             len += word_bytes(high);
             if len == 16 {
@@ -568,10 +572,10 @@ impl Ascii {
                 }
                 len = run - word;
             }
-        }
+            pack_prefix(u128::from(low) | u128::from(high) << 64, len)
+        };
         let run = word + len;
         let raw = u128::from(low) | u128::from(high) << 64;
-        let key = pack_prefix(raw, len);
         if len <= PACKED
             && let Some((from, to)) = self.first_word(key)
         {
@@ -594,7 +598,9 @@ impl Ascii {
         // A stem shorter than the word: "summar" in "summarize".
         let shorter = self.stem_lengths & ((1u32 << len.min(31)) - 1);
         if shorter != 0 {
-            let slot = stem_slot(pack_prefix(raw, 3));
+            // The slot reads the low five bits of the first three bytes, which lowercasing
+            // leaves as they are.
+            let slot = stem_slot(u128::from(low));
             let filtered = self
                 .stem_filter
                 .get(slot / 64)
