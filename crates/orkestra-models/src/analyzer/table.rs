@@ -353,6 +353,9 @@ struct Ascii {
     /// longest first. The walk does not stop at their first bytes, which are frequent
     /// letters, but at those anchors, and looks back.
     anchored: Box<[(SymEntry, usize)]>,
+    /// Whether some byte that continues a word starts a symbol ("~ciones"): the walk then
+    /// reads every byte of the words it looked up.
+    word_stops: bool,
 }
 
 /// Ranges of a flattened list by key.
@@ -527,6 +530,7 @@ impl Ascii {
             sym_pairs: sym_pairs.into_boxed_slice(),
             class,
             anchored: anchored.into_boxed_slice(),
+            word_stops: (0..=u8::MAX).any(|byte| word_byte(byte) && class[usize::from(byte)] != 0),
         }
     }
 
@@ -548,14 +552,14 @@ impl Ascii {
     }
 
     /// The longest word literal at `word` of `bytes` ending by `limit`, as (end, pattern
-    /// index).
-    fn word_at(&self, bytes: &[u8], word: usize, limit: usize) -> Option<(usize, usize)> {
+    /// index); else the length of the word, which the walk need not read again.
+    fn word_at(&self, bytes: &[u8], word: usize, limit: usize) -> Result<(usize, usize), usize> {
         // Read the word straight from the text, eight bytes at a time, and measure it without
         // a branch per byte.
         let low = load(bytes, word);
         let mut len = word_bytes(low);
         if len == 0 {
-            return None;
+            return Err(0);
         }
         let mut high = 0;
         let key = if len < 8 {
@@ -591,7 +595,7 @@ impl Ascii {
                         .get(..rest.len())
                         .is_some_and(|tail| tail.eq_ignore_ascii_case(rest))
                 {
-                    return Some((word + entry.len, entry.index));
+                    return Ok((word + entry.len, entry.index));
                 }
             }
         }
@@ -612,12 +616,12 @@ impl Ascii {
                         && word + stem_len <= limit
                         && pack_prefix(raw, stem_len) == stem
                     {
-                        return Some((word + stem_len, index));
+                        return Ok((word + stem_len, index));
                     }
                 }
             }
         }
-        None
+        Err(len)
     }
 
     /// Whether a literal of [`Self::syms`] may start at `at`: its first two bytes are those of
@@ -687,14 +691,15 @@ impl Ascii {
         let limit = window.end.min(bytes.len());
         let mut at = window.start;
         if at == 0
-            && let Some((end, index)) = self.word_at(bytes, 0, limit)
+            && let Ok((end, index)) = self.word_at(bytes, 0, limit)
         {
             on_hit(0, end, index);
             at = end;
         }
+        // Where the text not yet taken by a hit starts.
+        let mut free = at;
         while at < limit {
             // Skip the bytes that start nothing in one tight loop.
-            let from = at;
             let rest = bytes.get(at..limit).unwrap_or_default();
             at += rest
                 .iter()
@@ -704,16 +709,18 @@ impl Ascii {
                 break;
             };
             let class = self.class[usize::from(byte)];
-            // A literal anchored here starts in the bytes just skipped, before anything that
-            // starts here.
+            // A literal anchored here starts in the bytes skipped since the last hit, before
+            // anything that starts here.
             if class & ANCHOR != 0
-                && let Some((start, end, index)) = self.anchored_at(bytes, from, at, limit)
+                && let Some((start, end, index)) = self.anchored_at(bytes, free, at, limit)
             {
                 on_hit(start, end, index);
                 at = end;
+                free = end;
                 continue;
             }
             let mut best: Option<(usize, usize, usize)> = None;
+            let mut next = at + 1;
             if class & LEAD != 0 {
                 let word = match byte {
                     b' ' | b'\n' => Some(at + 1),
@@ -721,10 +728,14 @@ impl Ascii {
                     _ if matches!(bytes.get(at + 1), Some(0xBF | 0xA1 | 0xAB)) => Some(at + 2),
                     _ => None,
                 };
-                best = word.and_then(|word| {
-                    let (end, index) = self.word_at(bytes, word, limit)?;
-                    Some((word, end, index))
-                });
+                if let Some(word) = word {
+                    match self.word_at(bytes, word, limit) {
+                        Ok((end, index)) => best = Some((word, end, index)),
+                        // No byte of a word starts anything: go on after it.
+                        Err(len) if !self.word_stops => next = word + len,
+                        Err(_) => {}
+                    }
+                }
             }
             if class & SYM != 0
                 && (class & SYM_ONE != 0 || self.pair_at(bytes, at))
@@ -737,8 +748,9 @@ impl Ascii {
                 Some((start, end, index)) => {
                     on_hit(start, end, index);
                     at = end;
+                    free = end;
                 }
-                None => at += 1,
+                None => at = next.max(at + 1),
             }
         }
     }
