@@ -864,7 +864,7 @@ fn tail_paragraph(text: &str) -> usize {
         .and_then(|end| {
             let bytes = end.trim_end().as_bytes();
             let mut at = bytes.len();
-            while let Some(found) = bytes.get(..at)?.iter().rposition(|&byte| byte == b'\n') {
+            while let Some(found) = rfind_byte(bytes.get(..at)?, b'\n') {
                 if found > 0 && bytes.get(found - 1) == Some(&b'\n') {
                     return Some(found - 1);
                 }
@@ -876,19 +876,53 @@ fn tail_paragraph(text: &str) -> usize {
 }
 
 /// Where `needle` first occurs in `text`. The texts searched are a few hundred bytes, where a
-/// plain walk beats setting up a substring searcher.
+/// walk eight bytes at a time beats setting up a substring searcher.
 fn find(text: &str, needle: &[u8]) -> Option<usize> {
     let bytes = text.as_bytes();
     let (&first, rest) = needle.split_first()?;
-    let mut at = 0;
-    while let Some(found) = bytes.get(at..)?.iter().position(|&byte| byte == first) {
-        at += found;
-        if bytes.get(at + 1..at + needle.len()) == Some(rest) {
-            return Some(at);
+    let matches_at = |at: usize| bytes.get(at + 1..at + needle.len()) == Some(rest);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut hits = byte_mask(chunk, first);
+        while hits != 0 {
+            let at = base + hits.trailing_zeros() as usize / 8;
+            if matches_at(at) {
+                return Some(at);
+            }
+            hits &= hits - 1;
         }
-        at += 1;
+        base += 8;
     }
-    None
+    let tail = chunks.remainder();
+    tail.iter()
+        .enumerate()
+        .find(|&(offset, &byte)| byte == first && matches_at(base + offset))
+        .map(|(offset, _)| base + offset)
+}
+
+/// Where `byte` last occurs in `bytes`, eight bytes at a time.
+fn rfind_byte(bytes: &[u8], byte: u8) -> Option<usize> {
+    let mut chunks = bytes.rchunks_exact(8);
+    let mut end = bytes.len();
+    for chunk in &mut chunks {
+        let hits = byte_mask(chunk, byte);
+        if hits != 0 {
+            return Some(end - 8 + (63 - hits.leading_zeros() as usize) / 8);
+        }
+        end -= 8;
+    }
+    chunks.remainder().iter().rposition(|&found| found == byte)
+}
+
+/// Bit 7 of each byte of the eight bytes of `chunk` (little-endian) that equals `byte`, and no
+/// other bit: no borrow crosses from one byte to the next.
+fn byte_mask(chunk: &[u8], byte: u8) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(chunk);
+    let diff = u64::from_le_bytes(word) ^ (0x0101_0101_0101_0101 * u64::from(byte));
+    !(((diff & LOW7) + LOW7) | diff | LOW7)
 }
 
 /// The largest char boundary of `text` at or below `at`.

@@ -210,19 +210,86 @@ fn stem_slot(packed: u128) -> usize {
 /// Bits of [`Ascii::word_filter`]: 64 Ki, eight KiB.
 const FILTER_BITS: u32 = 16;
 
-/// The bit of [`Ascii::word_filter`] for a packed word.
-fn filter_slot(key: u128) -> usize {
+/// The hash of a packed word: its top [`FILTER_BITS`] bits pick the bit of
+/// [`Ascii::word_filter`], its top bits the first slot of [`WordIndex`].
+fn word_hash(key: u128) -> u64 {
     #[allow(
         clippy::cast_possible_truncation,
         reason = "folding the key into a hash"
     )]
     let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
+    folded.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The bit of [`Ascii::word_filter`] for a word of hash `hash`.
+fn filter_slot(hash: u64) -> usize {
     #[allow(
         clippy::cast_possible_truncation,
         reason = "the shift leaves FILTER_BITS bits"
     )]
-    let slot = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FILTER_BITS)) as usize;
+    let slot = (hash >> (64 - FILTER_BITS)) as usize;
     slot
+}
+
+/// Ranges of [`Ascii::entries`] by packed first word, in an open-addressing table at most
+/// half full, probed from the word's [`word_hash`]: a lookup reads one slot or a few next to
+/// it, with no second hash and no control bytes.
+#[derive(Debug, Clone)]
+struct WordIndex {
+    /// (packed word, start, end of the range); a zero word marks an empty slot, since a packed
+    /// word has bit 5 of its first byte set.
+    slots: Box<[(u128, u32, u32)]>,
+    /// Bits of the hash that pick a slot.
+    bits: u32,
+}
+
+impl WordIndex {
+    fn build(ranges: &Ranges<u128>) -> Self {
+        let bits = (ranges.len() * 2)
+            .next_power_of_two()
+            .trailing_zeros()
+            .max(4);
+        let mut slots = vec![(0u128, 0u32, 0u32); 1 << bits];
+        let mask = slots.len() - 1;
+        for (&key, &(from, to)) in ranges {
+            let mut at = Self::first_slot(word_hash(key), bits);
+            while slots.get(at).is_some_and(|slot| slot.0 != 0) {
+                at = (at + 1) & mask;
+            }
+            if let Some(slot) = slots.get_mut(at) {
+                *slot = (key, from, to);
+            }
+        }
+        Self {
+            slots: slots.into_boxed_slice(),
+            bits,
+        }
+    }
+
+    fn first_slot(hash: u64, bits: u32) -> usize {
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "the shift leaves at most 32 bits"
+        )]
+        let slot = (hash >> (64 - bits)) as usize;
+        slot
+    }
+
+    /// The range filed under `key`, whose hash is `hash`.
+    fn get(&self, key: u128, hash: u64) -> Option<(u32, u32)> {
+        let mask = self.slots.len() - 1;
+        let mut at = Self::first_slot(hash, self.bits);
+        loop {
+            let &(slot, from, to) = self.slots.get(at)?;
+            if slot == key {
+                return Some((from, to));
+            }
+            if slot == 0 {
+                return None;
+            }
+            at = (at + 1) & mask;
+        }
+    }
 }
 
 /// An ASCII literal filed under its first word.
@@ -250,6 +317,8 @@ struct SymEntry {
 const LEAD: u8 = 1;
 const SYM: u8 = 2;
 const SYM_ONE: u8 = 4;
+/// The first byte that does not continue a word in a literal of [`Ascii::anchored`].
+const ANCHOR: u8 = 8;
 
 /// The bit of [`Ascii::sym_pairs`] for two bytes, ignoring ASCII case.
 fn pair_slot(first: u8, second: u8) -> usize {
@@ -260,7 +329,7 @@ fn pair_slot(first: u8, second: u8) -> usize {
 #[derive(Debug, Clone)]
 struct Ascii {
     /// Entries by packed first word, longest literal first: ranges of [`Self::entries`].
-    by_first: FxHashMap<u128, (u32, u32)>,
+    by_first: WordIndex,
     entries: Box<[WordEntry]>,
     /// Single-word stems by [`stem_slot`] of their first three letters: ranges of
     /// [`Self::stem_entries`], longest stem first.
@@ -277,8 +346,16 @@ struct Ascii {
     syms: Box<[Box<[SymEntry]>]>,
     /// Bit [`pair_slot`] set for the first two bytes of every literal of [`Self::syms`].
     sym_pairs: Box<[u64]>,
-    /// [`LEAD`], [`SYM`] and [`SYM_ONE`] by byte.
+    /// [`LEAD`], [`SYM`], [`SYM_ONE`] and [`ANCHOR`] by byte.
     class: [u8; 256],
+    /// The literals of [`Self::syms`] that start with a byte continuing a word ("error:"),
+    /// with the offset of their first byte that does not, by that offset and then length,
+    /// longest first. The walk does not stop at their first bytes, which are frequent
+    /// letters, but at those anchors, and looks back.
+    anchored: Box<[(SymEntry, usize)]>,
+    /// Whether some byte that continues a word starts a symbol ("~ciones"): the walk then
+    /// reads every byte of the words it looked up.
+    word_stops: bool,
 }
 
 /// Ranges of a flattened list by key.
@@ -303,6 +380,93 @@ fn flatten<K: std::hash::Hash + Eq, T>(
         ranges.insert(key, (from as u32, all.len() as u32));
     }
     (ranges, all.into_boxed_slice())
+}
+
+/// The symbol literals of an [`Ascii`] filed for its walk.
+struct FiledSyms {
+    by_byte: Vec<Vec<SymEntry>>,
+    sym_pairs: Vec<u64>,
+    class: [u8; 256],
+    anchored: Vec<(SymEntry, usize)>,
+}
+
+impl FiledSyms {
+    /// Files `syms` as (literal, bytes of lead, pattern index) by first byte, by first pair
+    /// and by anchor, and classes the bytes.
+    fn file(syms: Vec<(String, usize, usize)>) -> Self {
+        let mut by_byte: Vec<Vec<SymEntry>> = vec![Vec::new(); 256];
+        let mut class = [0u8; 256];
+        class[usize::from(b' ')] |= LEAD;
+        class[usize::from(b'\n')] |= LEAD;
+        class[0xC2] |= LEAD;
+        let mut sym_pairs = vec![0u64; (1 << 16) / 64];
+        // A literal that starts inside a word is found from its anchor, the first byte that
+        // ends the word, when every such literal has one; otherwise from its first byte.
+        let anchor = |literal: &[u8]| {
+            literal
+                .iter()
+                .position(|&byte| !word_byte(byte))
+                .filter(|_| literal.first().is_some_and(|&first| word_byte(first)))
+        };
+        let anchoring = syms.iter().all(|(literal, _, _)| {
+            let bytes = literal.as_bytes();
+            bytes.first().is_none_or(|&first| !word_byte(first)) || anchor(bytes).is_some()
+        });
+        let mut anchored = Vec::new();
+        for (literal, offset, index) in syms {
+            let literal = literal.into_bytes().into_boxed_slice();
+            let Some(&first) = literal.first() else {
+                continue;
+            };
+            let kind = match literal.get(1) {
+                Some(&second) => {
+                    let slot = pair_slot(first, second);
+                    if let Some(bits) = sym_pairs.get_mut(slot / 64) {
+                        *bits |= 1 << (slot % 64);
+                    }
+                    SYM
+                }
+                None => SYM | SYM_ONE,
+            };
+            match anchor(&literal).filter(|_| anchoring) {
+                Some(at) => {
+                    if let Some(&byte) = literal.get(at) {
+                        class[usize::from(byte)] |= ANCHOR;
+                    }
+                    let entry = SymEntry {
+                        literal: literal.clone(),
+                        offset,
+                        index,
+                    };
+                    anchored.push((entry, at));
+                }
+                None => {
+                    for byte in [first.to_ascii_lowercase(), first.to_ascii_uppercase()] {
+                        class[usize::from(byte)] |= kind;
+                    }
+                }
+            }
+            // The walk finds anchored literals without this list; the reference walk of the
+            // tests finds them here.
+            if let Some(list) = by_byte.get_mut(usize::from(first.to_ascii_lowercase())) {
+                list.push(SymEntry {
+                    literal: literal.clone(),
+                    offset,
+                    index,
+                });
+            }
+        }
+        for list in &mut by_byte {
+            list.sort_by_key(|entry| std::cmp::Reverse(entry.literal.len()));
+        }
+        anchored.sort_by_key(|(entry, at)| std::cmp::Reverse((*at, entry.literal.len())));
+        Self {
+            by_byte,
+            sym_pairs,
+            class,
+            anchored,
+        }
+    }
 }
 
 impl Ascii {
@@ -342,49 +506,20 @@ impl Ascii {
         let (by_first, entries) = flatten(grouped, |entry: &WordEntry| entry.len);
         let mut word_filter = vec![0u64; (1 << FILTER_BITS) / 64];
         for &key in by_first.keys() {
-            let slot = filter_slot(key);
+            let slot = filter_slot(word_hash(key));
             if let Some(bits) = word_filter.get_mut(slot / 64) {
                 *bits |= 1 << (slot % 64);
             }
         }
         let (stems, stem_entries) = flatten(stem_lists, |&(_, len, _)| len);
-        let mut by_byte: Vec<Vec<SymEntry>> = vec![Vec::new(); 256];
-        let mut class = [0u8; 256];
-        class[usize::from(b' ')] |= LEAD;
-        class[usize::from(b'\n')] |= LEAD;
-        class[0xC2] |= LEAD;
-        let mut sym_pairs = vec![0u64; (1 << 16) / 64];
-        for (literal, offset, index) in syms {
-            let literal = literal.into_bytes().into_boxed_slice();
-            let Some(&first) = literal.first() else {
-                continue;
-            };
-            let kind = match literal.get(1) {
-                Some(&second) => {
-                    let slot = pair_slot(first, second);
-                    if let Some(bits) = sym_pairs.get_mut(slot / 64) {
-                        *bits |= 1 << (slot % 64);
-                    }
-                    SYM
-                }
-                None => SYM | SYM_ONE,
-            };
-            for byte in [first.to_ascii_lowercase(), first.to_ascii_uppercase()] {
-                class[usize::from(byte)] |= kind;
-            }
-            if let Some(list) = by_byte.get_mut(usize::from(first.to_ascii_lowercase())) {
-                list.push(SymEntry {
-                    literal: literal.clone(),
-                    offset,
-                    index,
-                });
-            }
-        }
-        for list in &mut by_byte {
-            list.sort_by_key(|entry| std::cmp::Reverse(entry.literal.len()));
-        }
+        let FiledSyms {
+            by_byte,
+            sym_pairs,
+            class,
+            anchored,
+        } = FiledSyms::file(syms);
         Self {
-            by_first,
+            by_first: WordIndex::build(&by_first),
             entries,
             word_filter: word_filter.into_boxed_slice(),
             stems,
@@ -394,30 +529,44 @@ impl Ascii {
             syms: by_byte.into_iter().map(Vec::into_boxed_slice).collect(),
             sym_pairs: sym_pairs.into_boxed_slice(),
             class,
+            anchored: anchored.into_boxed_slice(),
+            word_stops: (0..=u8::MAX).any(|byte| word_byte(byte) && class[usize::from(byte)] != 0),
         }
     }
 
-    /// Whether [`Self::by_first`] may hold `key`: a one-hash filter small enough to stay in
-    /// the first-level cache, so most words of a text cost no map lookup.
-    fn may_hold(&self, key: u128) -> bool {
-        let slot = filter_slot(key);
-        self.word_filter
+    /// The range of [`Self::entries`] filed under `key` when there is one, looked up only when
+    /// a one-hash filter small enough to stay in the first-level cache lets it through, so most
+    /// words of a text cost no table lookup.
+    fn first_word(&self, key: u128) -> Option<(u32, u32)> {
+        let hash = word_hash(key);
+        let slot = filter_slot(hash);
+        let held = self
+            .word_filter
             .get(slot / 64)
-            .is_some_and(|bits| bits & (1 << (slot % 64)) != 0)
+            .is_some_and(|bits| bits & (1 << (slot % 64)) != 0);
+        if held {
+            self.by_first.get(key, hash)
+        } else {
+            None
+        }
     }
 
     /// The longest word literal at `word` of `bytes` ending by `limit`, as (end, pattern
-    /// index).
-    fn word_at(&self, bytes: &[u8], word: usize, limit: usize) -> Option<(usize, usize)> {
+    /// index); else the length of the word, which the walk need not read again.
+    fn word_at(&self, bytes: &[u8], word: usize, limit: usize) -> Result<(usize, usize), usize> {
         // Read the word straight from the text, eight bytes at a time, and measure it without
         // a branch per byte.
         let low = load(bytes, word);
         let mut len = word_bytes(low);
         if len == 0 {
-            return None;
+            return Err(0);
         }
         let mut high = 0;
-        if len == 8 {
+        let key = if len < 8 {
+            // Most words fit in the first eight bytes: pack them without 128-bit shifts.
+            let mask = (1u64 << (8 * len)) - 1;
+            u128::from((low | 0x2020_2020_2020_2020) & mask)
+        } else {
             high = load(bytes, word + 8);
             len += word_bytes(high);
             if len == 16 {
@@ -427,13 +576,12 @@ impl Ascii {
                 }
                 len = run - word;
             }
-        }
+            pack_prefix(u128::from(low) | u128::from(high) << 64, len)
+        };
         let run = word + len;
         let raw = u128::from(low) | u128::from(high) << 64;
-        let key = pack_prefix(raw, len);
         if len <= PACKED
-            && self.may_hold(key)
-            && let Some(&(from, to)) = self.by_first.get(&key)
+            && let Some((from, to)) = self.first_word(key)
         {
             let after = bytes.get(run..limit).unwrap_or_default();
             for entry in self
@@ -447,14 +595,16 @@ impl Ascii {
                         .get(..rest.len())
                         .is_some_and(|tail| tail.eq_ignore_ascii_case(rest))
                 {
-                    return Some((word + entry.len, entry.index));
+                    return Ok((word + entry.len, entry.index));
                 }
             }
         }
         // A stem shorter than the word: "summar" in "summarize".
         let shorter = self.stem_lengths & ((1u32 << len.min(31)) - 1);
         if shorter != 0 {
-            let slot = stem_slot(pack_prefix(raw, 3));
+            // The slot reads the low five bits of the first three bytes, which lowercasing
+            // leaves as they are.
+            let slot = stem_slot(u128::from(low));
             let filtered = self
                 .stem_filter
                 .get(slot / 64)
@@ -466,12 +616,12 @@ impl Ascii {
                         && word + stem_len <= limit
                         && pack_prefix(raw, stem_len) == stem
                     {
-                        return Some((word + stem_len, index));
+                        return Ok((word + stem_len, index));
                     }
                 }
             }
         }
-        None
+        Err(len)
     }
 
     /// Whether a literal of [`Self::syms`] may start at `at`: its first two bytes are those of
@@ -505,6 +655,30 @@ impl Ascii {
         })
     }
 
+    /// The earliest and then longest literal of [`Self::anchored`] whose anchor is at `at`,
+    /// starting at or after `from` and ending by `limit`, as (start of the literal proper, end,
+    /// pattern index). Its bytes before the anchor continue a word, and so start nothing else
+    /// the walk could have found since `from`.
+    fn anchored_at(
+        &self,
+        bytes: &[u8],
+        from: usize,
+        at: usize,
+        limit: usize,
+    ) -> Option<(usize, usize, usize)> {
+        let anchor = bytes.get(at)?;
+        self.anchored.iter().find_map(|(entry, offset)| {
+            let start = at.checked_sub(*offset).filter(|&start| start >= from)?;
+            let literal = &entry.literal[..];
+            (literal.get(*offset) == Some(anchor)
+                && bytes
+                    .get(start..limit)?
+                    .get(..literal.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(literal)))
+            .then(|| (start + entry.offset, start + literal.len(), entry.index))
+        })
+    }
+
     /// Calls `on_hit` with (start, end, pattern index) of every hit in `window` of `bytes`, in
     /// order and without overlaps: at each place the longest literal wins, and it takes the
     /// text it covers even when its checks then reject it.
@@ -517,11 +691,13 @@ impl Ascii {
         let limit = window.end.min(bytes.len());
         let mut at = window.start;
         if at == 0
-            && let Some((end, index)) = self.word_at(bytes, 0, limit)
+            && let Ok((end, index)) = self.word_at(bytes, 0, limit)
         {
             on_hit(0, end, index);
             at = end;
         }
+        // Where the text not yet taken by a hit starts.
+        let mut free = at;
         while at < limit {
             // Skip the bytes that start nothing in one tight loop.
             let rest = bytes.get(at..limit).unwrap_or_default();
@@ -533,7 +709,18 @@ impl Ascii {
                 break;
             };
             let class = self.class[usize::from(byte)];
+            // A literal anchored here starts in the bytes skipped since the last hit, before
+            // anything that starts here.
+            if class & ANCHOR != 0
+                && let Some((start, end, index)) = self.anchored_at(bytes, free, at, limit)
+            {
+                on_hit(start, end, index);
+                at = end;
+                free = end;
+                continue;
+            }
             let mut best: Option<(usize, usize, usize)> = None;
+            let mut next = at + 1;
             if class & LEAD != 0 {
                 let word = match byte {
                     b' ' | b'\n' => Some(at + 1),
@@ -541,10 +728,14 @@ impl Ascii {
                     _ if matches!(bytes.get(at + 1), Some(0xBF | 0xA1 | 0xAB)) => Some(at + 2),
                     _ => None,
                 };
-                best = word.and_then(|word| {
-                    let (end, index) = self.word_at(bytes, word, limit)?;
-                    Some((word, end, index))
-                });
+                if let Some(word) = word {
+                    match self.word_at(bytes, word, limit) {
+                        Ok((end, index)) => best = Some((word, end, index)),
+                        // No byte of a word starts anything: go on after it.
+                        Err(len) if !self.word_stops => next = word + len,
+                        Err(_) => {}
+                    }
+                }
             }
             if class & SYM != 0
                 && (class & SYM_ONE != 0 || self.pair_at(bytes, at))
@@ -557,10 +748,108 @@ impl Ascii {
                 Some((start, end, index)) => {
                     on_hit(start, end, index);
                     at = end;
+                    free = end;
+                }
+                None => at = next.max(at + 1),
+            }
+        }
+    }
+}
+
+/// A hit as (start, end, pattern index).
+#[cfg(test)]
+type Hit = (usize, usize, usize);
+
+/// A plain restatement of [`Ascii::for_each_hit`], byte by byte and without filters, that the
+/// tests compare the fast walk with.
+#[cfg(test)]
+impl Ascii {
+    /// The longest word literal at `word`, as [`Self::word_at`] finds it.
+    fn reference_word_at(&self, bytes: &[u8], word: usize, limit: usize) -> Option<(usize, usize)> {
+        let tail = bytes.get(word..).unwrap_or_default();
+        let len = tail.iter().take_while(|&&byte| word_byte(byte)).count();
+        if len == 0 {
+            return None;
+        }
+        let mut first = [0u8; PACKED];
+        for (target, &byte) in first.iter_mut().zip(tail) {
+            *target = byte;
+        }
+        let raw = u128::from_le_bytes(first);
+        if len <= PACKED
+            && let Some(&(_, from, to)) = self
+                .by_first
+                .slots
+                .iter()
+                .find(|slot| slot.0 == pack_prefix(raw, len))
+        {
+            let after = bytes.get(word + len..limit).unwrap_or_default();
+            for entry in &self.entries[from as usize..to as usize] {
+                if after
+                    .get(..entry.rest.len())
+                    .is_some_and(|text| text.eq_ignore_ascii_case(entry.rest))
+                {
+                    return Some((word + entry.len, entry.index));
+                }
+            }
+        }
+        let slot = stem_slot(pack_prefix(raw, 3));
+        self.stem_entries
+            .iter()
+            .filter(|&&(stem, stem_len, _)| {
+                stem_len < len
+                    && word + stem_len <= limit
+                    && stem_slot(stem) == slot
+                    && pack_prefix(raw, stem_len) == stem
+            })
+            .max_by_key(|&&(_, stem_len, _)| stem_len)
+            .map(|&(_, stem_len, index)| (word + stem_len, index))
+    }
+
+    /// Every hit in `window`, as (start, end, pattern index).
+    pub(super) fn reference_hits(&self, bytes: &[u8], window: Range<usize>) -> Vec<Hit> {
+        let limit = window.end.min(bytes.len());
+        let mut hits = Vec::new();
+        let mut at = window.start;
+        if at == 0
+            && let Some((end, index)) = self.reference_word_at(bytes, 0, limit)
+        {
+            hits.push((0, end, index));
+            at = end;
+        }
+        while at < limit {
+            let byte = bytes[at];
+            let word = match byte {
+                b' ' | b'\n' => Some(at + 1),
+                0xC2 if matches!(bytes.get(at + 1), Some(0xBF | 0xA1 | 0xAB)) => Some(at + 2),
+                _ => None,
+            };
+            let mut best = word.and_then(|word| {
+                let (end, index) = self.reference_word_at(bytes, word, limit)?;
+                Some((word, end, index))
+            });
+            let text = &bytes[at..limit];
+            let sym = self.syms[usize::from(byte.to_ascii_lowercase())]
+                .iter()
+                .find(|entry| {
+                    text.get(..entry.literal.len())
+                        .is_some_and(|head| head.eq_ignore_ascii_case(&entry.literal))
+                })
+                .map(|entry| (at + entry.offset, at + entry.literal.len(), entry.index));
+            if let Some(sym) = sym
+                && best.is_none_or(|(_, end, _)| sym.1 > end)
+            {
+                best = Some(sym);
+            }
+            match best {
+                Some(hit) => {
+                    hits.push(hit);
+                    at = hit.1;
                 }
                 None => at += 1,
             }
         }
+        hits
     }
 }
 
@@ -610,6 +899,22 @@ impl Table {
             patterns: patterns.into_boxed_slice(),
             cues: cues.into_boxed_slice(),
         }
+    }
+
+    /// The ASCII hits in `window` of `text` as (start, end, pattern index): from the fast walk,
+    /// and from [`Ascii::reference_hits`].
+    #[cfg(test)]
+    pub(super) fn ascii_hits_both_ways(
+        &self,
+        text: &str,
+        window: Range<usize>,
+    ) -> (Vec<Hit>, Vec<Hit>) {
+        let mut fast = Vec::new();
+        self.ascii
+            .for_each_hit(text.as_bytes(), window.clone(), |start, end, index| {
+                fast.push((start, end, index));
+            });
+        (fast, self.ascii.reference_hits(text.as_bytes(), window))
     }
 
     /// How many literals the table holds.

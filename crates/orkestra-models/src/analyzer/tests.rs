@@ -718,3 +718,154 @@ proptest! {
         prop_assert_eq!(profile.turns, 1);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fast keyword walk against a plain one.
+// ---------------------------------------------------------------------------------------------
+
+/// Both tables find the same ASCII hits in `window` of `text` as the plain reference walk.
+#[track_caller]
+fn check_walk(text: &str, window: Range<usize>) {
+    let analyzer = analyzer();
+    for table in [&analyzer.keywords, &analyzer.stopwords] {
+        let (fast, reference) = table.ascii_hits_both_ways(text, window.clone());
+        assert_eq!(fast, reference, "{text:?} in {window:?}");
+    }
+}
+
+/// Windows that start and end at the edges, inside words and at odd places.
+fn windows(len: usize) -> Vec<Range<usize>> {
+    let mut windows = vec![0..len, 0..len.min(LANGUAGE_SPAN), 1.min(len)..len];
+    for (start, end) in [(3, 70), (7, 64), (64, 128), (63, 129), (100, 1000), (0, 1)] {
+        windows.push(start.min(len)..end.min(len).max(start.min(len)));
+    }
+    windows
+}
+
+#[test]
+fn keyword_walk_matches_the_reference_on_the_fixture() {
+    for item in &fixture() {
+        for message in &item.request.messages {
+            let text = message.text();
+            for window in windows(text.len()) {
+                if text.is_char_boundary(window.start) && text.is_char_boundary(window.end) {
+                    check_walk(&text, window);
+                }
+            }
+        }
+    }
+}
+
+/// Text built of keywords, their pieces and separators, where the walk's corner cases sit:
+/// words at block edges, long words, stems, symbols that overlap words.
+fn keyword_text() -> impl Strategy<Value = String> {
+    let mut pieces: Vec<String> = cues::GROUPS
+        .iter()
+        .flat_map(|group| group.words.iter())
+        .map(|spec| Spelling::parse(spec).literal.to_owned())
+        .filter(|literal| literal.is_ascii())
+        .collect();
+    for extra in [
+        " ",
+        " ",
+        " ",
+        "\n",
+        "\n\n",
+        "e",
+        "er",
+        "error",
+        "ex",
+        "E",
+        "_",
+        "1",
+        "x",
+        ".",
+        ",",
+        ":",
+        "`",
+        "```",
+        "(",
+        ")",
+        "¿",
+        "¡",
+        "«",
+        "é",
+        "\u{a0}",
+        "supercalifragilisticexpialidocious",
+        "abcdefgh",
+        "abcdefghijklmnop",
+        "summarizing",
+        "error:",
+        "Exception:",
+        "TypeError:",
+        "eerror:",
+        "rror:",
+        "::",
+        "exceptionerror:",
+        "Translated",
+        "ts2",
+        "TS23",
+    ] {
+        pieces.push(extra.to_owned());
+    }
+    let piece = prop::sample::select(pieces);
+    let upper = any::<bool>();
+    prop::collection::vec((piece, upper), 0..120).prop_map(|pieces| {
+        pieces
+            .into_iter()
+            .map(|(piece, upper)| {
+                if upper {
+                    piece.to_ascii_uppercase()
+                } else {
+                    piece
+                }
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #[test]
+    fn keyword_walk_matches_the_reference(
+        text in keyword_text(),
+        start in 0usize..200,
+        len in 0usize..2000,
+    ) {
+        let mut start = start.min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = (start + len).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        for window in windows(text.len()).into_iter().chain(std::iter::once(start..end)) {
+            if text.is_char_boundary(window.start) && text.is_char_boundary(window.end) {
+                check_walk(&text, window);
+            }
+        }
+    }
+
+    #[test]
+    fn keyword_walk_matches_the_reference_on_any_ascii(text in "[ -~\n]{0,300}") {
+        for window in windows(text.len()) {
+            check_walk(&text, window);
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn byte_searches_match_a_plain_walk(text in "[a\\n`b]{0,40}", needle in "[a\\n`]{1,3}") {
+        let bytes = text.as_bytes();
+        let plain = bytes
+            .windows(needle.len())
+            .position(|window| window == needle.as_bytes());
+        prop_assert_eq!(find(&text, needle.as_bytes()), plain);
+        let first = needle.as_bytes()[0];
+        prop_assert_eq!(
+            rfind_byte(bytes, first),
+            bytes.iter().rposition(|&byte| byte == first)
+        );
+    }
+}
