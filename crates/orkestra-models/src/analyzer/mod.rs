@@ -153,6 +153,9 @@ const HEAD_WEIGHT: u64 = 3;
 const TAIL_WEIGHT: u64 = 2;
 /// Bytes at the start of a user message searched for stopwords.
 const LANGUAGE_SPAN: usize = 240;
+/// Points of a stopword for each of the languages it belongs to, by how many they are: 12
+/// split evenly, rounded down.
+const STOPWORD_SHARES: [u64; 9] = [0, 12, 6, 4, 3, 2, 2, 1, 1];
 /// Longer messages are searched in their first [`SCAN_HEAD`] and last [`SCAN_TAIL`] bytes.
 const SCAN_HEAD: usize = 6 * 1024;
 const SCAN_TAIL: usize = 2 * 1024;
@@ -433,12 +436,15 @@ impl TaskAnalyzer {
                     Cue::InlineCode => in_inline_code = !in_inline_code,
                     Cue::Stopword(mask) if !in_inline_code => {
                         // A word shared by several languages is evidence for each of them,
-                        // split evenly: 12 points in all.
-                        let points = u64::from(12 / mask.count_ones()) * weight;
+                        // split evenly: 12 points in all. The shares come from a table, not a
+                        // division, and are added without a branch per language.
+                        let share = STOPWORD_SHARES
+                            .get(mask.count_ones() as usize)
+                            .copied()
+                            .unwrap_or(0);
+                        let points = share * weight;
                         for (bit, total) in evidence.latin.iter_mut().enumerate() {
-                            if mask & (1 << bit) != 0 {
-                                *total += points;
-                            }
+                            *total += points * u64::from(mask >> bit & 1);
                         }
                     }
                     _ => {}

@@ -49,6 +49,12 @@ fn is_word_char(c: char) -> bool {
 
 /// Whether the character at byte `at` of `text` continues a word.
 fn word_after(text: &str, at: usize) -> bool {
+    // An ASCII byte is a whole character, and no ASCII character is written without spaces.
+    if let Some(&byte) = text.as_bytes().get(at)
+        && byte.is_ascii()
+    {
+        return word_byte(byte);
+    }
     text.get(at..)
         .and_then(|tail| tail.chars().next())
         .is_some_and(is_word_char)

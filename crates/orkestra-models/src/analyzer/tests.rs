@@ -869,3 +869,10 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn stopword_shares_split_twelve_points() {
+    for (languages, &share) in STOPWORD_SHARES.iter().enumerate().skip(1) {
+        assert_eq!(share, 12 / languages as u64);
+    }
+}
