@@ -415,13 +415,13 @@ impl Scorer {
 
     /// Reorders `order`, indices of `scored` sorted by score, into the fallback chain (see the
     /// module docs). Moving indices, not candidates, keeps each step to a few bytes.
-    fn diversify(&self, order: &mut [u32], scored: &[Candidate], snapshot: &Snapshot) {
+    fn diversify(&self, order: &mut [u64], scored: &[Candidate], snapshot: &Snapshot) {
         // How far ahead to look for a new endpoint, so a long list of near-equal models on a
         // few endpoints cannot make this quadratic.
         const SCAN_LIMIT: usize = 64;
         let endpoint =
-            |at: u32| snapshot.endpoint_key(scored[at as usize].position as usize) as usize;
-        let score = |at: u32| scored[at as usize].score;
+            |key: u64| snapshot.endpoint_key(scored[key_index(key)].position as usize) as usize;
+        let score = |key: u64| scored[key_index(key)].score;
         let mut present = EndpointSet::new(snapshot.endpoint_count());
         for &at in order.iter() {
             present.insert(endpoint(at));
@@ -490,15 +490,25 @@ impl EndpointSet {
     }
 }
 
-/// Indices of `scored` by score (descending), then estimated cost, then snapshot position (id
-/// order).
+/// The low bits of a sort key: the candidate's index in the scored list.
+const INDEX_BITS: u32 = 20;
+const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
+
+/// The index in the scored list that a sort key carries.
+pub(crate) fn key_index(key: u64) -> usize {
+    // The mask keeps 20 bits, so the cast cannot truncate.
+    #[allow(clippy::cast_possible_truncation)]
+    let index = (key & INDEX_MASK) as usize;
+    index
+}
+
+/// Sort keys of `scored` (each carrying its index, see [`key_index`]) by score (descending),
+/// then estimated cost, then snapshot position (id order).
 ///
 /// Sorting one `u64` per candidate (the top 44 bits of the score, then the index) is several
 /// times faster than sorting candidates by a comparator. Scores that share those 44 bits (equal,
 /// or within about 1e-9) are then put in exact order.
-fn sorted(scored: &[Candidate]) -> Vec<u32> {
-    const INDEX_BITS: u32 = 20;
-    const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
+fn sorted(scored: &[Candidate]) -> Vec<u64> {
     let mut keys: Vec<u64> = scored
         .iter()
         .zip(0_u64..)
@@ -513,9 +523,8 @@ fn sorted(scored: &[Candidate]) -> Vec<u32> {
             .take_while(|&&k| k >> INDEX_BITS == prefix)
             .count();
         if run > 1 {
-            let candidate = |k: u64| &scored[(k & INDEX_MASK) as usize];
             keys[start..start + run].sort_by(|&a, &b| {
-                let (a, b) = (candidate(a), candidate(b));
+                let (a, b) = (&scored[key_index(a)], &scored[key_index(b)]);
                 b.score
                     .total_cmp(&a.score)
                     .then(a.estimated_cost.cmp(&b.estimated_cost))
@@ -524,9 +533,7 @@ fn sorted(scored: &[Candidate]) -> Vec<u32> {
         }
         start += run;
     }
-    // The mask keeps the index within 20 bits, so the cast cannot truncate.
-    #[allow(clippy::cast_possible_truncation)]
-    keys.into_iter().map(|k| (k & INDEX_MASK) as u32).collect()
+    keys
 }
 
 /// Seconds as a `Duration`, saturating, without the checks of `Duration::from_secs_f64`.

@@ -249,9 +249,9 @@ pub struct Selection {
     pub(crate) weights: Weights,
     /// Candidates in the order they were scored (snapshot order).
     pub(crate) candidates: Vec<Candidate>,
-    /// Indices into [`Self::candidates`] in fallback order: sorting and reordering indices is
-    /// cheaper than moving candidates.
-    pub(crate) order: Vec<u32>,
+    /// Sort keys carrying indices into [`Self::candidates`] (see [`super::key_index`]), in
+    /// fallback order: sorting and reordering keys is cheaper than moving candidates.
+    pub(crate) order: Vec<u64>,
     pub(crate) excluded: Vec<(u32, Exclusion)>,
 }
 
@@ -269,7 +269,9 @@ impl PartialEq for Selection {
 impl Selection {
     /// Candidates in fallback order.
     fn in_order(&self) -> impl ExactSizeIterator<Item = &Candidate> + '_ {
-        self.order.iter().map(|&at| &self.candidates[at as usize])
+        self.order
+            .iter()
+            .map(|&key| &self.candidates[super::key_index(key)])
     }
 
     fn view<'a>(&'a self, candidate: &'a Candidate) -> Ranked<'a> {
