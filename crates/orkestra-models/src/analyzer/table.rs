@@ -326,9 +326,9 @@ const SYM_ONE: u8 = 4;
 /// The first byte that does not continue a word in a literal of [`Ascii::anchored`].
 const ANCHOR: u8 = 8;
 
-/// The bit of [`Ascii::sym_pairs`] for two bytes, ignoring ASCII case.
+/// The bit of [`Ascii::sym_pairs`] for two bytes as they are: the table holds every case.
 fn pair_slot(first: u8, second: u8) -> usize {
-    usize::from(first.to_ascii_lowercase()) << 8 | usize::from(second.to_ascii_lowercase())
+    usize::from(first) << 8 | usize::from(second)
 }
 
 /// The ASCII literals of a table and one walk that finds them.
@@ -426,9 +426,14 @@ impl FiledSyms {
             };
             let kind = match literal.get(1) {
                 Some(&second) => {
-                    let slot = pair_slot(first, second);
-                    if let Some(bits) = sym_pairs.get_mut(slot / 64) {
-                        *bits |= 1 << (slot % 64);
+                    // Every spelling of the pair, so the walk looks bytes up as they are.
+                    for first in [first.to_ascii_lowercase(), first.to_ascii_uppercase()] {
+                        for second in [second.to_ascii_lowercase(), second.to_ascii_uppercase()] {
+                            let slot = pair_slot(first, second);
+                            if let Some(bits) = sym_pairs.get_mut(slot / 64) {
+                                *bits |= 1 << (slot % 64);
+                            }
+                        }
                     }
                     SYM
                 }
