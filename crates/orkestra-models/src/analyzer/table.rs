@@ -564,6 +564,11 @@ impl Ascii {
 
     /// The longest word literal at `word` of `bytes` ending by `limit`, as (end, pattern
     /// index); else the length of the word, which the walk need not read again.
+    #[allow(
+        clippy::inline_always,
+        reason = "inlined into the walk, the lookup of a word costs about a tenth less, as measured on the 1 KB bench request"
+    )]
+    #[inline(always)]
     fn word_at(&self, bytes: &[u8], word: usize, limit: usize) -> Result<(usize, usize), usize> {
         // Read the word straight from the text, eight bytes at a time, and measure it without
         // a branch per byte.
@@ -620,19 +625,32 @@ impl Ascii {
                 .stem_filter
                 .get(slot / 64)
                 .is_some_and(|bits| bits & (1 << (slot % 64)) != 0);
-            if filtered && let Some(&(from, to)) = self.stems.get(&slot) {
-                let list = self.stem_entries.get(from as usize..to as usize);
-                for &(stem, stem_len, index) in list.unwrap_or_default() {
-                    if stem_len < len
-                        && word + stem_len <= limit
-                        && pack_prefix(raw, stem_len) == stem
-                    {
-                        return Ok((word + stem_len, index));
-                    }
-                }
+            if filtered && let Some(hit) = self.stem_at(slot, raw, word, len, limit) {
+                return Ok(hit);
             }
         }
         Err(len)
+    }
+
+    /// The longest stem filed under `slot` that starts the word of `len` bytes at `word`,
+    /// whose first sixteen bytes are `raw`, and ends by `limit`, as (end, pattern index).
+    #[inline(never)]
+    fn stem_at(
+        &self,
+        slot: usize,
+        raw: u128,
+        word: usize,
+        len: usize,
+        limit: usize,
+    ) -> Option<(usize, usize)> {
+        let &(from, to) = self.stems.get(&slot)?;
+        let list = self.stem_entries.get(from as usize..to as usize);
+        list.unwrap_or_default()
+            .iter()
+            .find(|&&(stem, stem_len, _)| {
+                stem_len < len && word + stem_len <= limit && pack_prefix(raw, stem_len) == stem
+            })
+            .map(|&(_, stem_len, index)| (word + stem_len, index))
     }
 
     /// Whether a literal of [`Self::syms`] may start at `at`: its first two bytes are those of
