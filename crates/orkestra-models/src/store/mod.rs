@@ -367,6 +367,15 @@ impl Store {
         }
     }
 
+    /// Runs `SELECT 1`: whether the database answers now (readiness checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let answered = match &self.backend {
+            Backend::Sqlite { read, .. } => sqlx::query("SELECT 1").execute(read).await.map(drop),
+            Backend::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+        };
+        answered.map_err(StoreError::query("ping"))
+    }
+
     /// Closes every connection, waiting for those in use to be returned. Clones are closed too;
     /// calls made after this fail.
     pub async fn close(&self) {
