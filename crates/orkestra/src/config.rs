@@ -279,9 +279,7 @@ impl Config {
     /// Parses and checks TOML text; `origin` names it in errors (a file name).
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
         let config: Self = toml::from_str(text).map_err(|error| {
-            let line = error
-                .span()
-                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            let line = error.span().map(|span| line_of(text, span.start));
             ConfigError::Parse {
                 origin: origin.to_owned(),
                 line,
@@ -378,6 +376,12 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let prefix = text.get(..offset).unwrap_or(text);
+    prefix.bytes().filter(|&byte| byte == b'\n').count() + 1
 }
 
 /// A semantic problem found after parsing: the dotted key and what was expected.

@@ -37,7 +37,6 @@ use orkestra_models::{
 use orkestra_resilience::breaker::State;
 use orkestra_resilience::retry::{Backoff, Decision};
 use orkestra_resilience::{Pipeline, PipelineConfig, RetryConfig};
-use rand::SeedableRng as _;
 use rustc_hash::FxHashMap;
 
 use crate::config::{ContentFilterAction, RoutingConfig};
@@ -383,7 +382,6 @@ impl Orchestrator {
         let mut last_error: Option<Error> = None;
         let mut min_context: Option<u32> = None;
         let mut dead_endpoints: Vec<&str> = Vec::new();
-        let mut rng = rand::rngs::SmallRng::from_os_rng();
         let viable = |spec: &ModelSpec, min_context: Option<u32>, dead: &[&str]| {
             min_context.is_none_or(|min| spec.context_window >= min)
                 && !dead.contains(&spec.endpoint())
@@ -472,7 +470,7 @@ impl Orchestrator {
                     last_error = Some(error);
                     break;
                 }
-                let delay = backoff.delay_honouring(tries, class.retry_after, &mut rng);
+                let delay = backoff.delay_honouring(tries, class.retry_after, &mut rand::rng());
                 let next = route.chain[position + 1..]
                     .iter()
                     .find(|next| viable(next, min_context, &dead_endpoints));
