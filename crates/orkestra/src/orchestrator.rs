@@ -530,9 +530,15 @@ impl Orchestrator {
     }
 
     /// The expected answer time of `spec` for this request: live when measured, else its spec.
+    ///
+    /// The live average counts failures too, so a model that has only failed (a 503 comes back
+    /// in a millisecond) would look faster than any other; until it has answered, its spec says
+    /// more about how long an answer takes.
     fn expected_latency(&self, spec: &ModelSpec, profile: &TaskProfile) -> Duration {
         match self.inner.stats.signals(&spec.id) {
-            Some(signals) if signals.samples > 0 => signals.latency_ewma,
+            Some(signals) if signals.samples > 0 && signals.success_rate > 0.0 => {
+                signals.latency_ewma
+            }
             _ => spec.latency.estimate(profile.expected_output_tokens),
         }
     }
