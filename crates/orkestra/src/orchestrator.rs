@@ -303,8 +303,18 @@ impl Orchestrator {
         context: &CallContext,
     ) -> Result<Completion, CallError> {
         let route = self.route(request).map_err(CallError::before_routing)?;
+        self.complete_routed(request, &route, context).await
+    }
+
+    /// Answers `request` through `route`'s chain, recording and billing the answer.
+    pub(crate) async fn complete_routed(
+        &self,
+        request: &ChatRequest,
+        route: &Route,
+        context: &CallContext,
+    ) -> Result<Completion, CallError> {
         let (response, report) = self
-            .walk(request, &route, |backend, upstream| {
+            .walk(request, route, |backend, upstream| {
                 Box::pin(async move { backend.chat(upstream).await })
             })
             .await?;
