@@ -238,7 +238,16 @@ impl Orchestrator {
     }
 
     /// The plan for `request`, without calling any model.
+    ///
+    /// A request without messages is refused here with `invalid_request`, as the `OpenAI` API
+    /// refuses it: no model can answer nothing, and each would refuse it in its own way.
     pub fn route(&self, request: &ChatRequest) -> Result<Route, Error> {
+        if request.messages.is_empty() {
+            return Err(Error::new(
+                ErrorCategory::InvalidRequest,
+                "messages: at least one message is required",
+            ));
+        }
         let target = self.target(&request.model)?;
         let profile = self.inner.analyzer.analyze(request);
         let max = self.inner.routing.max_models;
