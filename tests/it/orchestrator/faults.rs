@@ -691,3 +691,90 @@ async fn bad_json_from_upstream_is_a_classified_error() {
     assert!(billed(&orchestrator).is_empty());
     assert_eq!(outcomes(&orchestrator, "sim/garbled"), (0, 2));
 }
+
+/// A `Retry-After` longer than `routing.max_retry_wait` with nowhere else to go: the caller
+/// gets the rate limit at once, with the server's wait, rather than hanging for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_beyond_the_longest_wait_fails_at_once() {
+    let mock = simulator(vec![fixed("busy").with_fault(
+        Fault::RateLimited {
+            retry_after: Some(Duration::from_secs(30)),
+            as_date: false,
+        },
+        Trigger::Always,
+    )])
+    .await;
+    let orchestrator = builder()
+        .model(spec("sim/busy", 32_768))
+        .backend("sim", openai("sim", &mock))
+        .build()
+        .unwrap();
+
+    let started = Instant::now();
+    let error = complete(&orchestrator, &ask("sim/busy", "Hi"))
+        .await
+        .unwrap_err();
+
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_category(&error, ErrorCategory::RateLimited);
+    assert_eq!(error.error.class.retry_after, Some(Duration::from_secs(30)));
+    assert_eq!(
+        attempts(&error.report),
+        expect(&[("sim/busy", "rate_limited")])
+    );
+    assert_eq!(error.report.waited, Duration::ZERO);
+}
+
+/// `auto` routing reads the breakers: once a model's breaker is open, requests go straight to
+/// another model (one attempt), and the model no longer counts as available.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_routing_steers_around_an_open_breaker() {
+    let mock = simulator(vec![
+        fixed("favourite").with_fault(Fault::Status { code: 500 }, Trigger::Always),
+        fixed("other"),
+    ])
+    .await;
+    let orchestrator = builder()
+        .models([
+            ModelSpec {
+                quality: orkestra_models::QualityScores::uniform(0.95),
+                ..spec("sim/favourite", 32_768)
+            },
+            ModelSpec {
+                quality: orkestra_models::QualityScores::uniform(0.5),
+                ..spec("sim/other", 32_768)
+            },
+        ])
+        .backend("sim", openai("sim", &mock))
+        .build()
+        .unwrap();
+    assert_eq!(orchestrator.available_models(), 2);
+
+    let first = complete(&orchestrator, &ask("auto:quality", "Hi"))
+        .await
+        .unwrap();
+    assert_eq!(
+        attempts(&first.report),
+        expect(&[
+            ("sim/favourite", "internal"),
+            ("sim/favourite", "internal"),
+            ("sim/other", "ok"),
+        ])
+    );
+    assert_eq!(
+        orchestrator.available_models(),
+        1,
+        "{:?}",
+        orchestrator.breakers()
+    );
+
+    let second = complete(&orchestrator, &ask("auto:quality", "Hi"))
+        .await
+        .unwrap();
+    assert_eq!(attempts(&second.report), expect(&[("sim/other", "ok")]));
+    assert_eq!(upstream_calls(&mock, "favourite"), 2);
+}
