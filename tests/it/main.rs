@@ -5,4 +5,5 @@
 
 mod conformance;
 mod models;
+mod orchestrator;
 mod resilience;

@@ -119,7 +119,7 @@ impl Orchestrator {
                 let mut asked = request.clone();
                 model.to_string().clone_into(&mut asked.model);
                 async move {
-                    let result = self.complete(&asked, context).await;
+                    let result = self.ask_one(&asked, context).await;
                     (index, result, started.elapsed())
                 }
             })
@@ -192,6 +192,18 @@ impl Orchestrator {
             groups: groups.iter().map(|(_, members)| members.len()).collect(),
             votes,
         })
+    }
+
+    /// Asks the model `request` names, and only it: its configured fallbacks must not answer
+    /// in its name.
+    async fn ask_one(
+        &self,
+        request: &ChatRequest,
+        context: &CallContext,
+    ) -> Result<crate::report::Completion, CallError> {
+        let mut route = self.route(request).map_err(CallError::before_routing)?;
+        route.chain.truncate(1);
+        self.complete_routed(request, &route, context).await
     }
 
     fn voters(

@@ -237,7 +237,16 @@ impl Orchestrator {
     }
 
     /// The plan for `request`, without calling any model.
+    ///
+    /// A request without messages is refused here with `invalid_request`, as the `OpenAI` API
+    /// refuses it: no model can answer nothing, and each would refuse it in its own way.
     pub fn route(&self, request: &ChatRequest) -> Result<Route, Error> {
+        if request.messages.is_empty() {
+            return Err(Error::new(
+                ErrorCategory::InvalidRequest,
+                "messages: at least one message is required",
+            ));
+        }
         let target = self.target(&request.model)?;
         let profile = self.inner.analyzer.analyze(request);
         let max = self.inner.routing.max_models;
@@ -302,8 +311,18 @@ impl Orchestrator {
         context: &CallContext,
     ) -> Result<Completion, CallError> {
         let route = self.route(request).map_err(CallError::before_routing)?;
+        self.complete_routed(request, &route, context).await
+    }
+
+    /// Answers `request` through `route`'s chain, recording and billing the answer.
+    pub(crate) async fn complete_routed(
+        &self,
+        request: &ChatRequest,
+        route: &Route,
+        context: &CallContext,
+    ) -> Result<Completion, CallError> {
         let (response, report) = self
-            .walk(request, &route, |backend, upstream| {
+            .walk(request, route, |backend, upstream| {
                 Box::pin(async move { backend.chat(upstream).await })
             })
             .await?;
@@ -528,9 +547,15 @@ impl Orchestrator {
     }
 
     /// The expected answer time of `spec` for this request: live when measured, else its spec.
+    ///
+    /// The live average counts failures too, so a model that has only failed (a 503 comes back
+    /// in a millisecond) would look faster than any other; until it has answered, its spec says
+    /// more about how long an answer takes.
     fn expected_latency(&self, spec: &ModelSpec, profile: &TaskProfile) -> Duration {
         match self.inner.stats.signals(&spec.id) {
-            Some(signals) if signals.samples > 0 => signals.latency_ewma,
+            Some(signals) if signals.samples > 0 && signals.success_rate > 0.0 => {
+                signals.latency_ewma
+            }
             _ => spec.latency.estimate(profile.expected_output_tokens),
         }
     }
