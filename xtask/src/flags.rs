@@ -25,6 +25,13 @@ Commands:
                              Load-test orkestra-mock's `serve` example (release) with wrk, then a bare
                              hyper baseline; print requests/s and latency percentiles for both and fail
                              below 20,000 requests/s. Defaults: 10 seconds, 64 connections.
+  load-gateway [--seconds N] [--no-litellm]
+                             Load-test the gateway (`orkestra serve`, release) in front of the simulator
+                             with `loadgen`, beside calling the simulator directly and LiteLLM's proxy:
+                             added latency at concurrency 1, 10,000 requests/s, memory, a burst of 50.
+                             Prints a markdown table (also target/load-gateway/report.md) and fails if
+                             the gateway misses a bar. Default: 10 seconds per phase (LiteLLM: 5).
+      --no-litellm           Skip LiteLLM (otherwise it must be installed: pip install 'litellm[proxy]').
   help                       Print this text (also `-h`, `--help`).
 
 Environment:
@@ -57,6 +64,13 @@ pub(crate) enum Command {
         seconds: u32,
         /// Open connections.
         connections: u32,
+    },
+    /// Load-test the gateway against the simulator directly and LiteLLM.
+    LoadGateway {
+        /// How long each measured phase lasts.
+        seconds: u32,
+        /// Measure LiteLLM's proxy too.
+        litellm: bool,
     },
 }
 
@@ -163,6 +177,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, U
         }
         "bench" => parse_bench(args),
         "load-mock" => parse_load_mock(args),
+        "load-gateway" => parse_load_gateway(args),
         _ if command.starts_with('-') => Err(UsageError::UnknownFlag {
             command: "<command>",
             flag: command,
@@ -208,6 +223,20 @@ fn parse_load_mock(mut args: impl Iterator<Item = String>) -> Result<Command, Us
         seconds,
         connections,
     })
+}
+
+fn parse_load_gateway(mut args: impl Iterator<Item = String>) -> Result<Command, UsageError> {
+    let mut seconds = 10;
+    let mut litellm = true;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--seconds" => seconds = positive("--seconds", args.next())?,
+            "--no-litellm" => litellm = false,
+            "-h" | "--help" => return Ok(Command::Help),
+            _ => return Err(unexpected("load-gateway", arg)),
+        }
+    }
+    Ok(Command::LoadGateway { seconds, litellm })
 }
 
 fn positive(flag: &'static str, value: Option<String>) -> Result<u32, UsageError> {

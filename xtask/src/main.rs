@@ -7,6 +7,8 @@
 //! - `cargo xtask tidy` checks the workspace conventions every member package must follow;
 //! - `cargo xtask bench [crate] [-- <criterion args>]` runs criterion benches;
 //! - `cargo xtask load-mock [--seconds N] [--connections N]` load-tests the simulator with wrk;
+//! - `cargo xtask load-gateway [--seconds N] [--no-litellm]` measures the gateway's added latency,
+//!   throughput, memory and burst time against the simulator directly and LiteLLM's proxy;
 //! - `cargo xtask help` prints the usage text.
 //!
 //! Commands are spawned with `xshell`'s `cmd!`, which never splits arguments through a shell,
@@ -19,6 +21,7 @@
 mod bench;
 mod ci;
 mod flags;
+mod load_gateway;
 mod load_mock;
 mod tidy;
 
@@ -64,6 +67,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             seconds,
             connections,
         } => load_mock::run(&root, seconds, connections),
+        Command::LoadGateway { seconds, litellm } => load_gateway::run(&root, seconds, litellm),
     }
 }
 

@@ -152,3 +152,36 @@ fn load_mock_takes_seconds_and_connections() {
         }),
     );
 }
+
+#[test]
+fn load_gateway_takes_seconds_and_can_skip_litellm() {
+    check(
+        &["load-gateway"],
+        &Ok(Command::LoadGateway {
+            seconds: 10,
+            litellm: true,
+        }),
+    );
+    check(
+        &["load-gateway", "--no-litellm", "--seconds", "3"],
+        &Ok(Command::LoadGateway {
+            seconds: 3,
+            litellm: false,
+        }),
+    );
+    check(
+        &["load-gateway", "--seconds", "-1"],
+        &Err(UsageError::BadNumber {
+            flag: "--seconds",
+            value: Some("-1".into()),
+        }),
+    );
+    check(
+        &["load-gateway", "--connections", "8"],
+        &Err(UsageError::UnknownFlag {
+            command: "load-gateway",
+            flag: "--connections".to_owned(),
+        }),
+    );
+    check(&["load-gateway", "--help"], &Ok(Command::Help));
+}

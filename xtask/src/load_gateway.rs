@@ -1,0 +1,1068 @@
+//! `cargo xtask load-gateway`: the gateway's added latency, throughput, memory and burst time,
+//! against calling the simulator directly and against LiteLLM's proxy, in one run.
+//!
+//! Builds `loadgen` (package `orkestra-benches`), the simulator (`orkestra-mock`'s `serve`
+//! example) and the gateway (`orkestra` from `orkestra-cli`) in release, starts the simulator
+//! with a zero-latency echo model `m` and a model `slow` answering after 200 ms, the gateway in
+//! front of it (`sim/m`, `sim/slow`), and LiteLLM's proxy in front of the same simulator. Then:
+//!
+//! 1. concurrency 1, closed loop: direct, gateway, LiteLLM back to back; added latency is the
+//!    target's percentile minus the direct one;
+//! 2. throughput: a closed loop on 64 connections through the gateway (the most it answers), an
+//!    open loop at 10,000 requests/s directly and through the gateway (added p99), and a short
+//!    closed loop on 8 connections through LiteLLM, which does not sustain 10,000 requests/s;
+//! 3. the gateway's resident memory after the throughput phase;
+//! 4. a burst of 50 requests at once to the 200 ms model: direct, gateway, LiteLLM.
+//!
+//! Prints a markdown table (also written to `target/load-gateway/report.md`) and fails if the
+//! gateway misses a bar. Every child process is killed when the run ends, however it ends.
+//! Until `orkestra-cli` exists, the gateway is skipped with a warning and only the direct and
+//! LiteLLM figures are measured.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use xshell::{Shell, cmd};
+
+#[cfg(test)]
+mod tests;
+
+/// Added latency at concurrency 1, median: at most this many microseconds.
+const BAR_ADDED_P50_US: f64 = 100.0;
+/// Added latency at concurrency 1, 99th percentile.
+const BAR_ADDED_P99_US: f64 = 300.0;
+/// The open-loop rate the gateway must sustain.
+const BAR_RATE: f64 = 10_000.0;
+/// The share of [`BAR_RATE`] the open loop must achieve: answers are counted until the last one,
+/// so a server that keeps up achieves a hair under the schedule.
+const BAR_RATE_SHARE: f64 = 0.99;
+/// Added p99 at [`BAR_RATE`].
+const BAR_ADDED_P99_AT_RATE_US: f64 = 5_000.0;
+/// Resident memory after the throughput phase, in kB (50 MB).
+const BAR_RSS_KB: u64 = 50 * 1024;
+/// Wall time of 50 concurrent calls to a model answering in 200 ms.
+const BAR_BURST_US: f64 = 250_000.0;
+/// How much lower LiteLLM's added latency should be than ours: a goal, reported, not a bar.
+const GOAL_RATIO: f64 = 10.0;
+
+/// Concurrent requests of the burst phase.
+const BURST: u32 = 50;
+/// Connections of the gateway's closed-loop throughput run and of the open loops.
+const CONNECTIONS: u32 = 64;
+/// Connections of LiteLLM's throughput run.
+const LITELLM_CONNECTIONS: u32 = 8;
+/// LiteLLM's phases last at most this many seconds: it is slow enough that a few thousand
+/// requests give stable percentiles, and the whole run should stay within a few minutes.
+const LITELLM_SECONDS: u32 = 5;
+/// LiteLLM's master key; the proxy wants one of 32 characters or more.
+const LITELLM_KEY: &str = "sk-orkestra-load-gateway-0123456789abcdef";
+
+/// What one `loadgen` run measured, read from its JSON summary.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Run {
+    /// Answered requests per second.
+    pub(crate) rate: f64,
+    /// Answered requests.
+    pub(crate) requests: u64,
+    /// Requests without a complete answer.
+    pub(crate) errors: u64,
+    /// Answers outside 200-299.
+    pub(crate) non_2xx: u64,
+    /// Latency percentiles in microseconds.
+    pub(crate) p50: f64,
+    pub(crate) p90: f64,
+    pub(crate) p99: f64,
+    pub(crate) p999: f64,
+    pub(crate) max: f64,
+    /// Wall time of each burst in microseconds (burst mode).
+    pub(crate) bursts: Vec<f64>,
+    /// The first error loadgen saw, if any.
+    pub(crate) first_error: Option<String>,
+}
+
+impl Run {
+    /// The slowest burst; 0 without bursts.
+    fn worst_burst(&self) -> f64 {
+        self.bursts.iter().copied().fold(0.0, f64::max)
+    }
+}
+
+/// Reads `loadgen`'s JSON summary.
+pub(crate) fn parse_run(json: &str) -> anyhow::Result<Run> {
+    let value: serde_json::Value =
+        serde_json::from_str(json.trim()).context("loadgen's summary is not JSON")?;
+    let number = |path: &[&str]| {
+        path.iter()
+            .try_fold(&value, |value, key| value.get(key))
+            .and_then(serde_json::Value::as_f64)
+            .with_context(|| format!("loadgen's summary has no number at {}", path.join(".")))
+    };
+    let count = |key: &str| {
+        value
+            .get(key)
+            .and_then(serde_json::Value::as_u64)
+            .with_context(|| format!("loadgen's summary has no count `{key}`"))
+    };
+    Ok(Run {
+        rate: number(&["rate"])?,
+        requests: count("requests")?,
+        errors: count("errors")?,
+        non_2xx: count("non_2xx")?,
+        p50: number(&["latency_us", "p50"])?,
+        p90: number(&["latency_us", "p90"])?,
+        p99: number(&["latency_us", "p99"])?,
+        p999: number(&["latency_us", "p99.9"])?,
+        max: number(&["latency_us", "max"])?,
+        bursts: value
+            .get("burst_wall_us")
+            .and_then(serde_json::Value::as_array)
+            .map(|walls| walls.iter().filter_map(serde_json::Value::as_f64).collect())
+            .unwrap_or_default(),
+        first_error: value
+            .get("first_error")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
+    })
+}
+
+/// Everything one run measured; `None` where a target was not run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Figures {
+    /// Seconds of each measured phase.
+    pub(crate) seconds: u32,
+    pub(crate) c1_direct: Run,
+    pub(crate) c1_gateway: Option<Run>,
+    pub(crate) c1_litellm: Option<Run>,
+    /// Closed loop on [`CONNECTIONS`] connections through the gateway.
+    pub(crate) max_gateway: Option<Run>,
+    /// Closed loop on [`LITELLM_CONNECTIONS`] connections through LiteLLM.
+    pub(crate) max_litellm: Option<Run>,
+    pub(crate) open_direct: Run,
+    pub(crate) open_gateway: Option<Run>,
+    /// Resident memory after the throughput phase, in kB.
+    pub(crate) rss_gateway_kb: Option<u64>,
+    /// LiteLLM's resident memory (the proxy and its child processes), in kB.
+    pub(crate) rss_litellm_kb: Option<u64>,
+    pub(crate) burst_direct: Run,
+    pub(crate) burst_gateway: Option<Run>,
+    pub(crate) burst_litellm: Option<Run>,
+}
+
+/// The rendered report and the bars the gateway missed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Report {
+    /// The markdown table and its notes.
+    pub(crate) markdown: String,
+    /// One line per missed bar; empty when every bar is met (or the gateway was not run).
+    pub(crate) missed: Vec<String>,
+}
+
+/// Microseconds, in microseconds below 10 ms and milliseconds above.
+fn time(micros: f64) -> String {
+    if micros.abs() < 10_000.0 {
+        format!("{micros:.0} us")
+    } else {
+        format!("{:.1} ms", micros / 1_000.0)
+    }
+}
+
+fn rate(rate: f64) -> String {
+    // Thousands separators: the figures are read beside the bar's "10,000".
+    let whole = format!("{:.0}", rate.max(0.0));
+    let mut grouped = String::new();
+    for (position, digit) in whole.chars().enumerate() {
+        if position > 0 && (whole.len() - position).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{grouped}/s")
+}
+
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "used as a `fn(f64) -> String` beside `time` and `rate`"
+)]
+fn megabytes(kb: f64) -> String {
+    format!("{:.1} MB", kb / 1024.0)
+}
+
+/// A cell: the value shown, or "not run".
+fn cell(value: Option<f64>, show: fn(f64) -> String) -> String {
+    value.map_or_else(|| "not run".to_owned(), show)
+}
+
+/// Which side of its limit a bar wants a figure on.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    AtMost(f64),
+    AtLeast(f64),
+}
+
+/// The report's rows, and the bars missed so far.
+#[derive(Debug, Default)]
+struct Table {
+    rows: Vec<[String; 6]>,
+    missed: Vec<String>,
+}
+
+impl Table {
+    /// A row without a bar.
+    fn info(&mut self, figure: String, direct: String, ours: String, theirs: String) {
+        self.rows
+            .push([figure, direct, ours, theirs, String::new(), String::new()]);
+    }
+
+    /// A row whose orkestra figure is checked against a bar; `None` when not run.
+    fn bar(
+        &mut self,
+        figure: String,
+        [direct, theirs]: [String; 2],
+        ours: Option<f64>,
+        limit: Limit,
+        show: fn(f64) -> String,
+    ) {
+        let (wanted, met) = match (limit, ours) {
+            (Limit::AtMost(limit), ours) => {
+                (format!("<= {}", show(limit)), ours.map(|v| v <= limit))
+            }
+            (Limit::AtLeast(limit), ours) => {
+                (format!(">= {}", show(limit)), ours.map(|v| v >= limit))
+            }
+        };
+        let verdict = match (met, ours) {
+            (Some(true), _) => "met".to_owned(),
+            (Some(false), Some(ours)) => {
+                self.missed
+                    .push(format!("{figure}: {} (bar {wanted})", show(ours)));
+                "**missed**".to_owned()
+            }
+            _ => "not checked".to_owned(),
+        };
+        self.rows
+            .push([figure, direct, cell(ours, show), theirs, wanted, verdict]);
+    }
+}
+
+/// Renders the figures as a markdown table and checks the gateway's bars.
+pub(crate) fn report(figures: &Figures) -> Report {
+    let mut table = Table::default();
+    latency_rows(&mut table, figures);
+    throughput_rows(&mut table, figures);
+    let slowest = |run: Option<&Run>| run.map(Run::worst_burst);
+    table.bar(
+        format!("{BURST} calls at once to a 200 ms model: slowest wall time"),
+        [
+            time(figures.burst_direct.worst_burst()),
+            cell(slowest(figures.burst_litellm.as_ref()), time),
+        ],
+        slowest(figures.burst_gateway.as_ref()),
+        Limit::AtMost(BAR_BURST_US),
+        time,
+    );
+    let failed = |runs: &[Option<&Run>]| {
+        runs.iter()
+            .flatten()
+            .map(|run| (run.errors + run.non_2xx) as f64)
+            .reduce(|a, b| a + b)
+    };
+    let direct = [
+        Some(&figures.c1_direct),
+        Some(&figures.open_direct),
+        Some(&figures.burst_direct),
+    ];
+    let ours = [
+        figures.c1_gateway.as_ref(),
+        figures.max_gateway.as_ref(),
+        figures.open_gateway.as_ref(),
+        figures.burst_gateway.as_ref(),
+    ];
+    let theirs = [
+        figures.c1_litellm.as_ref(),
+        figures.max_litellm.as_ref(),
+        figures.burst_litellm.as_ref(),
+    ];
+    let count = |count: f64| format!("{count:.0}");
+    table.bar(
+        "failed requests (errors and non-2xx), all phases".to_owned(),
+        [cell(failed(&direct), count), cell(failed(&theirs), count)],
+        failed(&ours),
+        Limit::AtMost(0.0),
+        count,
+    );
+    render(figures, table)
+}
+
+/// A percentile's name, how to read it from a run, and its bar for added latency.
+type Picker = (&'static str, fn(&Run) -> f64, f64);
+
+/// Concurrency 1: latencies, added latencies and LiteLLM's against ours.
+fn latency_rows(table: &mut Table, figures: &Figures) {
+    let direct = &figures.c1_direct;
+    let gateway = figures.c1_gateway.as_ref();
+    let litellm = figures.c1_litellm.as_ref();
+    let pickers: [Picker; 2] = [
+        ("p50", |run| run.p50, BAR_ADDED_P50_US),
+        ("p99", |run| run.p99, BAR_ADDED_P99_US),
+    ];
+    for (name, pick, _) in pickers {
+        table.info(
+            format!("c=1 latency {name}"),
+            time(pick(direct)),
+            cell(gateway.map(pick), time),
+            cell(litellm.map(pick), time),
+        );
+    }
+    for (name, pick, limit) in pickers {
+        let added = |run: Option<&Run>| run.map(|run| pick(run) - pick(direct));
+        table.bar(
+            format!("c=1 added {name}"),
+            ["-".to_owned(), cell(added(litellm), time)],
+            added(gateway),
+            Limit::AtMost(limit),
+            time,
+        );
+    }
+    for (name, pick, _) in pickers {
+        let added = |run: Option<&Run>| run.map(|run| pick(run) - pick(direct));
+        // A ratio means something only for a positive added latency of ours: noise can make a
+        // very small one zero or negative.
+        let ratio = match (added(gateway), added(litellm)) {
+            (Some(ours), Some(theirs)) if ours > 0.0 => Some(theirs / ours),
+            _ => None,
+        };
+        let verdict = match ratio {
+            None => "not checked",
+            Some(ratio) if ratio >= GOAL_RATIO => "met (goal)",
+            Some(_) => "missed (goal)",
+        };
+        table.rows.push([
+            format!("LiteLLM / orkestra, added {name}"),
+            "-".to_owned(),
+            "1x".to_owned(),
+            cell(ratio, |ratio| format!("{ratio:.1}x")),
+            format!(">= {GOAL_RATIO:.0}x (goal)"),
+            verdict.to_owned(),
+        ]);
+    }
+}
+
+/// Throughput and memory.
+fn throughput_rows(table: &mut Table, figures: &Figures) {
+    let rate_of = |run: Option<&Run>| run.map(|run| run.rate);
+    table.info(
+        format!(
+            "closed loop, most answered ({CONNECTIONS} connections; LiteLLM {LITELLM_CONNECTIONS})"
+        ),
+        "-".to_owned(),
+        cell(rate_of(figures.max_gateway.as_ref()), rate),
+        cell(rate_of(figures.max_litellm.as_ref()), rate),
+    );
+    let direct = &figures.open_direct;
+    let gateway = figures.open_gateway.as_ref();
+    let at = rate(BAR_RATE);
+    table.bar(
+        format!("open loop at {at}: achieved"),
+        [rate(direct.rate), "not run".to_owned()],
+        rate_of(gateway),
+        Limit::AtLeast(BAR_RATE * BAR_RATE_SHARE),
+        rate,
+    );
+    let p50_p99 = |run: &Run| format!("{} / {}", time(run.p50), time(run.p99));
+    table.info(
+        format!("open loop at {at}: p50 / p99"),
+        p50_p99(direct),
+        gateway.map_or_else(|| "not run".to_owned(), p50_p99),
+        "not run".to_owned(),
+    );
+    table.bar(
+        format!("open loop at {at}: added p99"),
+        ["-".to_owned(), "not run".to_owned()],
+        gateway.map(|run| run.p99 - direct.p99),
+        Limit::AtMost(BAR_ADDED_P99_AT_RATE_US),
+        time,
+    );
+    let kb = |kb: Option<u64>| kb.map(|kb| kb as f64);
+    table.bar(
+        "resident memory after the throughput phase".to_owned(),
+        ["-".to_owned(), cell(kb(figures.rss_litellm_kb), megabytes)],
+        kb(figures.rss_gateway_kb),
+        Limit::AtMost(BAR_RSS_KB as f64),
+        megabytes,
+    );
+}
+
+fn render(figures: &Figures, table: Table) -> Report {
+    let mut markdown = String::new();
+    let _ = writeln!(
+        markdown,
+        "# load-gateway: orkestra against the simulator directly and LiteLLM's proxy\n\n\
+         Release builds on loopback; the simulator's model `m` answers at once, `slow` after 200 ms.\n\
+         Phases of {} s after a warmup ({} s for LiteLLM); added latency is the target's percentile minus the direct one, measured back to back.\n\n\
+         | figure | direct | orkestra | LiteLLM | bar | orkestra |\n\
+         |---|---:|---:|---:|---|---|",
+        figures.seconds,
+        figures.seconds.min(LITELLM_SECONDS)
+    );
+    for row in &table.rows {
+        let _ = writeln!(markdown, "| {} |", row.join(" | "));
+    }
+    if figures.c1_gateway.is_none() {
+        let _ = writeln!(
+            markdown,
+            "\nThe gateway was not run (no `orkestra-cli` package yet): its bars are not checked."
+        );
+    }
+    Report {
+        markdown,
+        missed: table.missed,
+    }
+}
+
+/// Runs the load test.
+pub(crate) fn run(root: &Path, seconds: u32, with_litellm: bool) -> anyhow::Result<()> {
+    let gateway_present = root.join("crates/orkestra-cli/Cargo.toml").is_file();
+    if !gateway_present {
+        println!("{}", warning_banner());
+    }
+    if with_litellm {
+        check_litellm()?;
+    }
+    build(root, gateway_present)?;
+    let release = root.join("target/release");
+    let dir = root.join("target/load-gateway");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let loadgen = Loadgen(release.join("loadgen"));
+    let servers = Servers::start(&release, &dir, gateway_present, with_litellm)?;
+    let figures = measure(&loadgen, &servers, seconds)?;
+    // The servers stop before the report, so a failing bar never leaves them running.
+    drop(servers);
+
+    let report = report(&figures);
+    let path = dir.join("report.md");
+    std::fs::write(&path, &report.markdown)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("\n{}", report.markdown);
+    println!("written to {}", path.display());
+    if !gateway_present {
+        println!("{}", warning_banner());
+        return Ok(());
+    }
+    if !report.missed.is_empty() {
+        bail!("the gateway missed: {}", report.missed.join("; "));
+    }
+    println!("every bar met");
+    Ok(())
+}
+
+fn check_litellm() -> anyhow::Result<()> {
+    const INSTALL: &str = "pip install 'litellm[proxy]'";
+    match Command::new("litellm").arg("--version").output() {
+        Ok(output) if output.status.success() => Ok(()),
+        Ok(_) => {
+            bail!("`litellm --version` failed: reinstall it with `{INSTALL}`, or pass --no-litellm")
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            bail!("litellm is not installed: install it with `{INSTALL}`, or pass --no-litellm")
+        }
+        Err(error) => Err(error).context("cannot run litellm"),
+    }
+}
+
+fn build(root: &Path, gateway_present: bool) -> anyhow::Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(root);
+    cmd!(
+        sh,
+        "cargo build --release --locked -p orkestra-benches --bin loadgen"
+    )
+    .run()?;
+    cmd!(
+        sh,
+        "cargo build --release --locked -p orkestra-mock --example serve"
+    )
+    .run()?;
+    if gateway_present {
+        cmd!(
+            sh,
+            "cargo build --release --locked -p orkestra-cli --bin orkestra"
+        )
+        .run()?;
+    }
+    Ok(())
+}
+
+/// The simulator, and the gateway and LiteLLM in front of it when they run; dropping this
+/// stops them all.
+struct Servers {
+    // Fields drop in order: the proxies stop before the simulator behind them.
+    gateway: Option<(Process, Target)>,
+    litellm: Option<(Process, Target)>,
+    _mock: Process,
+    direct: Target,
+}
+
+impl Servers {
+    fn start(
+        release: &Path,
+        dir: &Path,
+        gateway_present: bool,
+        with_litellm: bool,
+    ) -> anyhow::Result<Self> {
+        let mock_config = write(dir, "mock.toml", MOCK_CONFIG)?;
+        let mut command = Command::new(release.join("examples/serve"));
+        command.args(["--port", "0", "--config"]).arg(&mock_config);
+        let (mut mock, mock_base) = Process::start("simulator", command, dir)?;
+        let direct = Target {
+            url: format!("{mock_base}/v1/chat/completions"),
+            model: "m",
+            slow_model: "slow",
+            headers: Vec::new(),
+        };
+        wait_until_answering(&mut mock, &direct, Duration::from_secs(10))?;
+        let upstream = format!("{mock_base}/v1");
+        let gateway = if gateway_present {
+            let config = write(dir, "orkestra.toml", &gateway_config(&upstream))?;
+            let mut command = Command::new(release.join("orkestra"));
+            command.arg("serve").arg("--config").arg(&config);
+            let (mut process, base) = Process::start("gateway", command, dir)?;
+            let target = Target {
+                url: format!("{base}/v1/chat/completions"),
+                model: "sim/m",
+                slow_model: "sim/slow",
+                headers: Vec::new(),
+            };
+            wait_until_answering(&mut process, &target, Duration::from_secs(30))?;
+            Some((process, target))
+        } else {
+            None
+        };
+        let litellm = if with_litellm {
+            Some(start_litellm(dir, &upstream)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            gateway,
+            litellm,
+            _mock: mock,
+            direct,
+        })
+    }
+}
+
+/// Runs every phase; LiteLLM's are shorter and lighter, as it does not sustain the full load.
+fn measure(loadgen: &Loadgen, servers: &Servers, seconds: u32) -> anyhow::Result<Figures> {
+    let long = seconds;
+    let short = seconds.min(LITELLM_SECONDS);
+    let direct = &servers.direct;
+    let gateway = servers.gateway.as_ref();
+    let litellm = servers.litellm.as_ref();
+    let on = |server: Option<&(Process, Target)>,
+              phase: &dyn Fn(&Target) -> anyhow::Result<Run>| {
+        server.map(|(_, target)| phase(target)).transpose()
+    };
+
+    println!("\nload-gateway: concurrency 1, closed loop, {long} s each (LiteLLM {short} s)");
+    let c1_direct = loadgen.closed(direct, "direct", 1, long)?;
+    let c1_gateway = on(gateway, &|target| {
+        loadgen.closed(target, "orkestra", 1, long)
+    })?;
+    let c1_litellm = on(litellm, &|target| {
+        loadgen.closed(target, "litellm", 1, short)
+    })?;
+
+    println!("\nload-gateway: throughput");
+    let max_gateway = on(gateway, &|target| {
+        loadgen.closed(target, "orkestra", CONNECTIONS, long)
+    })?;
+    let max_litellm = on(litellm, &|target| {
+        loadgen.closed(target, "litellm", LITELLM_CONNECTIONS, short)
+    })?;
+    let open_direct = loadgen.open(direct, "direct", long)?;
+    let open_gateway = on(gateway, &|target| loadgen.open(target, "orkestra", long))?;
+    let rss_gateway_kb = gateway
+        .map(|(process, _)| process.resident_kb())
+        .transpose()?;
+    let rss_litellm_kb = litellm
+        .map(|(process, _)| process.resident_kb())
+        .transpose()?;
+
+    println!("\nload-gateway: {BURST} calls at once to the 200 ms model");
+    Ok(Figures {
+        seconds,
+        c1_direct,
+        c1_gateway,
+        c1_litellm,
+        max_gateway,
+        max_litellm,
+        open_direct,
+        open_gateway,
+        rss_gateway_kb,
+        rss_litellm_kb,
+        burst_direct: loadgen.burst(direct, "direct")?,
+        burst_gateway: on(gateway, &|target| loadgen.burst(target, "orkestra"))?,
+        burst_litellm: on(litellm, &|target| loadgen.burst(target, "litellm"))?,
+    })
+}
+
+fn warning_banner() -> String {
+    let line = "=".repeat(78);
+    format!(
+        "{line}\nWARNING: crates/orkestra-cli does not exist: the gateway is NOT measured and its\n\
+         bars are NOT checked; only the direct and LiteLLM figures are.\n{line}"
+    )
+}
+
+/// The simulator: `m` answers at once, `slow` after 200 ms; both echo the prompt.
+const MOCK_CONFIG: &str = r#"# Written by `cargo xtask load-gateway`.
+[[models]]
+name = "m"
+
+[[models]]
+name = "slow"
+ttft = { fixed = "200ms" }
+"#;
+
+/// The gateway's configuration, in front of the simulator at `base_url`.
+pub(crate) fn gateway_config(base_url: &str) -> String {
+    format!(
+        r#"# Written by `cargo xtask load-gateway`.
+[server]
+listen = "127.0.0.1:0"
+
+[storage]
+url = "sqlite::memory:"
+
+[routing]
+strategy = "balanced"
+
+[providers.sim]
+kind = "openai"
+base_url = "{base_url}"
+
+[models]
+catalog = "none"
+
+[[models.list]]
+id = "sim/m"
+context_window = 128000
+max_output_tokens = 4096
+
+[[models.list]]
+id = "sim/slow"
+context_window = 128000
+max_output_tokens = 4096
+"#
+    )
+}
+
+/// LiteLLM's proxy configuration, in front of the simulator at `base_url`.
+pub(crate) fn litellm_config(base_url: &str) -> String {
+    let mut yaml = String::from("# Written by `cargo xtask load-gateway`.\nmodel_list:\n");
+    for model in ["m", "slow"] {
+        let _ = write!(
+            yaml,
+            "  - model_name: {model}\n    litellm_params:\n      model: openai/{model}\n      api_base: {base_url}\n      api_key: x\n"
+        );
+    }
+    yaml
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> anyhow::Result<PathBuf> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+fn start_litellm(dir: &Path, upstream: &str) -> anyhow::Result<(Process, Target)> {
+    let config = write(dir, "litellm.yaml", &litellm_config(upstream))?;
+    let port = free_port()?;
+    let mut command = Command::new("litellm");
+    command
+        .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        .env("LITELLM_MASTER_KEY", LITELLM_KEY)
+        .arg("--config")
+        .arg(&config)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--num_workers", "1"]);
+    let mut process = Process::spawn("litellm", command, dir, false)?;
+    let target = Target {
+        url: format!("http://127.0.0.1:{port}/v1/chat/completions"),
+        model: "m",
+        slow_model: "slow",
+        headers: vec![format!("Authorization: Bearer {LITELLM_KEY}")],
+    };
+    println!(
+        "load-gateway: waiting for LiteLLM on port {port} (log: {})",
+        process.log.display()
+    );
+    wait_until_answering(&mut process, &target, Duration::from_mins(2))?;
+    Ok((process, target))
+}
+
+/// A port that was free a moment ago, for a server that cannot report the one it took.
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Where requests go and what they name.
+#[derive(Debug)]
+struct Target {
+    url: String,
+    model: &'static str,
+    slow_model: &'static str,
+    /// Extra headers, as `loadgen --header` takes them.
+    headers: Vec<String>,
+}
+
+/// Polls `target` with one chat request until it answers 200, the process exits, or `within`
+/// passes.
+fn wait_until_answering(
+    process: &mut Process,
+    target: &Target,
+    within: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    let mut last = String::from("no attempt");
+    while Instant::now() < deadline {
+        if let Some(status) = process.exited()? {
+            bail!(
+                "the {} exited ({status}) before answering; its log is {}",
+                process.name,
+                process.log.display()
+            );
+        }
+        match probe(target) {
+            Ok(200) => return Ok(()),
+            Ok(status) => last = format!("status {status}"),
+            Err(error) => last = format!("{error:#}"),
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    bail!(
+        "the {} did not answer {} with 200 within {} s (last: {last}); its log is {}",
+        process.name,
+        target.url,
+        within.as_secs(),
+        process.log.display()
+    )
+}
+
+/// Sends one chat request over a fresh connection and returns the status code.
+fn probe(target: &Target) -> anyhow::Result<u16> {
+    let rest = target
+        .url
+        .strip_prefix("http://")
+        .context("not an http:// URL")?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let body = format!(
+        r#"{{"model":"{}","messages":[{{"role":"user","content":"ping"}}]}}"#,
+        target.model
+    );
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for header in &target.headers {
+        let _ = write!(request, "{header}\r\n");
+    }
+    let _ = write!(request, "\r\n{body}");
+    let mut stream = TcpStream::connect(authority)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .with_context(|| format!("not an HTTP answer: {:?}", answer.lines().next()))
+}
+
+/// The `loadgen` binary and the phases it runs.
+struct Loadgen(PathBuf);
+
+impl Loadgen {
+    fn closed(
+        &self,
+        target: &Target,
+        name: &str,
+        connections: u32,
+        seconds: u32,
+    ) -> anyhow::Result<Run> {
+        let connections = connections.to_string();
+        let seconds = seconds.to_string();
+        let run = self.run(
+            target,
+            target.model,
+            &[
+                "--connections",
+                &connections,
+                "--seconds",
+                &seconds,
+                "--warmup",
+                "2",
+            ],
+        )?;
+        println!(
+            "  {name:<9} closed loop, {connections:>2} connections: {:>9}, p50 {:>8}, p99 {:>8}, p99.9 {:>8}, max {:>8}{}",
+            rate(run.rate),
+            time(run.p50),
+            time(run.p99),
+            time(run.p999),
+            time(run.max),
+            failures(&run)
+        );
+        Ok(run)
+    }
+
+    fn open(&self, target: &Target, name: &str, seconds: u32) -> anyhow::Result<Run> {
+        let connections = CONNECTIONS.to_string();
+        let seconds = seconds.to_string();
+        let rate_arg = format!("{BAR_RATE:.0}");
+        let run = self.run(
+            target,
+            target.model,
+            &[
+                "--rate",
+                &rate_arg,
+                "--connections",
+                &connections,
+                "--seconds",
+                &seconds,
+                "--warmup",
+                "2",
+            ],
+        )?;
+        println!(
+            "  {name:<9} open loop at {}: {:>9}, p50 {:>8}, p90 {:>8}, p99 {:>8}, max {:>8}{}",
+            rate(BAR_RATE),
+            rate(run.rate),
+            time(run.p50),
+            time(run.p90),
+            time(run.p99),
+            time(run.max),
+            failures(&run)
+        );
+        Ok(run)
+    }
+
+    fn burst(&self, target: &Target, name: &str) -> anyhow::Result<Run> {
+        let burst = BURST.to_string();
+        // One unrecorded burst first opens the servers' upstream connections, then three
+        // measured ones; the slowest is the figure.
+        let run = self.run(
+            target,
+            target.slow_model,
+            &["--burst", &burst, "--repeat", "3", "--warmup", "1"],
+        )?;
+        let walls: Vec<String> = run.bursts.iter().map(|wall| time(*wall)).collect();
+        println!(
+            "  {name:<9} burst of {BURST}: wall {}{}",
+            walls.join(", "),
+            failures(&run)
+        );
+        Ok(run)
+    }
+
+    fn run(&self, target: &Target, model: &str, args: &[&str]) -> anyhow::Result<Run> {
+        let mut command = Command::new(&self.0);
+        command
+            .args(["--url", &target.url, "--model", model])
+            .args(args);
+        for header in &target.headers {
+            command.args(["--header", header]);
+        }
+        let output = command
+            .stderr(Stdio::inherit())
+            .output()
+            .with_context(|| format!("cannot run {}", self.0.display()))?;
+        if !output.status.success() {
+            bail!("loadgen against {} failed ({})", target.url, output.status);
+        }
+        parse_run(&String::from_utf8_lossy(&output.stdout))
+            .with_context(|| format!("reading loadgen's summary for {}", target.url))
+    }
+}
+
+fn failures(run: &Run) -> String {
+    if run.errors == 0 && run.non_2xx == 0 {
+        return String::new();
+    }
+    format!(
+        "; {} errors, {} non-2xx (first error: {})",
+        run.errors,
+        run.non_2xx,
+        run.first_error.as_deref().unwrap_or("-")
+    )
+}
+
+/// A child process, killed with everything it started when this value is dropped.
+struct Process {
+    name: &'static str,
+    child: Child,
+    /// Where its output goes.
+    log: PathBuf,
+}
+
+impl Process {
+    /// Starts a server that prints `listening on http://HOST:PORT` as its first line of
+    /// output; returns it and that base URL.
+    fn start(name: &'static str, command: Command, dir: &Path) -> anyhow::Result<(Self, String)> {
+        let mut process = Self::spawn(name, command, dir, true)?;
+        let stdout = process
+            .child
+            .stdout
+            .take()
+            .context("the server's stdout is not captured")?;
+        let mut log = File::options()
+            .append(true)
+            .open(&process.log)
+            .with_context(|| format!("cannot open {}", process.log.display()))?;
+        let (sender, receiver) = mpsc::channel();
+        // A thread reads the first line, then copies the rest to the log so that the server
+        // never blocks (or fails) writing to a pipe nobody reads.
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next();
+            let _ = sender.send(first);
+            for line in lines.map_while(Result::ok) {
+                let _ = writeln!(log, "{line}");
+            }
+        });
+        let first = match receiver.recv_timeout(Duration::from_mins(1)) {
+            Ok(Some(Ok(line))) => line,
+            Ok(_) => bail!(
+                "the {name} ended its output before saying where it listens; its log is {}",
+                process.log.display()
+            ),
+            Err(_) => bail!(
+                "the {name} did not say where it listens within 60 s; its log is {}",
+                process.log.display()
+            ),
+        };
+        let base = first
+            .trim()
+            .strip_prefix("listening on ")
+            .with_context(|| format!("unexpected first line from the {name}: {first:?}"))?
+            .to_owned();
+        println!(
+            "load-gateway: {name} listening on {base} (pid {})",
+            process.child.id()
+        );
+        Ok((process, base))
+    }
+
+    /// Spawns `command` with its standard error (and its output unless `capture_stdout`) in
+    /// `dir/<name>.log`.
+    fn spawn(
+        name: &'static str,
+        mut command: Command,
+        dir: &Path,
+        capture_stdout: bool,
+    ) -> anyhow::Result<Self> {
+        let log = dir.join(format!("{name}.log"));
+        let file =
+            File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+        command.stdin(Stdio::null()).stderr(file.try_clone()?);
+        if capture_stdout {
+            command.stdout(Stdio::piped());
+        } else {
+            command.stdout(file);
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start the {name} ({command:?})"))?;
+        Ok(Self { name, child, log })
+    }
+
+    fn exited(&mut self) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        self.child
+            .try_wait()
+            .with_context(|| format!("cannot check on the {}", self.name))
+    }
+
+    /// Resident memory in kB: the process and every process it started.
+    fn resident_kb(&self) -> anyhow::Result<u64> {
+        let mut total = 0;
+        for pid in std::iter::once(self.child.id()).chain(descendants(self.child.id())) {
+            let path = format!("/proc/{pid}/status");
+            let Ok(status) = std::fs::read_to_string(&path) else {
+                // A child that exited in between has no memory left to count.
+                continue;
+            };
+            total += vm_rss_kb(&status).with_context(|| format!("no VmRSS line in {path}"))?;
+        }
+        Ok(total)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // The children are listed before the parent dies, while they are still its children.
+        let descendants = descendants(self.child.id());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !descendants.is_empty() {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .args(descendants.iter().map(u32::to_string))
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// The `VmRSS` of a `/proc/<pid>/status` text, in kB.
+pub(crate) fn vm_rss_kb(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kb| kb.parse().ok())
+}
+
+/// The parent pid in a `/proc/<pid>/stat` text; the command name in parentheses may itself
+/// hold spaces and parentheses, so the fields are counted after the last `)`.
+pub(crate) fn parent_pid(stat: &str) -> Option<u32> {
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Every process below `pid`, children first.
+fn descendants(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let parents: Vec<(u32, u32)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let child: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            Some((child, parent_pid(&stat)?))
+        })
+        .collect();
+    let mut found = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for (child, _) in parents.iter().filter(|(_, of)| *of == parent) {
+            found.push(*child);
+            frontier.push(*child);
+        }
+    }
+    found
+}

@@ -1,0 +1,242 @@
+use super::*;
+
+const SUMMARY: &str = r#"{"mode":"closed","url":"http://127.0.0.1:1/v1/chat/completions","connections":1,"seconds":3.0,"warmup_seconds":1.0,"target_rate":null,"requests":70068,"errors":1,"non_2xx":2,"reconnects":0,"elapsed_us":3000012.2,"rate":23355.9,"latency_us":{"min":25.1,"mean":42.6,"p50":31.1,"p90":73.0,"p99":119.7,"p99.9":580.0,"max":7131.1},"burst_wall_us":[205764.4,203908.4],"first_error":"http: connection reset"}"#;
+
+#[test]
+fn loadgen_summaries_are_read() {
+    let run = parse_run(SUMMARY).expect("a summary");
+    assert_eq!(
+        run,
+        Run {
+            rate: 23355.9,
+            requests: 70068,
+            errors: 1,
+            non_2xx: 2,
+            p50: 31.1,
+            p90: 73.0,
+            p99: 119.7,
+            p999: 580.0,
+            max: 7131.1,
+            bursts: vec![205_764.4, 203_908.4],
+            first_error: Some("http: connection reset".to_owned()),
+        }
+    );
+    assert!((run.worst_burst() - 205_764.4).abs() < 1e-9);
+}
+
+#[test]
+fn a_summary_without_percentiles_is_an_error_naming_the_field() {
+    let error =
+        parse_run(r#"{"rate":1.0,"requests":1,"errors":0,"non_2xx":0}"#).expect_err("no latency");
+    assert_eq!(
+        error.to_string(),
+        "loadgen's summary has no number at latency_us.p50"
+    );
+    assert!(parse_run("error: connection refused").is_err());
+}
+
+fn run(p50: f64, p99: f64) -> Run {
+    Run {
+        rate: 10_000.0,
+        requests: 1_000,
+        p50,
+        p90: p50,
+        p99,
+        p999: p99,
+        max: p99,
+        ..Run::default()
+    }
+}
+
+fn burst(wall: f64) -> Run {
+    Run {
+        bursts: vec![wall],
+        ..run(wall, wall)
+    }
+}
+
+/// Figures where the gateway meets every bar and LiteLLM is 20x slower.
+fn good() -> Figures {
+    Figures {
+        seconds: 10,
+        c1_direct: run(30.0, 100.0),
+        c1_gateway: Some(run(80.0, 300.0)),
+        c1_litellm: Some(run(1_030.0, 4_100.0)),
+        max_gateway: Some(run(0.0, 0.0)),
+        max_litellm: Some(Run {
+            rate: 400.0,
+            ..run(0.0, 0.0)
+        }),
+        open_direct: run(400.0, 2_000.0),
+        open_gateway: Some(run(600.0, 4_000.0)),
+        rss_gateway_kb: Some(20 * 1024),
+        rss_litellm_kb: Some(300 * 1024),
+        burst_direct: burst(203_000.0),
+        burst_gateway: Some(burst(210_000.0)),
+        burst_litellm: Some(burst(900_000.0)),
+    }
+}
+
+#[track_caller]
+fn row<'a>(report: &'a Report, figure: &str) -> Vec<&'a str> {
+    let line = report
+        .markdown
+        .lines()
+        .find(|line| line.starts_with(&format!("| {figure} |")))
+        .unwrap_or_else(|| panic!("no row `{figure}` in\n{}", report.markdown));
+    line.trim_matches('|').split(" | ").map(str::trim).collect()
+}
+
+#[test]
+fn a_gateway_within_every_bar_misses_nothing() {
+    let report = report(&good());
+    assert_eq!(report.missed, Vec::<String>::new());
+    assert_eq!(
+        row(&report, "c=1 added p50"),
+        ["c=1 added p50", "-", "50 us", "1000 us", "<= 100 us", "met"]
+    );
+    assert_eq!(
+        row(&report, "c=1 added p99"),
+        [
+            "c=1 added p99",
+            "-",
+            "200 us",
+            "4000 us",
+            "<= 300 us",
+            "met"
+        ]
+    );
+    assert_eq!(
+        row(&report, "LiteLLM / orkestra, added p50"),
+        [
+            "LiteLLM / orkestra, added p50",
+            "-",
+            "1x",
+            "20.0x",
+            ">= 10x (goal)",
+            "met (goal)"
+        ]
+    );
+    assert_eq!(
+        row(&report, "open loop at 10,000/s: added p99"),
+        [
+            "open loop at 10,000/s: added p99",
+            "-",
+            "2000 us",
+            "not run",
+            "<= 5000 us",
+            "met"
+        ]
+    );
+    assert_eq!(
+        row(&report, "resident memory after the throughput phase"),
+        [
+            "resident memory after the throughput phase",
+            "-",
+            "20.0 MB",
+            "300.0 MB",
+            "<= 50.0 MB",
+            "met"
+        ]
+    );
+    assert_eq!(
+        row(
+            &report,
+            "50 calls at once to a 200 ms model: slowest wall time"
+        ),
+        [
+            "50 calls at once to a 200 ms model: slowest wall time",
+            "203.0 ms",
+            "210.0 ms",
+            "900.0 ms",
+            "<= 250.0 ms",
+            "met"
+        ]
+    );
+}
+
+#[test]
+fn every_missed_bar_is_named() {
+    let mut figures = good();
+    figures.c1_gateway = Some(run(200.0, 500.0));
+    figures.open_gateway = Some(Run {
+        rate: 8_000.0,
+        ..run(5_000.0, 9_000.0)
+    });
+    figures.rss_gateway_kb = Some(60 * 1024);
+    figures.burst_gateway = Some(Run {
+        non_2xx: 3,
+        ..burst(400_000.0)
+    });
+    let report = report(&figures);
+    assert_eq!(
+        report.missed,
+        [
+            "c=1 added p50: 170 us (bar <= 100 us)",
+            "c=1 added p99: 400 us (bar <= 300 us)",
+            "open loop at 10,000/s: achieved: 8,000/s (bar >= 9,900/s)",
+            "open loop at 10,000/s: added p99: 7000 us (bar <= 5000 us)",
+            "resident memory after the throughput phase: 60.0 MB (bar <= 50.0 MB)",
+            "50 calls at once to a 200 ms model: slowest wall time: 400.0 ms (bar <= 250.0 ms)",
+            "failed requests (errors and non-2xx), all phases: 3 (bar <= 0)",
+        ]
+    );
+    assert_eq!(row(&report, "c=1 added p50")[5], "**missed**");
+    // The ratio is a goal: reported, never a failure.
+    assert_eq!(
+        row(&report, "LiteLLM / orkestra, added p50")[5],
+        "missed (goal)"
+    );
+}
+
+#[test]
+fn without_the_gateway_nothing_is_checked_and_the_peers_are_still_reported() {
+    let figures = Figures {
+        c1_gateway: None,
+        max_gateway: None,
+        open_gateway: None,
+        rss_gateway_kb: None,
+        burst_gateway: None,
+        ..good()
+    };
+    let report = report(&figures);
+    assert!(report.missed.is_empty());
+    assert_eq!(
+        row(&report, "c=1 latency p50"),
+        ["c=1 latency p50", "30 us", "not run", "1030 us", "", ""]
+    );
+    assert_eq!(row(&report, "c=1 added p99")[5], "not checked");
+    assert!(report.markdown.contains("The gateway was not run"));
+}
+
+#[test]
+fn rates_are_grouped_by_thousands() {
+    assert_eq!(rate(10_000.0), "10,000/s");
+    assert_eq!(rate(987.4), "987/s");
+    assert_eq!(rate(1_234_567.0), "1,234,567/s");
+}
+
+#[test]
+fn proc_files_give_memory_and_parents() {
+    let status = "Name:\torkestra\nVmPeak:\t  99999 kB\nVmRSS:\t   23456 kB\nThreads:\t3\n";
+    assert_eq!(vm_rss_kb(status), Some(23_456));
+    assert_eq!(vm_rss_kb("Name:\tx\n"), None);
+    assert_eq!(
+        parent_pid("4242 (python3 (worker) x) S 4200 4242 4200 0 -1"),
+        Some(4200)
+    );
+}
+
+#[test]
+fn the_configurations_point_at_the_simulator() {
+    let gateway = gateway_config("http://127.0.0.1:4321/v1");
+    let parsed: toml::Table = gateway.parse().expect("TOML");
+    assert_eq!(
+        parsed["providers"]["sim"]["base_url"].as_str(),
+        Some("http://127.0.0.1:4321/v1")
+    );
+    assert_eq!(parsed["models"]["list"][1]["id"].as_str(), Some("sim/slow"));
+    let litellm = litellm_config("http://127.0.0.1:4321/v1");
+    assert!(litellm.contains("  - model_name: m\n    litellm_params:\n      model: openai/m\n      api_base: http://127.0.0.1:4321/v1\n"));
+    assert!(litellm.contains("model: openai/slow"));
+}
