@@ -86,27 +86,25 @@ fn json_error(body: &[u8], error: &serde_json::Error) -> ApiError {
     let position = format!(" at line {} column {}", error.line(), error.column());
     let what = full.strip_suffix(&position).unwrap_or(&full);
     let (line, column) = (error.line(), error.column());
-    let (message, param) = if error.is_syntax() || error.is_eof() {
-        (
-            format!("the request body is not valid JSON (line {line}, column {column}): {what}"),
-            None,
-        )
-    } else if path == "." {
+    // Some chat types read through their own visitors, which can report a wrong value as a
+    // syntax error; whether the body is JSON at all is asked of the body itself.
+    let what_is_wrong = if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+        "the request body is not a chat completions request"
+    } else {
+        "the request body is not valid JSON"
+    };
+    let (message, param) = if path == "." {
         let param = what
             .strip_prefix("missing field `")
             .and_then(|rest| rest.strip_suffix('`'))
             .map(str::to_owned);
         (
-            format!(
-                "the request body is not a chat completions request (line {line}, column {column}): {what}"
-            ),
+            format!("{what_is_wrong} (line {line}, column {column}): {what}"),
             param,
         )
     } else {
         (
-            format!(
-                "the request body is not a chat completions request: at `{path}` (line {line}, column {column}): {what}"
-            ),
+            format!("{what_is_wrong}: at `{path}` (line {line}, column {column}): {what}"),
             Some(path),
         )
     };

@@ -23,7 +23,7 @@ fn syntax_errors_name_line_and_column() {
         "{\"model\": \"auto\",\n \"messages\": [}",
         "invalid_json",
         &["not valid JSON", "line 2, column 15", "expected value"],
-        None,
+        Some("messages[0]"),
     );
 }
 
@@ -72,4 +72,18 @@ fn a_client_request_id_is_kept_and_a_missing_one_is_made() {
     let second = request_id(&HeaderMap::new());
     assert_ne!(first, second);
     assert!(first.to_str().expect("ascii").starts_with("req-"));
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_not_called_invalid_json() {
+    check(
+        "{\"model\": \"auto\",\n \"messages\": [{\"role\": 7}]}",
+        "invalid_json",
+        &[
+            "not a chat completions request",
+            "messages[0].role",
+            "line 2, column",
+        ],
+        Some("messages[0].role"),
+    );
 }
