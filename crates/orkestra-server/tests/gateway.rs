@@ -1,0 +1,628 @@
+//! The gateway on a real loopback listener, called with reqwest: echo models for answers, a
+//! scripted backend for failures, slowness and cut streams.
+
+// Helpers outside `#[test]` functions panic on purpose: a broken fixture is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use orkestra::Orchestrator;
+use orkestra::config::ServerConfig;
+use orkestra::models::{ModelId, ModelSpec, TokenPrice};
+use orkestra::resilience::{PipelineConfig, RetryConfig};
+use orkestra_core::{
+    ChatBackend, ChatRequest, ChatResponse, ChatStream, Choice, Delta, Error, ErrorCategory,
+    ErrorClass, FinishReason, Message, StreamEvent,
+};
+use orkestra_providers::EchoBackend;
+use serde_json::{Value, json};
+
+/// What the scripted backend does on every call.
+#[derive(Clone)]
+enum Script {
+    /// Fails with this class before answering.
+    Fail(ErrorClass),
+    /// Answers `slow` after this long.
+    Slow(Duration),
+    /// Streams one token, then fails as a reset connection would.
+    CutAfterFirstToken,
+}
+
+struct Scripted {
+    script: Script,
+    calls: AtomicUsize,
+}
+
+impl Scripted {
+    fn new(script: Script) -> Arc<Self> {
+        Arc::new(Self {
+            script,
+            calls: AtomicUsize::new(0),
+        })
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+fn answer(text: &str) -> ChatResponse {
+    ChatResponse {
+        id: "chatcmpl-scripted".to_owned(),
+        object: "chat.completion".to_owned(),
+        created: 1,
+        model: "a".to_owned(),
+        choices: vec![Choice {
+            index: 0,
+            message: Message::assistant(text),
+            finish_reason: Some(FinishReason::Stop),
+            extra: serde_json::Map::new(),
+        }],
+        usage: None,
+        extra: serde_json::Map::new(),
+    }
+}
+
+#[async_trait]
+impl ChatBackend for Scripted {
+    async fn chat(&self, _request: &ChatRequest) -> Result<ChatResponse, Error> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        match &self.script {
+            Script::Fail(class) => Err(Error::with_class(*class, "scripted failure")),
+            Script::Slow(delay) => {
+                tokio::time::sleep(*delay).await;
+                Ok(answer("slow"))
+            }
+            Script::CutAfterFirstToken => Ok(answer("whole")),
+        }
+    }
+
+    async fn stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+        if matches!(self.script, Script::CutAfterFirstToken) {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let events: Vec<Result<StreamEvent, Error>> = vec![
+                Ok(StreamEvent::Delta(Delta::text(0, "Hel"))),
+                Err(Error::new(
+                    ErrorCategory::Network,
+                    "connection reset by peer",
+                )),
+            ];
+            return Ok(Box::pin(futures_util::stream::iter(events)));
+        }
+        let response = self.chat(request).await?;
+        let events: Vec<Result<StreamEvent, Error>> = vec![
+            Ok(StreamEvent::Delta(Delta::text(0, response.text()))),
+            Ok(StreamEvent::Finish {
+                index: 0,
+                reason: FinishReason::Stop,
+            }),
+        ];
+        Ok(Box::pin(futures_util::stream::iter(events)))
+    }
+}
+
+fn spec(id: &str, millinanos_per_token: u64) -> ModelSpec {
+    let mut spec = ModelSpec::new(ModelId::new(id).expect("a valid model id"), 8_192);
+    spec.input_price = TokenPrice::from_millinanos_per_token(millinanos_per_token);
+    spec.output_price = TokenPrice::from_millinanos_per_token(millinanos_per_token);
+    spec
+}
+
+/// One attempt per model, so a scripted failure is answered at once.
+fn single_attempt() -> PipelineConfig {
+    PipelineConfig {
+        retry: Some(RetryConfig {
+            max_attempts: 1,
+            ..RetryConfig::default()
+        }),
+        ..PipelineConfig::default()
+    }
+}
+
+/// Two echo models, `echo/cheap` and `echo/pricey`.
+fn echo_orchestrator() -> Orchestrator {
+    Orchestrator::builder()
+        .model(spec("echo/cheap", 100))
+        .model(spec("echo/pricey", 100_000))
+        .backend("echo", Arc::new(EchoBackend::new()))
+        .build()
+        .expect("a valid orchestrator")
+}
+
+/// `scripted/a`, served by `backend`.
+fn scripted_orchestrator(backend: &Arc<Scripted>) -> Orchestrator {
+    Orchestrator::builder()
+        .model(spec("scripted/a", 100))
+        .backend("scripted", Arc::clone(backend) as Arc<dyn ChatBackend>)
+        .resilience(single_attempt())
+        .build()
+        .expect("a valid orchestrator")
+}
+
+struct Gateway {
+    base: String,
+    http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Gateway {
+    async fn start(orchestrator: Orchestrator) -> Self {
+        Self::with_config(orchestrator, ServerConfig::default()).await
+    }
+
+    async fn with_config(orchestrator: Orchestrator, config: ServerConfig) -> Self {
+        // reqwest is built without a default TLS provider; plain HTTP still builds a TLS config.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("an address"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(orkestra_server::serve(
+            listener,
+            orchestrator,
+            config,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            base,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            served,
+        }
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .expect("the gateway answers")
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("the gateway answers")
+    }
+
+    /// Stops accepting and waits for `serve` to return.
+    async fn shut_down(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.served.await.expect("serve did not panic")
+    }
+}
+
+fn chat(model: &str, prompt: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": prompt}]})
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .expect("an ASCII header")
+}
+
+/// The `data:` payloads of an SSE body, in order.
+fn sse_data(body: &str) -> Vec<&str> {
+    body.split("\n\n")
+        .filter(|event| !event.is_empty())
+        .map(|event| {
+            event
+                .strip_prefix("data: ")
+                .unwrap_or_else(|| panic!("not a data event: {event:?}"))
+        })
+        .collect()
+}
+
+async fn error_of(response: reqwest::Response) -> Value {
+    let body: Value = response.json().await.expect("a JSON error body");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert!(body["error"]["type"].is_string(), "{body}");
+    assert!(body["error"].get("param").is_some(), "{body}");
+    body["error"].clone()
+}
+
+#[tokio::test]
+async fn plain_completion_answers_with_the_routing_headers() {
+    let gateway = Gateway::start(echo_orchestrator()).await;
+    let response = gateway
+        .http
+        .post(format!("{}/v1/chat/completions", gateway.base))
+        .header("x-request-id", "client-42")
+        .json(&chat("echo/pricey", "ping"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "content-type"), "application/json");
+    assert_eq!(header(&response, "x-orkestra-model"), "echo/pricey");
+    assert_eq!(header(&response, "x-orkestra-attempts"), "1");
+    assert_eq!(header(&response, "x-request-id"), "client-42");
+    let overhead = header(&response, "x-orkestra-overhead-ms");
+    let decimals = overhead.split_once('.').map(|(_, d)| d.len());
+    assert_eq!(decimals, Some(3), "overhead {overhead}");
+    assert!(overhead.parse::<f64>().expect("a number") >= 0.0);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["object"], "chat.completion");
+    assert_eq!(body["model"], "echo/pricey");
+    assert_eq!(body["choices"][0]["message"]["content"], "ping");
+
+    let response = gateway
+        .post("/v1/chat/completions", &chat("echo/cheap", "ping"))
+        .await;
+    assert!(
+        header(&response, "x-request-id").starts_with("req-"),
+        "a request id is made when the client sent none"
+    );
+}
+
+#[tokio::test]
+async fn streaming_sends_chunks_then_done_and_usage_only_when_asked() {
+    let gateway = Gateway::start(echo_orchestrator()).await;
+    let mut request = chat("echo/cheap", "one two three");
+    request["stream"] = json!(true);
+    request["stream_options"] = json!({"include_usage": true});
+    let response = gateway.post("/v1/chat/completions", &request).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "content-type"), "text/event-stream");
+    assert_eq!(header(&response, "x-orkestra-model"), "echo/cheap");
+    assert_eq!(header(&response, "x-orkestra-attempts"), "1");
+    assert!(response.headers().contains_key("x-orkestra-overhead-ms"));
+    let body = response.text().await.expect("a body");
+    let events = sse_data(&body);
+    assert_eq!(events.last(), Some(&"[DONE]"), "{body}");
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|data| serde_json::from_str(data).expect("a JSON chunk"))
+        .collect();
+    let text: String = chunks
+        .iter()
+        .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(text, "one two three");
+    assert!(
+        chunks
+            .iter()
+            .all(|chunk| chunk["object"] == "chat.completion.chunk"
+                && chunk["model"] == "echo/cheap")
+    );
+    let finish = chunks
+        .iter()
+        .find_map(|chunk| chunk["choices"][0]["finish_reason"].as_str());
+    assert_eq!(finish, Some("stop"));
+    let usage = chunks.last().expect("chunks")["usage"].clone();
+    assert!(usage["completion_tokens"].as_u64().is_some(), "{body}");
+
+    request
+        .as_object_mut()
+        .expect("an object")
+        .remove("stream_options");
+    let body = gateway
+        .post("/v1/chat/completions", &request)
+        .await
+        .text()
+        .await
+        .expect("a body");
+    assert!(
+        !body.contains("\"usage\""),
+        "usage without include_usage: {body}"
+    );
+    assert!(body.ends_with("data: [DONE]\n\n"), "{body}");
+}
+
+#[tokio::test]
+async fn auto_cost_picks_the_cheapest_model() {
+    let gateway = Gateway::start(echo_orchestrator()).await;
+    let response = gateway
+        .post("/v1/chat/completions", &chat("auto:cost", "What is 2 + 2?"))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-orkestra-model"), "echo/cheap");
+}
+
+#[tokio::test]
+async fn an_unknown_model_is_404_model_not_found() {
+    let gateway = Gateway::start(echo_orchestrator()).await;
+    let response = gateway
+        .post("/v1/chat/completions", &chat("nobody/nothing", "hi"))
+        .await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(header(&response, "x-orkestra-attempts"), "0");
+    let error = error_of(response).await;
+    assert_eq!(error["code"], "model_not_found");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nobody/nothing")),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn bad_json_is_400_naming_the_position() {
+    let gateway = Gateway::start(echo_orchestrator()).await;
+    let response = gateway
+        .http
+        .post(format!("{}/v1/chat/completions", gateway.base))
+        .header("content-type", "application/json")
+        .body("{\"model\": \"auto\",\n \"messages\": [{\"role\": 7}]}")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().contains_key("x-request-id"));
+    let error = error_of(response).await;
+    assert_eq!(error["type"], "invalid_request_error");
+    assert_eq!(error["param"], "messages[0].role");
+    let message = error["message"].as_str().expect("a message");
+    assert!(message.contains("line 2, column"), "{message}");
+
+    let response = gateway
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "auto", "messages": []}),
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(error_of(response).await["param"], "messages");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let config = ServerConfig {
+        body_limit: 1_024,
+        ..ServerConfig::default()
+    };
+    let gateway = Gateway::with_config(echo_orchestrator(), config).await;
+    let response = gateway
+        .post("/v1/chat/completions", &chat("auto", &"x".repeat(4_096)))
+        .await;
+    assert_eq!(response.status(), 413);
+    assert_eq!(error_of(response).await["code"], "request_too_large");
+    let response = gateway
+        .post("/v1/chat/completions", &chat("auto", "small"))
+        .await;
+    assert_eq!(response.status(), 200, "a body under the limit passes");
+}
+
+#[tokio::test]
+async fn a_stream_cut_after_its_first_token_ends_with_an_error_event_and_no_done() {
+    let backend = Scripted::new(Script::CutAfterFirstToken);
+    let gateway = Gateway::start(scripted_orchestrator(&backend)).await;
+    let mut request = chat("scripted/a", "hello");
+    request["stream"] = json!(true);
+    let response = gateway.post("/v1/chat/completions", &request).await;
+    assert_eq!(response.status(), 200, "the first token was already sent");
+    let body = response.text().await.expect("a body");
+    let events = sse_data(&body);
+    assert!(
+        !events.contains(&"[DONE]"),
+        "a cut stream must not finish: {body}"
+    );
+    let first: Value = serde_json::from_str(events[0]).expect("a chunk");
+    assert_eq!(first["choices"][0]["delta"]["content"], "Hel");
+    let last: Value = serde_json::from_str(events.last().expect("events")).expect("JSON");
+    assert_eq!(last["error"]["code"], "upstream_unreachable", "{body}");
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("connection reset")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn upstream_failures_are_gateway_errors_with_attempts() {
+    let class =
+        ErrorClass::new(ErrorCategory::RateLimited).with_retry_after(Duration::from_millis(1_200));
+    let backend = Scripted::new(Script::Fail(class));
+    let gateway = Gateway::start(scripted_orchestrator(&backend)).await;
+    let response = gateway
+        .post("/v1/chat/completions", &chat("scripted/a", "hi"))
+        .await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(header(&response, "retry-after"), "2");
+    assert_eq!(header(&response, "x-orkestra-attempts"), "1");
+    assert_eq!(header(&response, "x-orkestra-model"), "scripted/a");
+    assert_eq!(error_of(response).await["type"], "rate_limit_error");
+
+    let backend = Scripted::new(Script::Fail(ErrorClass::new(ErrorCategory::Auth)));
+    let gateway = Gateway::start(scripted_orchestrator(&backend)).await;
+    let response = gateway
+        .post("/v1/chat/completions", &chat("scripted/a", "hi"))
+        .await;
+    assert_eq!(
+        response.status(),
+        502,
+        "the upstream key failed, not the caller's"
+    );
+    assert_eq!(error_of(response).await["code"], "upstream_auth_failed");
+}
+
+#[tokio::test]
+async fn route_explains_the_choice_without_calling_any_model() {
+    let backend = Scripted::new(Script::Slow(Duration::ZERO));
+    let orchestrator = Orchestrator::builder()
+        .model(spec("scripted/a", 100))
+        .model(spec("scripted/b", 100_000))
+        .backend("scripted", Arc::clone(&backend) as Arc<dyn ChatBackend>)
+        .build()
+        .expect("an orchestrator");
+    let gateway = Gateway::start(orchestrator).await;
+    let response = gateway
+        .post(
+            "/v1/route",
+            &chat("auto:cost", "Write a haiku about the sea"),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(backend.calls(), 0, "routing must not call a model");
+    assert_eq!(body["target"], json!({"kind": "auto", "strategy": "cost"}));
+    assert_eq!(body["chain"], json!(["scripted/a", "scripted/b"]));
+    assert!(body["task"]["input_tokens"].as_u64().is_some(), "{body}");
+    let ranked = body["selection"]["ranked"].as_array().expect("a ranking");
+    assert_eq!(ranked[0]["model"], "scripted/a");
+    assert!(
+        ranked[0]["breakdown"]["cost"]["contribution"].is_number(),
+        "{body}"
+    );
+    let explain = body["explain"].as_str().expect("an explanation");
+    assert!(explain.contains("strategy cost"), "{explain}");
+    assert!(
+        explain.contains("chain: scripted/a -> scripted/b"),
+        "{explain}"
+    );
+
+    let response = gateway.post("/v1/route", &chat("scripted/b", "hi")).await;
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(
+        body["target"],
+        json!({"kind": "model", "model": "scripted/b"})
+    );
+    assert_eq!(body["selection"], Value::Null);
+    assert_eq!(backend.calls(), 0);
+}
+
+#[tokio::test]
+async fn models_lists_auto_then_the_served_models() {
+    let orchestrator = Orchestrator::builder()
+        .model(spec("echo/cheap", 100))
+        .model(spec("elsewhere/unserved", 100))
+        .backend("echo", Arc::new(EchoBackend::new()))
+        .build()
+        .expect("an orchestrator");
+    let gateway = Gateway::start(orchestrator).await;
+    let body: Value = gateway.get("/v1/models").await.json().await.expect("JSON");
+    assert_eq!(body["object"], "list");
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|entry| entry["id"].as_str())
+        .collect();
+    assert_eq!(ids[0], "auto");
+    assert!(ids.contains(&"auto:cost"));
+    assert!(ids.contains(&"echo/cheap"));
+    assert!(!ids.contains(&"elsewhere/unserved"), "no backend serves it");
+    let entry = body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .find(|entry| entry["id"] == "echo/cheap")
+        .expect("the echo model");
+    assert_eq!(entry["owned_by"], "echo");
+    assert_eq!(entry["object"], "model");
+    assert!(entry["created"].as_u64().is_some());
+}
+
+#[tokio::test]
+async fn healthz_passes_and_readyz_needs_a_callable_model() {
+    let gateway = Gateway::start(echo_orchestrator()).await;
+    let response = gateway.get("/healthz").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "content-type"), "application/health+json");
+    assert_eq!(
+        response.json::<Value>().await.expect("JSON")["status"],
+        "pass"
+    );
+    let response = gateway.get("/readyz").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.expect("JSON")["status"],
+        "pass"
+    );
+
+    let unserved = Orchestrator::builder()
+        .model(spec("elsewhere/unserved", 100))
+        .build()
+        .expect("an orchestrator");
+    let gateway = Gateway::start(unserved).await;
+    let response = gateway.get("/readyz").await;
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["status"], "fail");
+    assert_eq!(body["checks"]["models"]["status"], "fail");
+    assert_eq!(body["checks"]["storage"]["status"], "pass");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_the_openai_shape() {
+    let gateway = Gateway::start(echo_orchestrator()).await;
+    let response = gateway.get("/v1/nothing").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(error_of(response).await["code"], "unknown_url");
+    let response = gateway.get("/v1/chat/completions").await;
+    assert_eq!(response.status(), 405);
+    assert_eq!(error_of(response).await["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn graceful_shutdown_drains_an_in_flight_request() {
+    let backend = Scripted::new(Script::Slow(Duration::from_millis(300)));
+    let gateway = Gateway::start(scripted_orchestrator(&backend)).await;
+    let in_flight = {
+        let http = gateway.http.clone();
+        let url = format!("{}/v1/chat/completions", gateway.base);
+        tokio::spawn(async move {
+            http.post(url)
+                .json(&chat("scripted/a", "take your time"))
+                .send()
+                .await
+        })
+    };
+    while backend.calls() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let base = gateway.base.clone();
+    gateway.shut_down().await.expect("serve returns cleanly");
+    let response = in_flight
+        .await
+        .expect("the request task")
+        .expect("the in-flight request was answered, not cut");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["choices"][0]["message"]["content"], "slow");
+    let after = reqwest::Client::new()
+        .get(format!("{base}/healthz"))
+        .send()
+        .await;
+    assert!(after.is_err(), "the listener is closed after shutdown");
+}
+
+#[tokio::test]
+async fn shutdown_gives_up_on_requests_after_the_grace_period() {
+    let backend = Scripted::new(Script::Slow(Duration::from_secs(30)));
+    let config = ServerConfig {
+        shutdown_grace: Duration::from_millis(100),
+        ..ServerConfig::default()
+    };
+    let gateway = Gateway::with_config(scripted_orchestrator(&backend), config).await;
+    let http = gateway.http.clone();
+    let url = format!("{}/v1/chat/completions", gateway.base);
+    let _stuck =
+        tokio::spawn(async move { http.post(url).json(&chat("scripted/a", "hi")).send().await });
+    while backend.calls() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let returned = tokio::time::timeout(Duration::from_secs(10), gateway.shut_down()).await;
+    assert!(
+        matches!(returned, Ok(Ok(()))),
+        "serve must return once the grace period is over"
+    );
+}
