@@ -20,6 +20,7 @@ mod bench;
 mod ci;
 mod flags;
 mod load_mock;
+mod openai_client;
 mod tidy;
 
 use std::path::{Path, PathBuf};

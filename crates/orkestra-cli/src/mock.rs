@@ -33,10 +33,12 @@ pub(crate) async fn run(args: MockArgs) -> Result<(), Failure> {
         writeln!(stdout, "simulated models: {}", names.join(", "))?;
     }
     if config.default_model.is_some() {
-        writeln!(
-            stdout,
-            "any other model name: answered by the default model"
-        )?;
+        let which = if names.is_empty() {
+            "every"
+        } else {
+            "any other"
+        };
+        writeln!(stdout, "{which} model name: answered by the default model")?;
     }
     stdout.flush()?;
     drop(stdout);
