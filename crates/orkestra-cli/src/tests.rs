@@ -228,3 +228,19 @@ fn storage_passwords_are_not_printed() {
     );
     check("sqlite::memory:", "sqlite::memory:");
 }
+
+#[test]
+fn every_example_in_the_configuration_guide_parses() {
+    let guide = include_str!("../../../docs/configuration.md");
+    let examples: Vec<&str> = guide
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .collect();
+    assert!(examples.len() >= 10, "found {} examples", examples.len());
+    for (index, example) in examples.iter().enumerate() {
+        if let Err(error) = Config::from_toml_str(example, "configuration.md") {
+            panic!("example {index} of docs/configuration.md: {error}\n{example}");
+        }
+    }
+}
