@@ -47,6 +47,10 @@ const STEPS: &[Step<Context>] = &[
         run: test,
     },
     Step {
+        name: "openai-python",
+        run: openai_python,
+    },
+    Step {
         name: "doctest",
         run: doctest,
     },
@@ -284,6 +288,11 @@ fn test(cx: &Context) -> anyhow::Result<()> {
         cmd!(sh, "cargo test --workspace --locked --no-fail-fast").run()?;
     }
     Ok(())
+}
+
+/// The official `openai` Python client against a running gateway.
+fn openai_python(cx: &Context) -> anyhow::Result<()> {
+    crate::openai_client::run(&cx.sh, &cx.root)
 }
 
 /// nextest does not run doctests, so they get their own step.

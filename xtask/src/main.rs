@@ -23,6 +23,7 @@ mod ci;
 mod flags;
 mod load_gateway;
 mod load_mock;
+mod openai_client;
 mod tidy;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,222 @@
+//! The built `orkestra` binary, run end to end on the built-in demo configuration.
+//!
+//! Each test runs in an empty temporary folder, so no `orkestra.toml` is picked up and the
+//! demo's SQLite file lands there.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+#[track_caller]
+fn orkestra(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_orkestra"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run orkestra {args:?}: {error}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn route_prints_a_ranking_for_the_cost_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = orkestra(
+        dir.path(),
+        &["route", "write a python function", "--strategy", "cost"],
+    );
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("code_generation"), "{stdout}");
+    assert!(stdout.contains("strategy cost"), "{stdout}");
+    // The cheapest simulated model leads a cost ranking, and the reason is printed.
+    assert!(stdout.contains(" 1. sim/small"), "{stdout}");
+    assert!(
+        stdout.contains("echo/echo") && stdout.contains("deny list"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("chain: sim/small -> "), "{stdout}");
+    // Routing calls no model and opens no store.
+    assert!(!dir.path().join("orkestra.db").exists());
+}
+
+#[test]
+fn route_json_is_machine_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = orkestra(dir.path(), &["route", "hello", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["selection"]["strategy"], "balanced");
+    assert_eq!(json["chain"].as_array().map(Vec::len), Some(3), "{json}");
+}
+
+#[test]
+fn chat_with_the_echo_model_prints_the_prompt_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = orkestra(dir.path(), &["chat", "--model", "echo/echo", "hi"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(text(&output.stdout).trim(), "hi");
+    assert!(stderr.contains("model: echo/echo"), "{stderr}");
+    assert!(stderr.contains("attempts: echo/echo ok"), "{stderr}");
+}
+
+#[test]
+fn chat_streams_through_a_simulated_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = orkestra(
+        dir.path(),
+        &[
+            "chat",
+            "--stream",
+            "--model",
+            "sim/small",
+            "stream this back",
+        ],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(text(&output.stdout).trim(), "stream this back");
+    assert!(stderr.contains("model: sim/small"), "{stderr}");
+}
+
+#[test]
+fn chat_with_an_unknown_model_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = orkestra(dir.path(), &["chat", "--model", "nope/nope", "hi"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("`nope/nope` does not exist"));
+}
+
+#[test]
+fn an_invalid_config_exits_2_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "# a comment\n[server]\nlisten = 8080\n",
+    )
+    .unwrap();
+    for command in [
+        &["route", "hi"][..],
+        &["chat", "hi"],
+        &["serve"],
+        &["models", "list"],
+    ] {
+        let mut args = command.to_vec();
+        args.extend(["--config", "bad.toml"]);
+        let output = orkestra(dir.path(), &args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: bad.toml: line 3: "),
+            "{args:?}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn a_local_orkestra_toml_is_read_without_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("orkestra.toml"),
+        "[providers.echo]\nkind = \"echo\"\n[models]\ncatalog = \"none\"\n\
+         [[models.list]]\nid = \"echo/only\"\ncontext_window = 1000\nmax_output_tokens = 100\n",
+    )
+    .unwrap();
+    let output = orkestra(dir.path(), &["models", "list"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(stdout.contains("echo/only"), "{stdout}");
+    assert!(!stdout.contains("sim/"), "{stdout}");
+}
+
+#[test]
+fn init_then_init_again_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = orkestra(dir.path(), &["init"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let second = orkestra(dir.path(), &["init"]);
+    assert_eq!(second.status.code(), Some(2));
+    assert!(text(&second.stderr).contains("--force"));
+    // The written file is a valid configuration.
+    let listed = orkestra(dir.path(), &["models", "list"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
+    assert!(text(&listed.stdout).contains("echo/echo"));
+}
+
+#[test]
+fn models_export_then_import_keeps_every_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = orkestra(dir.path(), &["models", "export", "--output", "models.toml"]);
+    assert_eq!(export.status.code(), Some(0), "{}", text(&export.stderr));
+    let import = orkestra(
+        dir.path(),
+        &["models", "import", "models.toml", "--output", "models.json"],
+    );
+    let stderr = text(&import.stderr);
+    assert_eq!(import.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("models.toml: 4 models, valid"), "{stderr}");
+    let json = std::fs::read_to_string(dir.path().join("models.json")).unwrap();
+    assert!(json.contains("\"sim/large\""), "{json}");
+}
+
+#[test]
+fn models_import_converts_litellm_prices() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("prices.json"),
+        r#"{
+          "sample_spec": {"mode": "chat"},
+          "gpt-4o-mini": {"litellm_provider": "openai", "mode": "chat", "max_input_tokens": 128000,
+                          "max_output_tokens": 16384, "input_cost_per_token": 1.5e-7,
+                          "output_cost_per_token": 6e-7},
+          "text-embedding-3-small": {"litellm_provider": "openai", "mode": "embedding",
+                                     "max_input_tokens": 8191, "input_cost_per_token": 2e-8},
+          "mystery": {"litellm_provider": "openai", "mode": "chat"}
+        }"#,
+    )
+    .unwrap();
+    let output = orkestra(
+        dir.path(),
+        &["models", "import", "--litellm", "prices.json"],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("imported 1 chat models, skipped 2 entries"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 `embedding` entries"), "{stderr}");
+    assert!(stderr.contains("skipped mystery: "), "{stderr}");
+    assert!(text(&output.stdout).contains("id = \"openai/gpt-4o-mini\""));
+}
+
+#[test]
+fn help_lists_every_command_and_the_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = orkestra(dir.path(), &["--help"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0));
+    for command in [
+        "serve",
+        "route",
+        "chat",
+        "models",
+        "mock",
+        "init",
+        "Exit codes:",
+    ] {
+        assert!(
+            stdout.contains(command),
+            "{command} missing from:\n{stdout}"
+        );
+    }
+}
