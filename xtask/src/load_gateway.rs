@@ -529,7 +529,20 @@ impl Servers {
         wait_until_answering(&mut mock, &direct, Duration::from_secs(10))?;
         let upstream = format!("{mock_base}/v1");
         let gateway = if gateway_present {
-            let config = write(dir, "orkestra.toml", &gateway_config(&upstream))?;
+            // The gateway keeps its statistics and charges in a SQLite file, its default
+            // storage; an in-memory database would hold every charge of the run in RAM.
+            let database = dir.join("orkestra.db");
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));
+            }
+            let config = write(
+                dir,
+                "orkestra.toml",
+                &gateway_config(
+                    &upstream,
+                    &format!("sqlite://{}?mode=rwc", database.display()),
+                ),
+            )?;
             let mut command = Command::new(release.join("orkestra"));
             command.arg("serve").arg("--config").arg(&config);
             let (mut process, base) = Process::start("gateway", command, dir)?;
@@ -632,14 +645,14 @@ ttft = { fixed = "200ms" }
 "#;
 
 /// The gateway's configuration, in front of the simulator at `base_url`.
-pub(crate) fn gateway_config(base_url: &str) -> String {
+pub(crate) fn gateway_config(base_url: &str, storage: &str) -> String {
     format!(
         r#"# Written by `cargo xtask load-gateway`.
 [server]
 listen = "127.0.0.1:0"
 
 [storage]
-url = "sqlite::memory:"
+url = "{storage}"
 
 [routing]
 strategy = "balanced"

@@ -1,44 +1,54 @@
 //! Writes charges and statistics to the store off the request path.
 //!
-//! A request never waits on the database: charges go into a channel, and a background task
-//! appends them in batches every `flush_interval` and saves the statistics with them. Shutdown
-//! drains the channel and writes once more, so a clean stop loses nothing.
+//! A request never waits on the database, nor wakes anything: charges go into a list, and a
+//! background task appends them in batches every `flush_interval` and saves the statistics with
+//! them. Shutdown writes what is left, so a clean stop loses nothing.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use orkestra_models::store::Store;
 use orkestra_models::{Charge, PerfStats};
-use tokio::sync::{mpsc, oneshot};
-
-/// What the writer task is asked to do.
-enum Message {
-    Charge(Charge),
-    /// Write everything now, save statistics, stop, and say so.
-    Shutdown(oneshot::Sender<()>),
-}
+use tokio::sync::{Notify, oneshot};
 
 /// The handle on the writer task.
 pub(crate) struct Recorder {
     store: Store,
-    sender: mpsc::UnboundedSender<Message>,
+    /// Charges not yet written. A request only pushes here: waking the writer for every
+    /// charge cost a task wake-up, often a thread wake-up, per request.
+    pending: Arc<Mutex<Vec<Charge>>>,
+    stop: Arc<Notify>,
+    stopped: Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 impl Recorder {
     /// Starts the writer on the current tokio runtime.
     pub(crate) fn start(store: Store, stats: Arc<PerfStats>, interval: Duration) -> Self {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(store.clone(), stats, receiver, interval));
-        Self { store, sender }
+        let pending = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(Notify::new());
+        let (done, stopped) = oneshot::channel();
+        tokio::spawn(write_loop(
+            store.clone(),
+            stats,
+            Arc::clone(&pending),
+            Arc::clone(&stop),
+            done,
+            interval,
+        ));
+        Self {
+            store,
+            pending,
+            stop,
+            stopped: Mutex::new(Some(stopped)),
+        }
     }
 
     /// Queues a charge for the next batch.
     pub(crate) fn record(&self, charge: Charge) {
-        // The writer only stops at shutdown; a charge recorded after it is kept in the
-        // in-memory ledger only.
-        if self.sender.send(Message::Charge(charge)).is_err() {
-            tracing::warn!("charge recorded after shutdown: not persisted");
-        }
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(charge);
     }
 
     /// Whether the store answers.
@@ -46,53 +56,51 @@ impl Recorder {
         self.store.ping().await.map_err(|error| error.to_string())
     }
 
-    /// Writes what is pending and stops the writer.
+    /// Writes what is pending and stops the writer; charges recorded later are written by a
+    /// later call.
     pub(crate) async fn shutdown(&self, stats: &PerfStats) {
-        let (done, wait) = oneshot::channel();
-        if self.sender.send(Message::Shutdown(done)).is_ok() {
-            let _ = wait.await;
-        } else if let Err(error) = self.store.save_stats(stats).await {
-            tracing::warn!(%error, "could not save statistics at shutdown");
+        let stopped = self
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(stopped) = stopped {
+            self.stop.notify_one();
+            let _ = stopped.await;
+        } else {
+            let mut batch = take(&self.pending);
+            flush(&self.store, stats, &mut batch).await;
         }
     }
+}
+
+fn take(pending: &Mutex<Vec<Charge>>) -> Vec<Charge> {
+    std::mem::take(&mut *pending.lock().unwrap_or_else(PoisonError::into_inner))
 }
 
 async fn write_loop(
     store: Store,
     stats: Arc<PerfStats>,
-    mut receiver: mpsc::UnboundedReceiver<Message>,
+    pending: Arc<Mutex<Vec<Charge>>>,
+    stop: Arc<Notify>,
+    done: oneshot::Sender<()>,
     interval: Duration,
 ) {
-    let mut batch = Vec::new();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut dirty = false;
+    let mut batch = Vec::new();
     loop {
-        tokio::select! {
-            message = receiver.recv() => match message {
-                Some(Message::Charge(charge)) => {
-                    batch.push(charge);
-                    dirty = true;
-                }
-                Some(Message::Shutdown(done)) => {
-                    while let Ok(Message::Charge(charge)) = receiver.try_recv() {
-                        batch.push(charge);
-                    }
-                    flush(&store, &stats, &mut batch).await;
-                    let _ = done.send(());
-                    return;
-                }
-                None => {
-                    flush(&store, &stats, &mut batch).await;
-                    return;
-                }
-            },
-            _ = ticker.tick() => {
-                if dirty {
-                    flush(&store, &stats, &mut batch).await;
-                    dirty = false;
-                }
-            }
+        let stopping = tokio::select! {
+            () = stop.notified() => true,
+            _ = ticker.tick() => false,
+        };
+        batch.append(&mut take(&pending));
+        if !batch.is_empty() || stopping {
+            flush(&store, &stats, &mut batch).await;
+        }
+        if stopping {
+            let _ = done.send(());
+            return;
         }
     }
 }

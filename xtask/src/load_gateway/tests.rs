@@ -229,8 +229,15 @@ fn proc_files_give_memory_and_parents() {
 
 #[test]
 fn the_configurations_point_at_the_simulator() {
-    let gateway = gateway_config("http://127.0.0.1:4321/v1");
+    let gateway = gateway_config(
+        "http://127.0.0.1:4321/v1",
+        "sqlite:///tmp/x/orkestra.db?mode=rwc",
+    );
     let parsed: toml::Table = gateway.parse().expect("TOML");
+    assert_eq!(
+        parsed["storage"]["url"].as_str(),
+        Some("sqlite:///tmp/x/orkestra.db?mode=rwc")
+    );
     assert_eq!(
         parsed["providers"]["sim"]["base_url"].as_str(),
         Some("http://127.0.0.1:4321/v1")
