@@ -566,15 +566,9 @@ impl Orchestrator {
             .policies
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match policies
+        policies
             .get(model)
-            .and_then(|policy| policy.pipeline.circuit_breaker())
-            .map(|breaker| breaker.state())
-        {
-            Some(State::Open) => BreakerStatus::Open,
-            Some(State::HalfOpen) => BreakerStatus::HalfOpen,
-            _ => BreakerStatus::Closed,
-        }
+            .map_or(BreakerStatus::Closed, |policy| policy.breaker_status())
     }
 
     /// The policies of `model`, built on first use.
@@ -605,6 +599,19 @@ impl Orchestrator {
 }
 
 impl ModelPolicy {
+    /// The state of the model's breaker, as the scorer reads it (`Closed` without one).
+    fn breaker_status(&self) -> BreakerStatus {
+        match self
+            .pipeline
+            .circuit_breaker()
+            .map(|breaker| breaker.state())
+        {
+            Some(State::Open) => BreakerStatus::Open,
+            Some(State::HalfOpen) => BreakerStatus::HalfOpen,
+            _ => BreakerStatus::Closed,
+        }
+    }
+
     /// Policies from an effective configuration that was validated when the orchestrator was
     /// built; a section that still fails to build is left off rather than failing a request.
     fn new(name: &str, config: &PipelineConfig) -> Self {
@@ -687,15 +694,12 @@ impl LiveSignals for Live<'_> {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for (slot, spec) in out.iter_mut().zip(models.get(first..).unwrap_or_default()) {
-            let status = match policies
+            let status = policies
                 .get(&spec.id)
-                .and_then(|policy| policy.pipeline.circuit_breaker())
-                .map(|breaker| breaker.state())
-            {
-                Some(State::Open) => BreakerStatus::Open,
-                Some(State::HalfOpen) => BreakerStatus::HalfOpen,
-                _ => continue,
-            };
+                .map_or(BreakerStatus::Closed, |policy| policy.breaker_status());
+            if status == BreakerStatus::Closed {
+                continue;
+            }
             let signals = slot.get_or_insert(ScoringSignals {
                 success_rate: 1.0,
                 ..ScoringSignals::default()
