@@ -57,7 +57,9 @@ pub struct HttpConfig {
     /// How long an unused pooled connection stays open.
     #[serde(with = "humantime_serde")]
     pub pool_idle_timeout: Duration,
-    /// How many unused connections to keep per host.
+    /// How many unused connections to keep per host. Keep it at or above the calls in flight
+    /// to one host: a connection returned to a full pool is closed, and the next call pays a
+    /// new connect (at 64 calls in flight and a cap of 32, a connect per call or so).
     pub pool_max_idle_per_host: usize,
     /// Largest response body read into memory; a larger one is an error, never an OOM.
     /// A stream's events are bounded by the same size each.
@@ -71,7 +73,8 @@ impl Default for HttpConfig {
     /// - `idle_timeout`: 60 s between chunks (reasoning models pause for tens of seconds);
     /// - `total_timeout`: 10 min, the longest answer worth waiting for;
     /// - `pool_idle_timeout`: 90 s, below the 120 s idle cut of common load balancers;
-    /// - `pool_max_idle_per_host`: 32;
+    /// - `pool_max_idle_per_host`: 1024, more than a gateway keeps in flight to one host, so
+    ///   load never churns connections;
     /// - `max_body_bytes`: 32 MiB.
     fn default() -> Self {
         Self {
@@ -80,7 +83,7 @@ impl Default for HttpConfig {
             idle_timeout: Duration::from_mins(1),
             total_timeout: Duration::from_mins(10),
             pool_idle_timeout: Duration::from_secs(90),
-            pool_max_idle_per_host: 32,
+            pool_max_idle_per_host: 1024,
             max_body_bytes: 32 * 1024 * 1024,
         }
     }

@@ -163,6 +163,7 @@ battery!(
     charges_are_listed_per_principal_and_day,
     values_above_i64_max_are_refused_not_wrapped,
     concurrent_appends_lose_nothing,
+    a_batch_of_several_inserts_is_written_whole_and_in_order,
 );
 
 // Fixtures.
@@ -847,5 +848,43 @@ fn migrations_are_numbered_from_one_without_gaps() {
     assert_eq!(
         migrate::LATEST,
         i64::try_from(migrate::MIGRATIONS.len()).unwrap()
+    );
+}
+
+async fn a_batch_of_several_inserts_is_written_whole_and_in_order(target: &Target) {
+    // Two full statements and a partial one, with and without request ids.
+    let count = 2 * super::CHARGES_PER_INSERT + 37;
+    let charges: Vec<Charge> = (0..count as u64)
+        .map(|i| {
+            let mut c = charge(
+                ["team-a", "carol"][usize::from(i % 2 == 0)],
+                "openai/gpt-4o-mini",
+                10 + i,
+                UnixMillis(NOON.0 + i),
+            );
+            c.request_id = (i % 3 != 0).then(|| format!("req-{i}"));
+            c
+        })
+        .collect();
+    let store = target.open().await;
+    store.append_charges(&charges).await.unwrap();
+    let listed = store.charges(None, NOON.day(), NOON.day()).await.unwrap();
+    assert_eq!(listed, charges, "every row, in order, with its fields");
+    store.close().await;
+}
+
+#[test]
+fn the_multi_row_insert_numbers_every_parameter_once() {
+    let sql = super::insert_charges_sql(2, true);
+    assert!(
+        sql.ends_with(
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8), ($9, $10, $11, $12, $13, $14, $15, $16)"
+        ),
+        "{sql}"
+    );
+    let sql = super::insert_charges_sql(2, false);
+    assert!(
+        sql.ends_with("VALUES (?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?)"),
+        "{sql}"
     );
 }
