@@ -409,6 +409,42 @@ pub fn from_reqwest(error: reqwest::Error) -> Error {
     Error::new(category, message).with_source(error)
 }
 
+/// Where a failure of our own HTTP/1 transport happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Connecting, sending the request, or waiting for the response headers.
+    Request,
+    /// Reading the response body.
+    Body,
+}
+
+/// Classifies a failure of the `http://` transport (hyper's connection API).
+///
+/// Every one is `network`, retryable: the connection was lost or the server answered with
+/// something that is not HTTP/1.1. Timeouts we enforce ourselves come from [`timeout`].
+pub fn from_hyper(error: hyper::Error, phase: Phase) -> Error {
+    let what = match phase {
+        Phase::Request => "request failed",
+        Phase::Body => "body read failed",
+    };
+    let reason = if error.is_parse() || error.is_parse_status() {
+        format!("the answer is not valid HTTP/1.1: {}", root_cause(&error))
+    } else if error.is_incomplete_message() {
+        "connection closed before the response was complete".to_owned()
+    } else if error.is_canceled() {
+        "connection closed before the request was sent".to_owned()
+    } else {
+        io_description(&error).unwrap_or_else(|| root_cause(&error))
+    };
+    Error::new(ErrorCategory::Network, format!("{what}: {reason}")).with_source(error)
+}
+
+/// Classifies a failed TCP connect.
+pub fn connect_failed(error: std::io::Error) -> Error {
+    let reason = io_description(&error).unwrap_or_else(|| error.to_string());
+    Error::new(ErrorCategory::Network, format!("connect failed: {reason}")).with_source(error)
+}
+
 /// The innermost cause's text: `reqwest`'s own text repeats the URL and hides the reason.
 fn root_cause(error: &(dyn StdError + 'static)) -> String {
     let mut current = error;

@@ -1,31 +1,50 @@
-//! The HTTP layer every client shares: [`HttpConfig`], [`HttpClient`] and [`HttpResponse`].
+//! The HTTP layer every client shares: [`HttpConfig`], [`HttpClient`], [`Endpoint`] and
+//! [`HttpResponse`].
 //!
-//! One pooled `reqwest` client per provider, on rustls with the ring provider, with
-//! `TCP_NODELAY` (a small request must not wait for Nagle's algorithm and a delayed ACK, the
-//! ~40 ms stall seen in other gateways) and four separate timeouts:
+//! Two transports behind one interface, chosen by the URL's scheme when the [`Endpoint`] is
+//! parsed (once, when a provider client is built):
 //!
-//! - `connect_timeout`: opening the connection (`reqwest`'s own);
+//! - `http://` (vLLM, llama.cpp, Ollama, LM Studio, the simulator: servers near the gateway,
+//!   where the HTTP stack's own microseconds show): HTTP/1.1 connections of our own on hyper's
+//!   connection API, pooled per host, most recently used first. No URL parsing, proxy matching
+//!   or tower layers per call; a proxy is not used for `http://` URLs.
+//! - `https://` (cloud APIs): `reqwest` on rustls with the ring provider, honouring the usual
+//!   proxy variables. There the network dominates.
+//!
+//! Both set `TCP_NODELAY` (a small request must not wait for Nagle's algorithm and a delayed
+//! ACK, the ~40 ms stall seen in other gateways) and share four timeouts:
+//!
+//! - `connect_timeout`: opening the connection;
 //! - `first_byte_timeout`: from sending the request to the response headers;
 //! - `idle_timeout`: between two body chunks, so a stalled stream fails even when the total
 //!   budget is long;
 //! - `total_timeout`: the whole call, from sending to the last body byte.
 //!
-//! Cancellation is dropping: every future and stream here owns its `reqwest` request, and
-//! dropping it closes the connection (hyper cannot reuse a connection with a half-read
-//! answer), so a caller that gives up frees the server's slot at once.
+//! Cancellation is dropping: every future and stream here owns its request, and dropping it
+//! before the answer's end closes the connection (HTTP/1 cannot reuse a connection with a
+//! half-read answer), so a caller that gives up frees the server's slot at once. A connection
+//! goes back to the pool only once its answer was read to the end.
 
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::pin::Pin;
-use std::sync::Once;
+use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::{Body as _, Incoming};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{CONTENT_LENGTH, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use hyper::{Method, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
 use orkestra_core::{Error, ErrorCategory};
-use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::error::{self, TimeoutKind};
+use crate::error::{self, Phase, TimeoutKind};
 
 /// HTTP settings of one provider client.
 ///
@@ -127,13 +146,230 @@ fn install_crypto_provider() {
     });
 }
 
+/// A URL parsed once, to be requested many times. Cheap to clone.
+///
+/// ```
+/// use orkestra_providers::http::Endpoint;
+/// let local = Endpoint::parse("http://127.0.0.1:8000/v1/chat/completions")?;
+/// assert_eq!(local.as_str(), "http://127.0.0.1:8000/v1/chat/completions");
+/// assert!(Endpoint::parse("ftp://example.com/").is_err());
+/// # Ok::<(), orkestra_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Endpoint {
+    inner: Arc<EndpointInner>,
+}
+
+struct EndpointInner {
+    url: String,
+    target: Target,
+}
+
+enum Target {
+    /// `http://`: our own pooled HTTP/1.1 connections.
+    Plain(PlainTarget),
+    /// `https://`: `reqwest`.
+    Tls(reqwest::Url),
+}
+
+struct PlainTarget {
+    /// `host:port`, the pool's key and the address to connect to.
+    address: Arc<str>,
+    /// The `Host` header.
+    host: HeaderValue,
+    /// The request target: path and query.
+    path: Uri,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Endpoint").field(&self.inner.url).finish()
+    }
+}
+
+impl Endpoint {
+    /// Parses an `http://` or `https://` URL; anything else, a URL with credentials in it, or
+    /// one that does not parse is an `invalid_request` error naming it.
+    pub fn parse(url: &str) -> Result<Self, Error> {
+        let invalid = |why: &str| {
+            Error::new(
+                ErrorCategory::InvalidRequest,
+                format!("invalid URL {url:?}: {why}"),
+            )
+        };
+        let target = if url.starts_with("http://") {
+            let uri = url.parse::<Uri>().map_err(|e| invalid(&e.to_string()))?;
+            let authority = uri.authority().ok_or_else(|| invalid("no host"))?.clone();
+            if authority.as_str().contains('@') {
+                return Err(invalid(
+                    "credentials in the URL are not supported; send them as a header",
+                ));
+            }
+            if authority.host().is_empty() {
+                return Err(invalid("no host"));
+            }
+            let port = authority.port_u16().unwrap_or(80);
+            let path = uri.path_and_query().map_or_else(
+                || Uri::from_static("/"),
+                |path| {
+                    Uri::from_maybe_shared(Bytes::copy_from_slice(path.as_str().as_bytes()))
+                        .unwrap_or_else(|_| Uri::from_static("/"))
+                },
+            );
+            Target::Plain(PlainTarget {
+                address: Arc::from(format!("{}:{port}", authority.host())),
+                host: HeaderValue::from_str(authority.as_str())
+                    .map_err(|_| invalid("the host is not a valid header value"))?,
+                path,
+            })
+        } else if url.starts_with("https://") {
+            Target::Tls(reqwest::Url::parse(url).map_err(|e| invalid(&e.to_string()))?)
+        } else {
+            return Err(invalid("must start with http:// or https://"));
+        };
+        Ok(Self {
+            inner: Arc::new(EndpointInner {
+                url: url.to_owned(),
+                target,
+            }),
+        })
+    }
+
+    /// The URL as given.
+    pub fn as_str(&self) -> &str {
+        &self.inner.url
+    }
+}
+
+/// What a request can be sent to: an [`Endpoint`], or a URL parsed on the spot.
+pub trait IntoEndpoint {
+    /// The endpoint, or why the URL is not one.
+    fn into_endpoint(self) -> Result<Endpoint, Error>;
+}
+
+impl IntoEndpoint for &Endpoint {
+    fn into_endpoint(self) -> Result<Endpoint, Error> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoEndpoint for Endpoint {
+    fn into_endpoint(self) -> Result<Endpoint, Error> {
+        Ok(self)
+    }
+}
+
+impl IntoEndpoint for &str {
+    fn into_endpoint(self) -> Result<Endpoint, Error> {
+        Endpoint::parse(self)
+    }
+}
+
+impl IntoEndpoint for &String {
+    fn into_endpoint(self) -> Result<Endpoint, Error> {
+        Endpoint::parse(self)
+    }
+}
+
+/// A request being built: method, endpoint, headers and body. An invalid URL or header is
+/// reported by [`HttpClient::send`], as an `invalid_request` error.
+#[derive(Debug)]
+pub struct RequestBuilder {
+    method: Method,
+    endpoint: Result<Endpoint, Error>,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl RequestBuilder {
+    fn new(method: Method, endpoint: Result<Endpoint, Error>) -> Self {
+        Self {
+            method,
+            endpoint,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// Sets every header of `headers`, replacing values already set under the same names.
+    #[must_use]
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        let mut last = None;
+        for (name, value) in headers {
+            // A name comes with its first value only; the others follow with `None`.
+            match name {
+                Some(name) => {
+                    self.headers.insert(name.clone(), value);
+                    last = Some(name);
+                }
+                None => {
+                    if let Some(name) = &last {
+                        self.headers.append(name.clone(), value);
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    /// Sets one header, replacing a value already set under its name.
+    #[must_use]
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        HeaderName: TryFrom<K>,
+        HeaderValue: TryFrom<V>,
+    {
+        let name = HeaderName::try_from(name).ok();
+        let value = HeaderValue::try_from(value).ok();
+        match (name, value) {
+            (Some(name), Some(value)) => {
+                self.headers.insert(name, value);
+            }
+            (name, _) => {
+                if self.endpoint.is_ok() {
+                    let what = name.map_or("a header name".to_owned(), |name| {
+                        format!("the value of header {name}")
+                    });
+                    self.endpoint = Err(Error::new(
+                        ErrorCategory::InvalidRequest,
+                        format!("invalid request: {what} is not valid in HTTP"),
+                    ));
+                }
+            }
+        }
+        self
+    }
+
+    /// Sets the body.
+    #[must_use]
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
 /// A pooled HTTP client with the timeouts and size cap of an [`HttpConfig`].
 ///
 /// Cheap to clone: clones share the connection pool.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
-    client: reqwest::Client,
+    inner: Arc<ClientInner>,
+}
+
+#[derive(Debug)]
+struct ClientInner {
     config: HttpConfig,
+    /// The `https://` transport.
+    tls: reqwest::Client,
+    /// Idle `http://` connections per `host:port`, the most recently used last.
+    idle: Mutex<HashMap<Arc<str>, VecDeque<Idle>>>,
+    user_agent: HeaderValue,
+}
+
+#[derive(Debug)]
+struct Idle {
+    sender: SendRequest<Full<Bytes>>,
+    since: Instant,
 }
 
 impl HttpClient {
@@ -141,57 +377,263 @@ impl HttpClient {
     pub fn new(config: HttpConfig) -> Result<Self, Error> {
         config.validate()?;
         install_crypto_provider();
-        let client = reqwest::Client::builder()
+        let tls = reqwest::Client::builder()
             .tls_backend_rustls()
             .connect_timeout(config.connect_timeout)
             .pool_idle_timeout(config.pool_idle_timeout)
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
             .tcp_nodelay(true)
             .tcp_keepalive(Some(Duration::from_secs(30)))
-            .user_agent(concat!("orkestra/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT_VALUE)
             .build()
             .map_err(error::from_reqwest)?;
-        Ok(Self { client, config })
+        Ok(Self {
+            inner: Arc::new(ClientInner {
+                config,
+                tls,
+                idle: Mutex::new(HashMap::new()),
+                user_agent: HeaderValue::from_static(USER_AGENT_VALUE),
+            }),
+        })
     }
 
     /// The configuration.
     pub fn config(&self) -> &HttpConfig {
-        &self.config
+        &self.inner.config
     }
 
     /// Starts a `GET` request.
-    pub fn get(&self, url: &str) -> reqwest::RequestBuilder {
-        self.client.get(url)
+    pub fn get(&self, endpoint: impl IntoEndpoint) -> RequestBuilder {
+        RequestBuilder::new(Method::GET, endpoint.into_endpoint())
     }
 
     /// Starts a `POST` request.
-    pub fn post(&self, url: &str) -> reqwest::RequestBuilder {
-        self.client.post(url)
+    pub fn post(&self, endpoint: impl IntoEndpoint) -> RequestBuilder {
+        RequestBuilder::new(Method::POST, endpoint.into_endpoint())
     }
 
     /// Sends `request` and waits for the response headers, at most `first_byte_timeout`
     /// (and never past `total_timeout`). Any status is returned; see
     /// [`HttpResponse::error_for_status`].
-    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<HttpResponse, Error> {
+    pub async fn send(&self, request: RequestBuilder) -> Result<HttpResponse, Error> {
+        let RequestBuilder {
+            method,
+            endpoint,
+            headers,
+            body,
+        } = request;
+        let endpoint = endpoint?;
+        let config = &self.inner.config;
         let start = Instant::now();
-        let deadline = start + self.config.total_timeout;
-        let (wait, kind) = if self.config.first_byte_timeout < self.config.total_timeout {
-            (self.config.first_byte_timeout, TimeoutKind::FirstByte)
+        let deadline = start + config.total_timeout;
+        let (wait, kind) = if config.first_byte_timeout < config.total_timeout {
+            (config.first_byte_timeout, TimeoutKind::FirstByte)
         } else {
-            (self.config.total_timeout, TimeoutKind::Total)
+            (config.total_timeout, TimeoutKind::Total)
         };
-        let response = match tokio::time::timeout(wait, request.send()).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(failure)) => return Err(error::from_reqwest(failure)),
+        let sent = match &endpoint.inner.target {
+            Target::Plain(target) => {
+                tokio::time::timeout(wait, self.send_plain(target, method, headers, body)).await
+            }
+            Target::Tls(url) => {
+                let request = self
+                    .inner
+                    .tls
+                    .request(method, url.clone())
+                    .headers(headers)
+                    .body(body);
+                tokio::time::timeout(wait, async {
+                    let mut response = request.send().await.map_err(error::from_reqwest)?;
+                    let headers = std::mem::take(response.headers_mut());
+                    Ok((response.status(), headers, Body::Tls(response)))
+                })
+                .await
+            }
+        };
+        let (status, headers, body) = match sent {
+            Ok(sent) => sent?,
             Err(_) => return Err(error::timeout(kind, wait)),
         };
         Ok(HttpResponse {
-            response,
+            status,
+            headers,
+            body,
             deadline,
-            idle: self.config.idle_timeout,
-            total: self.config.total_timeout,
-            max_body_bytes: self.config.max_body_bytes,
+            idle: config.idle_timeout,
+            total: config.total_timeout,
+            max_body_bytes: config.max_body_bytes,
         })
+    }
+
+    async fn send_plain(
+        &self,
+        target: &PlainTarget,
+        method: Method,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<(StatusCode, HeaderMap, Body), Error> {
+        let mut request = hyper::Request::new(Full::new(body));
+        *request.method_mut() = method;
+        *request.uri_mut() = target.path.clone();
+        *request.headers_mut() = headers;
+        let fields = request.headers_mut();
+        fields.insert(HOST, target.host.clone());
+        if !fields.contains_key(USER_AGENT) {
+            fields.insert(USER_AGENT, self.inner.user_agent.clone());
+        }
+        loop {
+            let (mut sender, reused) = match self.checkout(&target.address).await {
+                Some(sender) => (sender, true),
+                None => (self.connect(&target.address).await?, false),
+            };
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    let (parts, incoming) = response.into_parts();
+                    let release = Release {
+                        client: Arc::clone(&self.inner),
+                        address: Arc::clone(&target.address),
+                        sender,
+                    };
+                    return Ok((
+                        parts.status,
+                        parts.headers,
+                        Body::Plain {
+                            incoming,
+                            release: Some(release),
+                        },
+                    ));
+                }
+                Err(mut failure) => match failure.take_message() {
+                    // Never written: a pooled connection the server had closed. Once more, on
+                    // the next pooled connection or a new one.
+                    Some(unsent) if reused => request = unsent,
+                    _ => return Err(error::from_hyper(failure.into_error(), Phase::Request)),
+                },
+            }
+        }
+    }
+
+    /// The most recently used idle connection to `address` that is still open.
+    async fn checkout(&self, address: &Arc<str>) -> Option<SendRequest<Full<Bytes>>> {
+        let expiry = self.inner.config.pool_idle_timeout;
+        loop {
+            let idle = {
+                let mut pool = self
+                    .inner
+                    .idle
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                pool.get_mut(address)?.pop_back()?
+            };
+            let mut sender = idle.sender;
+            if idle.since.elapsed() < expiry && !sender.is_closed() && sender.ready().await.is_ok()
+            {
+                return Some(sender);
+            }
+        }
+    }
+
+    async fn connect(&self, address: &str) -> Result<SendRequest<Full<Bytes>>, Error> {
+        let limit = self.inner.config.connect_timeout;
+        let stream = match tokio::time::timeout(limit, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(failure)) => return Err(error::connect_failed(failure)),
+            Err(_) => return Err(error::timeout(TimeoutKind::Connect, limit)),
+        };
+        stream.set_nodelay(true).map_err(error::connect_failed)?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|failure| error::from_hyper(failure, Phase::Request))?;
+        tokio::spawn(async move {
+            if let Err(failure) = connection.await {
+                tracing::debug!(%failure, "an upstream connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+}
+
+/// `orkestra/<version>`.
+const USER_AGENT_VALUE: &str = concat!("orkestra/", env!("CARGO_PKG_VERSION"));
+
+/// Gives a connection back to its pool once its answer was read to the end.
+#[derive(Debug)]
+struct Release {
+    client: Arc<ClientInner>,
+    address: Arc<str>,
+    sender: SendRequest<Full<Bytes>>,
+}
+
+impl Release {
+    fn release(self) {
+        if self.sender.is_closed() {
+            return;
+        }
+        let config = &self.client.config;
+        let mut pool = self
+            .client
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let idle = pool.entry(self.address).or_default();
+        // The oldest are first: drop those past the idle timeout.
+        while idle
+            .front()
+            .is_some_and(|oldest| oldest.since.elapsed() >= config.pool_idle_timeout)
+        {
+            idle.pop_front();
+        }
+        if idle.len() < config.pool_max_idle_per_host {
+            idle.push_back(Idle {
+                sender: self.sender,
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
+/// A response body of either transport.
+#[derive(Debug)]
+enum Body {
+    Plain {
+        incoming: Incoming,
+        /// `None` once the connection went back to the pool.
+        release: Option<Release>,
+    },
+    Tls(reqwest::Response),
+}
+
+impl Body {
+    /// The next chunk of data; `None` at the end.
+    async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        match self {
+            Self::Plain { incoming, release } => loop {
+                match incoming.frame().await {
+                    None => {
+                        if let Some(release) = release.take() {
+                            release.release();
+                        }
+                        return Ok(None);
+                    }
+                    Some(Ok(frame)) => {
+                        // Trailers carry nothing a client here reads.
+                        let Ok(data) = frame.into_data() else {
+                            continue;
+                        };
+                        if incoming.is_end_stream()
+                            && let Some(release) = release.take()
+                        {
+                            release.release();
+                        }
+                        if !data.is_empty() {
+                            return Ok(Some(data));
+                        }
+                    }
+                    Some(Err(failure)) => return Err(error::from_hyper(failure, Phase::Body)),
+                }
+            },
+            Self::Tls(response) => response.chunk().await.map_err(error::from_reqwest),
+        }
     }
 }
 
@@ -205,7 +647,9 @@ const ERROR_BODY_BYTES: usize = 64 * 1024;
 /// A response whose headers arrived; its body is read under the client's timeouts.
 #[derive(Debug)]
 pub struct HttpResponse {
-    response: reqwest::Response,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Body,
     deadline: Instant,
     idle: Duration,
     total: Duration,
@@ -215,12 +659,12 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// The HTTP status code.
     pub fn status(&self) -> u16 {
-        self.response.status().as_u16()
+        self.status.as_u16()
     }
 
     /// The response headers.
     pub fn headers(&self) -> &HeaderMap {
-        self.response.headers()
+        &self.headers
     }
 
     /// The media type of the body (`application/json`), without parameters.
@@ -228,14 +672,24 @@ impl HttpResponse {
         error::content_type(self.headers())
     }
 
+    /// The `Content-Length`, when the server sent a valid one.
+    fn content_length(&self) -> Option<u64> {
+        self.headers
+            .get(CONTENT_LENGTH)?
+            .to_str()
+            .ok()?
+            .parse()
+            .ok()
+    }
+
     /// The response itself on a 2xx status; otherwise the classified error, read from the
     /// status, the headers and the first 64 KiB of the body.
     pub async fn error_for_status(self) -> Result<Self, Error> {
-        if self.response.status().is_success() {
+        if self.status.is_success() {
             return Ok(self);
         }
         let status = self.status();
-        let headers = self.headers().clone();
+        let headers = self.headers.clone();
         let mut reader = BodyReader::from(self);
         let mut body = BytesMut::new();
         // An error body cut by a timeout or a reset still classifies by its status.
@@ -252,17 +706,11 @@ impl HttpResponse {
     /// The whole body, within the idle and total timeouts and at most `max_body_bytes`.
     pub async fn bytes(self) -> Result<Bytes, Error> {
         let limit = self.max_body_bytes;
-        if self
-            .response
-            .content_length()
-            .is_some_and(|length| length > limit as u64)
-        {
+        let length = self.content_length();
+        if length.is_some_and(|length| length > limit as u64) {
             return Err(error::body_too_large(limit));
         }
-        let capacity = self
-            .response
-            .content_length()
-            .map_or(0, |length| usize::try_from(length).unwrap_or(limit));
+        let capacity = length.map_or(0, |length| usize::try_from(length).unwrap_or(limit));
         let mut reader = BodyReader::from(self);
         // Most bodies arrive as one chunk: return it without copying.
         let Some(first) = reader.next_chunk().await? else {
@@ -304,7 +752,7 @@ impl HttpResponse {
 
 /// Reads body chunks under the idle and total deadlines.
 struct BodyReader {
-    response: reqwest::Response,
+    body: Body,
     deadline: Instant,
     idle: Duration,
     total: Duration,
@@ -313,7 +761,7 @@ struct BodyReader {
 impl From<HttpResponse> for BodyReader {
     fn from(response: HttpResponse) -> Self {
         Self {
-            response: response.response,
+            body: response.body,
             deadline: response.deadline,
             idle: response.idle,
             total: response.total,
@@ -329,9 +777,8 @@ impl BodyReader {
         } else {
             (self.deadline, TimeoutKind::Total, self.total)
         };
-        match tokio::time::timeout_at(until, self.response.chunk()).await {
-            Ok(Ok(chunk)) => Ok(chunk),
-            Ok(Err(failure)) => Err(error::from_reqwest(failure)),
+        match tokio::time::timeout_at(until, self.body.chunk()).await {
+            Ok(chunk) => chunk,
             Err(_) => Err(error::timeout(kind, limit)),
         }
     }

@@ -73,7 +73,7 @@ mod test_server;
 
 pub use anthropic::{AnthropicClient, AnthropicConfig};
 pub use echo::EchoBackend;
-pub use http::{HttpClient, HttpConfig, HttpResponse};
+pub use http::{Endpoint, HttpClient, HttpConfig, HttpResponse};
 pub use ollama::{OllamaClient, OllamaConfig};
 pub use openai::{OpenAiClient, OpenAiConfig};
 pub use secret::Secret;

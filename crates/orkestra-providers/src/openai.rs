@@ -30,14 +30,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures_util::{FutureExt, StreamExt};
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use orkestra_core::{
     ChatBackend, ChatRequest, ChatResponse, ChatStream, Error, ErrorCategory, StreamEvent, Usage,
 };
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{self, ErrorBody};
-use crate::http::{HttpClient, HttpConfig, HttpResponse};
+use crate::http::{Endpoint, HttpClient, HttpConfig, HttpResponse, RequestBuilder};
 use crate::secret::Secret;
 use crate::sse::{self, SseStream};
 use crate::usage;
@@ -98,8 +98,8 @@ pub struct OpenAiClient {
 struct Inner {
     provider: Arc<str>,
     base_url: String,
-    chat_url: String,
-    models_url: String,
+    chat_url: Endpoint,
+    models_url: Endpoint,
     headers: HeaderMap,
     key: Option<Secret>,
     stream_usage: bool,
@@ -176,8 +176,10 @@ impl OpenAiClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 provider: Arc::from(config.provider.as_str()),
-                chat_url: format!("{base_url}/chat/completions"),
-                models_url: format!("{base_url}/models"),
+                chat_url: Endpoint::parse(&format!("{base_url}/chat/completions"))
+                    .map_err(|e| e.with_provider(&config.provider))?,
+                models_url: Endpoint::parse(&format!("{base_url}/models"))
+                    .map_err(|e| e.with_provider(&config.provider))?,
                 base_url,
                 headers,
                 key,
@@ -220,11 +222,7 @@ impl OpenAiClient {
         }
     }
 
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-        tag: &Tag,
-    ) -> Result<HttpResponse, Error> {
+    async fn send(&self, request: RequestBuilder, tag: &Tag) -> Result<HttpResponse, Error> {
         let response = self
             .inner
             .http
@@ -234,7 +232,7 @@ impl OpenAiClient {
         response.error_for_status().await.map_err(|e| tag.apply(e))
     }
 
-    fn post_chat(&self, body: Vec<u8>, accept: &'static str) -> reqwest::RequestBuilder {
+    fn post_chat(&self, body: Vec<u8>, accept: &'static str) -> RequestBuilder {
         self.inner
             .http
             .post(&self.inner.chat_url)

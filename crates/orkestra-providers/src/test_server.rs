@@ -25,6 +25,8 @@ pub(crate) enum Step {
     Hang,
     /// Reset the connection (RST, not FIN).
     Reset,
+    /// Close the connection (FIN), as a server does with an idle keep-alive connection.
+    Close,
 }
 
 /// A request as received: the head (request line and headers) and the body.
@@ -167,6 +169,7 @@ async fn serve(
                     let _ = socket.set_zero_linger();
                     return;
                 }
+                Step::Close => return,
             }
         }
     }

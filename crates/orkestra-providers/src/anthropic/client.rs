@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{EventParser, parse_response, request_body};
 use crate::event_stream::{Framing, drive};
-use crate::http::{HttpClient, HttpConfig, HttpResponse};
+use crate::http::{Endpoint, HttpClient, HttpConfig, HttpResponse};
 use crate::secret::Secret;
 use crate::sse::{self, SseEvent};
 
@@ -77,7 +77,7 @@ pub struct AnthropicClient {
     config: AnthropicConfig,
     key: Secret,
     http: HttpClient,
-    messages_url: String,
+    messages_url: Endpoint,
 }
 
 impl AnthropicClient {
@@ -92,7 +92,11 @@ impl AnthropicClient {
     pub fn with_key(config: AnthropicConfig, key: Secret) -> Result<Self, Error> {
         let http = HttpClient::new(config.http.clone())
             .map_err(|error| error.with_provider(config.name.clone()))?;
-        let messages_url = format!("{}/v1/messages", config.base_url.trim_end_matches('/'));
+        let messages_url = Endpoint::parse(&format!(
+            "{}/v1/messages",
+            config.base_url.trim_end_matches('/')
+        ))
+        .map_err(|error| error.with_provider(config.name.clone()))?;
         Ok(Self {
             config,
             key,

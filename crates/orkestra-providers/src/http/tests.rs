@@ -82,7 +82,7 @@ async fn a_body_is_read_whole_and_a_status_is_classified() {
 }
 
 #[tokio::test]
-async fn a_refused_connection_is_a_network_error() {
+async fn a_refused_connection_is_a_network_error_on_both_transports() {
     // Bind then drop a listener so the port is very likely closed.
     let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -90,12 +90,15 @@ async fn a_refused_connection_is_a_network_error() {
         .local_addr()
         .unwrap();
     let http = client(fast());
-    let error = http
-        .send(http.get(&format!("http://{addr}/")))
-        .await
-        .unwrap_err();
-    check(&error, ErrorCategory::Network, "connection refused");
-    assert!(error.class().retryable);
+    // `http://` is our own transport, `https://` is reqwest's: they classify alike.
+    for scheme in ["http", "https"] {
+        let error = http
+            .send(http.get(&format!("{scheme}://{addr}/")))
+            .await
+            .unwrap_err();
+        check(&error, ErrorCategory::Network, "connection refused");
+        assert!(error.class().retryable, "{scheme}");
+    }
 }
 
 #[tokio::test]
@@ -219,4 +222,104 @@ async fn connections_are_reused() {
     }
     assert_eq!(server.received().len(), 3);
     assert_eq!(server.connections(), 1, "one pooled keep-alive connection");
+}
+
+#[tokio::test]
+async fn a_pooled_connection_the_server_closed_is_replaced_without_an_error() {
+    let server = TestServer::start(|_| vec![Step::Write(json(200, "{}")), Step::Close]).await;
+    let http = client(fast());
+    for round in 0..4 {
+        let answer = http.send(http.get(&server.url("/"))).await.unwrap();
+        assert_eq!(
+            answer.bytes().await.unwrap().as_ref(),
+            b"{}",
+            "round {round}"
+        );
+        if round % 2 == 1 {
+            // Give the connection task time to see the close; the other rounds race it.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    assert_eq!(server.received().len(), 4, "each request sent once");
+    assert_eq!(server.connections(), 4, "a new connection after each close");
+}
+
+#[tokio::test]
+async fn a_body_dropped_half_read_closes_its_connection() {
+    let mut server = TestServer::start(|request| {
+        if request.request_line().starts_with("GET /stream") {
+            vec![
+                Step::Write(stream_head("text/plain")),
+                Step::Write(chunk(b"first")),
+                Step::Hang,
+            ]
+        } else {
+            vec![Step::Write(json(200, "{}"))]
+        }
+    })
+    .await;
+    let http = client(fast());
+    let answer = http.send(http.get(&server.url("/stream"))).await.unwrap();
+    let mut body = answer.into_stream();
+    assert_eq!(&body.next().await.unwrap().unwrap()[..], b"first");
+    drop(body);
+    tokio::time::timeout(Duration::from_secs(5), server.client_closed())
+        .await
+        .expect("the half-read connection was closed, not pooled");
+    let answer = http.send(http.get(&server.url("/ok"))).await.unwrap();
+    assert_eq!(answer.bytes().await.unwrap().as_ref(), b"{}");
+    assert_eq!(server.connections(), 2);
+}
+
+#[tokio::test]
+async fn requests_carry_host_user_agent_and_the_headers_set() {
+    let server = TestServer::raw(json(200, "{}")).await;
+    let http = client(fast());
+    let mut headers = HeaderMap::new();
+    headers.insert("x-first", HeaderValue::from_static("1"));
+    headers.insert("x-replaced", HeaderValue::from_static("old"));
+    let request = http
+        .post(&server.url("/v1/chat?x=1"))
+        .headers(headers)
+        .header("x-replaced", "new")
+        .body(&b"{\"a\":1}"[..]);
+    http.send(request).await.unwrap().bytes().await.unwrap();
+    let received = &server.received()[0];
+    assert_eq!(received.request_line(), "POST /v1/chat?x=1 HTTP/1.1");
+    assert_eq!(
+        received.header("host"),
+        Some(server.url("").trim_start_matches("http://"))
+    );
+    assert!(
+        received
+            .header("user-agent")
+            .unwrap()
+            .starts_with("orkestra/")
+    );
+    assert_eq!(received.header("x-first"), Some("1"));
+    assert_eq!(received.header("x-replaced"), Some("new"));
+    assert_eq!(received.header("content-length"), Some("7"));
+    assert_eq!(received.body, b"{\"a\":1}");
+}
+
+#[tokio::test]
+async fn bad_urls_and_headers_are_invalid_requests_naming_them() {
+    for (url, fragment) in [
+        ("ftp://example.com/", "must start with http:// or https://"),
+        ("http://user:secret@example.com/", "credentials in the URL"),
+        ("http:///v1", "invalid URL"),
+        ("https://exa mple.com/", "invalid URL"),
+    ] {
+        let error = Endpoint::parse(url).unwrap_err();
+        check(&error, ErrorCategory::InvalidRequest, fragment);
+    }
+    let http = client(fast());
+    let error = http
+        .send(
+            http.get("http://127.0.0.1:9/")
+                .header("x-bad", "line\nbreak"),
+        )
+        .await
+        .unwrap_err();
+    check(&error, ErrorCategory::InvalidRequest, "header x-bad");
 }

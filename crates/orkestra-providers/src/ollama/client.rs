@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ChunkParser, LineDecoder, error_category, parse_response, parse_tags, request_body};
 use crate::event_stream::{Framing, drive};
-use crate::http::{HttpClient, HttpConfig, HttpResponse};
+use crate::http::{Endpoint, HttpClient, HttpConfig, HttpResponse};
 
 /// Configuration of one Ollama server.
 ///
@@ -53,8 +53,8 @@ impl Default for OllamaConfig {
 pub struct OllamaClient {
     config: OllamaConfig,
     http: HttpClient,
-    chat_url: String,
-    tags_url: String,
+    chat_url: Endpoint,
+    tags_url: Endpoint,
 }
 
 impl OllamaClient {
@@ -63,9 +63,13 @@ impl OllamaClient {
         let http = HttpClient::new(config.http.clone())
             .map_err(|error| error.with_provider(config.name.clone()))?;
         let base = config.base_url.trim_end_matches('/');
+        let endpoint = |path: &str| {
+            Endpoint::parse(&format!("{base}{path}"))
+                .map_err(|error| error.with_provider(config.name.clone()))
+        };
         Ok(Self {
-            chat_url: format!("{base}/api/chat"),
-            tags_url: format!("{base}/api/tags"),
+            chat_url: endpoint("/api/chat")?,
+            tags_url: endpoint("/api/tags")?,
             config,
             http,
         })
