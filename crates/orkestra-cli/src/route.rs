@@ -42,16 +42,17 @@ pub(crate) fn run(args: &RouteArgs) -> Result<(), Failure> {
 /// The ranking with each score's breakdown, the exclusions, then the chain to be walked.
 pub(crate) fn explain(route: &Route) -> String {
     let mut out = String::new();
-    let profile = &route.profile;
-    let _ = writeln!(
-        out,
-        "request: {} (confidence {:.2}), {} complexity, ~{} input and ~{} output tokens",
-        profile.kind,
-        profile.confidence,
-        profile.complexity,
-        profile.input_tokens,
-        profile.expected_output_tokens
-    );
+    if let Some(profile) = route.profile() {
+        let _ = writeln!(
+            out,
+            "request: {} (confidence {:.2}), {} complexity, ~{} input and ~{} output tokens",
+            profile.kind,
+            profile.confidence,
+            profile.complexity,
+            profile.input_tokens,
+            profile.expected_output_tokens
+        );
+    }
     if let Some(selection) = &route.selection {
         out.push_str(&selection.explain());
     }
@@ -62,7 +63,7 @@ pub(crate) fn explain(route: &Route) -> String {
 
 fn as_json(route: &Route) -> serde_json::Value {
     serde_json::json!({
-        "profile": route.profile,
+        "profile": route.profile(),
         "selection": route.selection,
         "chain": route.chain.iter().map(|spec| spec.id.as_str()).collect::<Vec<_>>(),
     })

@@ -48,6 +48,13 @@ pub(crate) async fn explain(State(app): State<App>, request: Request) -> Respons
         Ok(route) => route,
         Err(error) => return ApiError::from_error(&error).into_response(),
     };
+    let Some(profile) = route.profile() else {
+        return ApiError::from_error(&orkestra_core::Error::new(
+            orkestra_core::ErrorCategory::Internal,
+            "the route was not analyzed",
+        ))
+        .into_response();
+    };
     let chain: Vec<&str> = route.chain.iter().map(|spec| spec.id.as_str()).collect();
     let (target, mut explain) = match &route.target {
         Target::Auto(strategy) => (
@@ -66,7 +73,7 @@ pub(crate) async fn explain(State(app): State<App>, request: Request) -> Respons
             },
             format!(
                 "model {} named in the request ({} task, {} complexity, ~{} input tokens)\n",
-                spec.id, route.profile.kind, route.profile.complexity, route.profile.input_tokens
+                spec.id, profile.kind, profile.complexity, profile.input_tokens
             ),
         ),
     };
@@ -74,7 +81,7 @@ pub(crate) async fn explain(State(app): State<App>, request: Request) -> Respons
     json_response(&Explanation {
         model: &chat.model,
         target,
-        task: &route.profile,
+        task: profile,
         chain,
         selection: route.selection.as_ref(),
         explain,

@@ -201,7 +201,7 @@ impl Orchestrator {
         request: &ChatRequest,
         context: &CallContext,
     ) -> Result<crate::report::Completion, CallError> {
-        let mut route = self.route(request).map_err(CallError::before_routing)?;
+        let mut route = self.plan_call(request).map_err(CallError::before_routing)?;
         route.chain.truncate(1);
         self.complete_routed(request, &route, context).await
     }

@@ -80,12 +80,31 @@ pub enum Target {
 pub struct Route {
     /// What the request asked for.
     pub target: Target,
-    /// The analyzer's view of the request.
-    pub profile: TaskProfile,
     /// The ranking of an automatic selection.
     pub selection: Option<Selection>,
     /// The models to try, in order.
     pub chain: Vec<Arc<ModelSpec>>,
+    profile: Option<TaskProfile>,
+}
+
+impl Route {
+    /// The analyzer's view of the request.
+    ///
+    /// Always there in a route from [`Orchestrator::route`]. When a call names its model, the
+    /// chain does not depend on the analysis, so the call path skips it unless a fallback
+    /// decision needs it.
+    pub fn profile(&self) -> Option<&TaskProfile> {
+        self.profile.as_ref()
+    }
+}
+
+/// Whether routing analyzes a request whose chain does not depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Analysis {
+    /// Always: the route is explained.
+    Always,
+    /// Only for an automatic selection, which ranks by it.
+    WhenRanking,
 }
 
 /// Routes requests to models and calls them with resilience and fallback.
@@ -241,6 +260,15 @@ impl Orchestrator {
     /// A request without messages is refused here with `invalid_request`, as the `OpenAI` API
     /// refuses it: no model can answer nothing, and each would refuse it in its own way.
     pub fn route(&self, request: &ChatRequest) -> Result<Route, Error> {
+        self.plan(request, Analysis::Always)
+    }
+
+    /// The route a call walks: a named model's is not analyzed up front.
+    pub(crate) fn plan_call(&self, request: &ChatRequest) -> Result<Route, Error> {
+        self.plan(request, Analysis::WhenRanking)
+    }
+
+    fn plan(&self, request: &ChatRequest, analysis: Analysis) -> Result<Route, Error> {
         if request.messages.is_empty() {
             return Err(Error::new(
                 ErrorCategory::InvalidRequest,
@@ -248,10 +276,10 @@ impl Orchestrator {
             ));
         }
         let target = self.target(&request.model)?;
-        let profile = self.inner.analyzer.analyze(request);
         let max = self.inner.routing.max_models;
         match target {
             Target::Auto(strategy) => {
+                let profile = self.inner.analyzer.analyze(request);
                 let policy = Policy {
                     strategy,
                     constraints: self.inner.routing.constraints.clone(),
@@ -278,7 +306,7 @@ impl Orchestrator {
                 }
                 Ok(Route {
                     target: Target::Auto(strategy),
-                    profile,
+                    profile: Some(profile),
                     selection: Some(selection),
                     chain,
                 })
@@ -296,7 +324,8 @@ impl Orchestrator {
                 chain.truncate(max);
                 Ok(Route {
                     target: Target::Model(spec),
-                    profile,
+                    profile: (analysis == Analysis::Always)
+                        .then(|| self.inner.analyzer.analyze(request)),
                     selection: None,
                     chain,
                 })
@@ -310,7 +339,7 @@ impl Orchestrator {
         request: &ChatRequest,
         context: &CallContext,
     ) -> Result<Completion, CallError> {
-        let route = self.route(request).map_err(CallError::before_routing)?;
+        let route = self.plan_call(request).map_err(CallError::before_routing)?;
         self.complete_routed(request, &route, context).await
     }
 
@@ -346,7 +375,7 @@ impl Orchestrator {
         request: &ChatRequest,
         context: &CallContext,
     ) -> Result<RoutedStream, CallError> {
-        let route = self.route(request).map_err(CallError::before_routing)?;
+        let route = self.plan_call(request).map_err(CallError::before_routing)?;
         let ((primed, idle), report) = self
             .walk(request, &route, |backend, upstream| {
                 Box::pin(stream::open(backend, upstream))
@@ -399,6 +428,8 @@ impl Orchestrator {
             ..RouteReport::default()
         };
         let mut last_error: Option<Error> = None;
+        // The analysis, when the route skipped it and a decision below needs it.
+        let mut analyzed: Option<TaskProfile> = None;
         let mut min_context: Option<u32> = None;
         let mut dead_endpoints: Vec<&str> = Vec::new();
         let viable = |spec: &ModelSpec, min_context: Option<u32>, dead: &[&str]| {
@@ -500,8 +531,14 @@ impl Orchestrator {
                         class.category,
                         ErrorCategory::RateLimited | ErrorCategory::Overloaded
                     ) && next.is_some_and(|next| {
-                        self.expected_latency(next, &route.profile)
-                            < delay + self.expected_latency(spec, &route.profile)
+                        let profile = match &route.profile {
+                            Some(profile) => profile,
+                            None => {
+                                analyzed.get_or_insert_with(|| self.inner.analyzer.analyze(request))
+                            }
+                        };
+                        self.expected_latency(next, profile)
+                            < delay + self.expected_latency(spec, profile)
                     });
                 if move_on {
                     last_error = Some(error);

@@ -564,7 +564,11 @@ async fn code_and_debugging_requests_go_to_the_best_coder() {
     for (prompt, kind, model) in flows {
         let request = ask("auto:quality", prompt);
         let route = orchestrator.route(&request).unwrap();
-        assert_eq!(route.profile.kind, kind, "{prompt}");
+        assert_eq!(
+            route.profile().map(|profile| profile.kind),
+            Some(kind),
+            "{prompt}"
+        );
         let completion = complete(&orchestrator, &request).await.unwrap();
         assert_eq!(completion.response.model, model, "{prompt}");
         let last = mock.requests().pop().unwrap();

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use orkestra_core::{Choice, FinishReason, Message, Usage};
-use orkestra_models::{QualityScores, TokenPrice};
+use orkestra_models::{LatencyProfile, QualityScores, TokenPrice};
 use orkestra_resilience::breaker::BreakerConfig;
 use orkestra_resilience::retry::BackoffConfig;
 use orkestra_resilience::timeout::TimeoutConfig;
@@ -269,6 +269,63 @@ async fn a_rate_limit_moves_on_when_a_fallback_answers_sooner() {
     let completion = complete(&orchestrator, "a/m").await.unwrap();
     assert_eq!(outcomes(&completion.report), ["a/m rate_limited", "b/m ok"]);
     assert_eq!(completion.report.waited, Duration::ZERO);
+}
+
+/// A named model's route is not analyzed up front; the wait-or-move-on estimate analyzes the
+/// request when it needs to. With no analysis (no output expected) the slow-per-token fallback
+/// would look instant and win; with it, waiting one second for `a/m` is sooner.
+#[tokio::test(start_paused = true)]
+async fn a_named_route_is_analyzed_when_a_rate_limit_needs_the_estimate() {
+    let limited = Scripted::failing([
+        class(ErrorCategory::RateLimited).with_retry_after(Duration::from_secs(1))
+    ]);
+    let quick = LatencyProfile {
+        ttft: Duration::ZERO,
+        tokens_per_second: 1_000.0,
+    };
+    let crawling = LatencyProfile {
+        ttft: Duration::ZERO,
+        tokens_per_second: 1.0,
+    };
+    let orchestrator = Orchestrator::builder()
+        .models([
+            ModelSpec {
+                latency: quick,
+                ..spec("a/m", 8_192, 1.0)
+            },
+            ModelSpec {
+                latency: crawling,
+                ..spec("b/m", 8_192, 1.0)
+            },
+        ])
+        .backend("a", limited)
+        .backend("b", Scripted::failing([]))
+        .fallbacks("a/m", vec!["b/m".to_owned()])
+        .resilience(fast())
+        .build()
+        .unwrap();
+    let request = request("a/m");
+    assert!(
+        orchestrator
+            .plan_call(&request)
+            .unwrap()
+            .profile()
+            .is_none(),
+        "the call path skips the analysis of a named model"
+    );
+    let expected = orchestrator
+        .route(&request)
+        .unwrap()
+        .profile()
+        .unwrap()
+        .expected_output_tokens;
+    assert!(
+        expected > 2,
+        "the analysis expects an answer of some length, not {expected} tokens"
+    );
+    let completion = complete(&orchestrator, "a/m").await.unwrap();
+    assert_eq!(outcomes(&completion.report), ["a/m rate_limited", "a/m ok"]);
+    assert_eq!(completion.report.waited, Duration::from_secs(1));
 }
 
 #[tokio::test]
