@@ -70,6 +70,18 @@ fn spec(id: &str, context_window: u32, price: f64) -> ModelSpec {
     spec
 }
 
+/// `a/m` on `primary`, falling back to `b/m`, which always answers.
+fn falling_back_to_b(models: [ModelSpec; 2], primary: Arc<Scripted>) -> Orchestrator {
+    Orchestrator::builder()
+        .models(models)
+        .backend("a", primary)
+        .backend("b", Scripted::failing([]))
+        .fallbacks("a/m", vec!["b/m".to_owned()])
+        .resilience(fast())
+        .build()
+        .unwrap()
+}
+
 fn class(category: ErrorCategory) -> ErrorClass {
     ErrorClass::new(category)
 }
@@ -212,14 +224,7 @@ async fn an_auth_failure_skips_every_model_of_that_provider() {
 #[tokio::test]
 async fn transient_errors_are_retried_on_the_same_model_first() {
     let flaky = Scripted::failing([class(ErrorCategory::Internal)]);
-    let orchestrator = Orchestrator::builder()
-        .models([spec("a/m", 8_192, 1.0), spec("b/m", 8_192, 1.0)])
-        .backend("a", flaky)
-        .backend("b", Scripted::failing([]))
-        .fallbacks("a/m", vec!["b/m".to_owned()])
-        .resilience(fast())
-        .build()
-        .unwrap();
+    let orchestrator = falling_back_to_b([spec("a/m", 8_192, 1.0), spec("b/m", 8_192, 1.0)], flaky);
     let completion = complete(&orchestrator, "a/m").await.unwrap();
     assert_eq!(outcomes(&completion.report), ["a/m internal", "a/m ok"]);
     let spent = orchestrator
@@ -258,14 +263,8 @@ async fn a_rate_limit_moves_on_when_a_fallback_answers_sooner() {
     let limited = Scripted::failing([
         class(ErrorCategory::RateLimited).with_retry_after(Duration::from_secs(20))
     ]);
-    let orchestrator = Orchestrator::builder()
-        .models([spec("a/m", 8_192, 1.0), spec("b/m", 8_192, 1.0)])
-        .backend("a", limited)
-        .backend("b", Scripted::failing([]))
-        .fallbacks("a/m", vec!["b/m".to_owned()])
-        .resilience(fast())
-        .build()
-        .unwrap();
+    let orchestrator =
+        falling_back_to_b([spec("a/m", 8_192, 1.0), spec("b/m", 8_192, 1.0)], limited);
     let completion = complete(&orchestrator, "a/m").await.unwrap();
     assert_eq!(outcomes(&completion.report), ["a/m rate_limited", "b/m ok"]);
     assert_eq!(completion.report.waited, Duration::ZERO);
@@ -287,8 +286,8 @@ async fn a_named_route_is_analyzed_when_a_rate_limit_needs_the_estimate() {
         ttft: Duration::ZERO,
         tokens_per_second: 1.0,
     };
-    let orchestrator = Orchestrator::builder()
-        .models([
+    let orchestrator = falling_back_to_b(
+        [
             ModelSpec {
                 latency: quick,
                 ..spec("a/m", 8_192, 1.0)
@@ -297,13 +296,9 @@ async fn a_named_route_is_analyzed_when_a_rate_limit_needs_the_estimate() {
                 latency: crawling,
                 ..spec("b/m", 8_192, 1.0)
             },
-        ])
-        .backend("a", limited)
-        .backend("b", Scripted::failing([]))
-        .fallbacks("a/m", vec!["b/m".to_owned()])
-        .resilience(fast())
-        .build()
-        .unwrap();
+        ],
+        limited,
+    );
     let request = request("a/m");
     assert!(
         orchestrator
