@@ -1,16 +1,20 @@
 //! `cargo xtask load-gateway`: the gateway's added latency, throughput, memory and burst time,
 //! against calling the simulator directly and against LiteLLM's proxy, in one run.
 //!
-//! Builds `loadgen` (package `orkestra-benches`), the simulator (`orkestra-mock`'s `serve`
-//! example) and the gateway (`orkestra` from `orkestra-cli`) in release, starts the simulator
-//! with a zero-latency echo model `m` and a model `slow` answering after 200 ms, the gateway in
-//! front of it (`sim/m`, `sim/slow`), and LiteLLM's proxy in front of the same simulator. Then:
+//! Builds `loadgen` and `hop` (package `orkestra-benches`), the simulator (`orkestra-mock`'s
+//! `serve` example) and the gateway (`orkestra` from `orkestra-cli`) in release, starts the
+//! simulator with a zero-latency echo model `m` and a model `slow` answering after 200 ms, the
+//! gateway in front of it (`sim/m`, `sim/slow`), `hop` (a bare HTTP proxy) and LiteLLM's proxy
+//! in front of the same simulator. Then:
 //!
-//! 1. concurrency 1, closed loop: direct, gateway, LiteLLM back to back; added latency is the
-//!    target's percentile minus the direct one;
+//! 1. concurrency 1, closed loop: short runs directly, through `hop` and through the gateway,
+//!    in turn, then LiteLLM; the gateway's added latency is the median of each round's
+//!    difference (see [`Paired`]), LiteLLM's is its percentile minus the direct runs' median;
+//!    `hop`'s shows how much of the gateway's is the machine's cost of one more HTTP hop;
 //! 2. throughput: a closed loop on 64 connections through the gateway (the most it answers), an
-//!    open loop at 10,000 requests/s directly and through the gateway (added p99), and a short
-//!    closed loop on 8 connections through LiteLLM, which does not sustain 10,000 requests/s;
+//!    open loop at 10,000 requests/s directly and through the gateway, alternating as above
+//!    (added p99), and a short closed loop on 8 connections through LiteLLM, which does not
+//!    sustain 10,000 requests/s;
 //! 3. the gateway's resident memory after the throughput phase;
 //! 4. a burst of 50 requests at once to the 200 ms model: direct, gateway, LiteLLM.
 //!
@@ -51,6 +55,11 @@ const BAR_RSS_KB: u64 = 50 * 1024;
 const BAR_BURST_US: f64 = 250_000.0;
 /// How much lower LiteLLM's added latency should be than ours: a goal, reported, not a bar.
 const GOAL_RATIO: f64 = 10.0;
+
+/// Rounds of direct, `hop` and gateway runs at concurrency 1.
+const C1_ROUNDS: u32 = 5;
+/// Rounds of direct and gateway runs of the open loop.
+const OPEN_ROUNDS: u32 = 3;
 
 /// Concurrent requests of the burst phase.
 const BURST: u32 = 50;
@@ -132,20 +141,112 @@ pub(crate) fn parse_run(json: &str) -> anyhow::Result<Run> {
     })
 }
 
-/// Everything one run measured; `None` where a target was not run.
+/// Runs of the simulator directly and through the gateway, in rounds: direct, (hop,) gateway,
+/// direct, (hop,) gateway, ...
+///
+/// This machine's speed drifts from minute to minute (the simulator's own c=1 p50 was seen
+/// anywhere between 70 and 110 us), by as much as the bar on added latency. One long run of
+/// each, back to back, puts that drift into the difference; short runs side by side put it
+/// into both sides of each round alike, and the median of the rounds' differences leaves out a
+/// round that a passing hiccup hit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Paired {
+    /// The direct runs, in order.
+    pub(crate) direct: Vec<Run>,
+    /// The gateway's runs, each in the round of the direct run of the same index; empty when
+    /// the gateway was not run.
+    pub(crate) gateway: Vec<Run>,
+    /// `hop`'s runs, each between the direct and the gateway run of its round; empty when it
+    /// was not run.
+    pub(crate) hop: Vec<Run>,
+}
+
+impl Paired {
+    /// The direct runs' figures: each the median over the runs.
+    pub(crate) fn direct(&self) -> Run {
+        median_run(&self.direct)
+    }
+
+    /// The gateway runs' figures, each the median over the runs; `None` when not run.
+    pub(crate) fn gateway(&self) -> Option<Run> {
+        (!self.gateway.is_empty()).then(|| median_run(&self.gateway))
+    }
+
+    /// Each round's difference in `pick`, gateway minus direct, in order.
+    pub(crate) fn differences(&self, pick: Pick) -> Vec<f64> {
+        differences(&self.direct, &self.gateway, pick)
+    }
+
+    /// The median of the rounds' differences in `pick`; `None` when the gateway was not run.
+    pub(crate) fn added(&self, pick: Pick) -> Option<f64> {
+        median(self.differences(pick))
+    }
+
+    /// `hop`'s added latency in `pick`, as [`Paired::added`] gives the gateway's.
+    pub(crate) fn hop_added(&self, pick: Pick) -> Option<f64> {
+        median(differences(&self.direct, &self.hop, pick))
+    }
+
+    /// The median of the rounds' differences in `pick`, gateway minus `hop`: the gateway's cost
+    /// beyond one bare HTTP hop.
+    pub(crate) fn above_hop(&self, pick: Pick) -> Option<f64> {
+        median(differences(&self.hop, &self.gateway, pick))
+    }
+}
+
+/// `pick(after) - pick(before)`, round by round.
+fn differences(before: &[Run], after: &[Run], pick: Pick) -> Vec<f64> {
+    before
+        .iter()
+        .zip(after)
+        .map(|(before, after)| pick(after) - pick(before))
+        .collect()
+}
+
+/// The middle value (the mean of the two middle ones for an even count); `None` when empty.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    match values.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(values[middle]),
+        _ => Some(f64::midpoint(values[middle - 1], values[middle])),
+    }
+}
+
+/// One run standing for `runs`: counts summed, rates and percentiles the median over the runs
+/// (a percentile of the merged runs would need their histograms), bursts all kept.
+fn median_run(runs: &[Run]) -> Run {
+    let of = |pick: Pick| median(runs.iter().map(pick).collect()).unwrap_or_default();
+    Run {
+        rate: of(|run| run.rate),
+        requests: runs.iter().map(|run| run.requests).sum(),
+        errors: runs.iter().map(|run| run.errors).sum(),
+        non_2xx: runs.iter().map(|run| run.non_2xx).sum(),
+        p50: of(|run| run.p50),
+        p90: of(|run| run.p90),
+        p99: of(|run| run.p99),
+        p999: of(|run| run.p999),
+        max: of(|run| run.max),
+        bursts: runs.iter().flat_map(|run| run.bursts.clone()).collect(),
+        first_error: runs.iter().find_map(|run| run.first_error.clone()),
+    }
+}
+
+/// Everything one run measured; `None` (or no runs) where a target was not run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Figures {
-    /// Seconds of each measured phase.
+    /// Seconds of each measured phase; the paired phases split them among their rounds.
     pub(crate) seconds: u32,
-    pub(crate) c1_direct: Run,
-    pub(crate) c1_gateway: Option<Run>,
+    /// Concurrency 1, closed loop, [`C1_ROUNDS`] rounds.
+    pub(crate) c1: Paired,
     pub(crate) c1_litellm: Option<Run>,
     /// Closed loop on [`CONNECTIONS`] connections through the gateway.
     pub(crate) max_gateway: Option<Run>,
     /// Closed loop on [`LITELLM_CONNECTIONS`] connections through LiteLLM.
     pub(crate) max_litellm: Option<Run>,
-    pub(crate) open_direct: Run,
-    pub(crate) open_gateway: Option<Run>,
+    /// The open loop at [`BAR_RATE`], [`OPEN_ROUNDS`] rounds.
+    pub(crate) open: Paired,
     /// Resident memory after the throughput phase, in kB.
     pub(crate) rss_gateway_kb: Option<u64>,
     /// LiteLLM's resident memory (the proxy and its child processes), in kB.
@@ -273,15 +374,19 @@ pub(crate) fn report(figures: &Figures) -> Report {
             .map(|run| (run.errors + run.non_2xx) as f64)
             .reduce(|a, b| a + b)
     };
+    let c1_direct = figures.c1.direct();
+    let c1_gateway = figures.c1.gateway();
+    let open_direct = figures.open.direct();
+    let open_gateway = figures.open.gateway();
     let direct = [
-        Some(&figures.c1_direct),
-        Some(&figures.open_direct),
+        Some(&c1_direct),
+        Some(&open_direct),
         Some(&figures.burst_direct),
     ];
     let ours = [
-        figures.c1_gateway.as_ref(),
+        c1_gateway.as_ref(),
         figures.max_gateway.as_ref(),
-        figures.open_gateway.as_ref(),
+        open_gateway.as_ref(),
         figures.burst_gateway.as_ref(),
     ];
     let theirs = [
@@ -300,13 +405,16 @@ pub(crate) fn report(figures: &Figures) -> Report {
     render(figures, table)
 }
 
+/// How to read one figure from a run.
+type Pick = fn(&Run) -> f64;
+
 /// A percentile's name, how to read it from a run, and its bar for added latency.
-type Picker = (&'static str, fn(&Run) -> f64, f64);
+type Picker = (&'static str, Pick, f64);
 
 /// Concurrency 1: latencies, added latencies and LiteLLM's against ours.
 fn latency_rows(table: &mut Table, figures: &Figures) {
-    let direct = &figures.c1_direct;
-    let gateway = figures.c1_gateway.as_ref();
+    let direct = figures.c1.direct();
+    let gateway = figures.c1.gateway();
     let litellm = figures.c1_litellm.as_ref();
     let pickers: [Picker; 2] = [
         ("p50", |run| run.p50, BAR_ADDED_P50_US),
@@ -315,26 +423,26 @@ fn latency_rows(table: &mut Table, figures: &Figures) {
     for (name, pick, _) in pickers {
         table.info(
             format!("c=1 latency {name}"),
-            time(pick(direct)),
-            cell(gateway.map(pick), time),
+            time(pick(&direct)),
+            cell(gateway.as_ref().map(pick), time),
             cell(litellm.map(pick), time),
         );
     }
+    // LiteLLM runs once, after the rounds: its added latency is against the direct runs' median.
+    let theirs = |pick: Pick| litellm.map(|run| pick(run) - pick(&direct));
     for (name, pick, limit) in pickers {
-        let added = |run: Option<&Run>| run.map(|run| pick(run) - pick(direct));
         table.bar(
             format!("c=1 added {name}"),
-            ["-".to_owned(), cell(added(litellm), time)],
-            added(gateway),
+            ["-".to_owned(), cell(theirs(pick), time)],
+            figures.c1.added(pick),
             Limit::AtMost(limit),
             time,
         );
     }
     for (name, pick, _) in pickers {
-        let added = |run: Option<&Run>| run.map(|run| pick(run) - pick(direct));
         // A ratio means something only for a positive added latency of ours: noise can make a
         // very small one zero or negative.
-        let ratio = match (added(gateway), added(litellm)) {
+        let ratio = match (figures.c1.added(pick), theirs(pick)) {
             (Some(ours), Some(theirs)) if ours > 0.0 => Some(theirs / ours),
             _ => None,
         };
@@ -365,27 +473,29 @@ fn throughput_rows(table: &mut Table, figures: &Figures) {
         cell(rate_of(figures.max_gateway.as_ref()), rate),
         cell(rate_of(figures.max_litellm.as_ref()), rate),
     );
-    let direct = &figures.open_direct;
-    let gateway = figures.open_gateway.as_ref();
+    let direct = figures.open.direct();
+    let gateway = figures.open.gateway();
     let at = rate(BAR_RATE);
     table.bar(
         format!("open loop at {at}: achieved"),
         [rate(direct.rate), "not run".to_owned()],
-        rate_of(gateway),
+        rate_of(gateway.as_ref()),
         Limit::AtLeast(BAR_RATE * BAR_RATE_SHARE),
         rate,
     );
     let p50_p99 = |run: &Run| format!("{} / {}", time(run.p50), time(run.p99));
     table.info(
         format!("open loop at {at}: p50 / p99"),
-        p50_p99(direct),
-        gateway.map_or_else(|| "not run".to_owned(), p50_p99),
+        p50_p99(&direct),
+        gateway
+            .as_ref()
+            .map_or_else(|| "not run".to_owned(), p50_p99),
         "not run".to_owned(),
     );
     table.bar(
         format!("open loop at {at}: added p99"),
         ["-".to_owned(), "not run".to_owned()],
-        gateway.map(|run| run.p99 - direct.p99),
+        figures.open.added(|run| run.p99),
         Limit::AtMost(BAR_ADDED_P99_AT_RATE_US),
         time,
     );
@@ -405,25 +515,65 @@ fn render(figures: &Figures, table: Table) -> Report {
         markdown,
         "# load-gateway: orkestra against the simulator directly and LiteLLM's proxy\n\n\
          Release builds on loopback; the simulator's model `m` answers at once, `slow` after 200 ms.\n\
-         Phases of {} s after a warmup ({} s for LiteLLM); added latency is the target's percentile minus the direct one, measured back to back.\n\n\
+         Concurrency 1: {C1_ROUNDS} rounds of {} s runs, directly, through a bare HTTP hop and through the gateway in turn; the open loop: {OPEN_ROUNDS} rounds of {} s, directly and through the gateway; each run after a warmup.\n\
+         The gateway's added latency is the median of the rounds' differences; LiteLLM's ({} s, after the rounds) is its percentile minus the direct runs' median.\n\n\
          | figure | direct | orkestra | LiteLLM | bar | orkestra |\n\
          |---|---:|---:|---:|---|---|",
-        figures.seconds,
+        slice(figures.seconds, C1_ROUNDS),
+        slice(figures.seconds, OPEN_ROUNDS),
         figures.seconds.min(LITELLM_SECONDS)
     );
     for row in &table.rows {
         let _ = writeln!(markdown, "| {} |", row.join(" | "));
     }
-    if figures.c1_gateway.is_none() {
+    if figures.c1.gateway.is_empty() {
         let _ = writeln!(
             markdown,
             "\nThe gateway was not run (no `orkestra-cli` package yet): its bars are not checked."
         );
+    } else {
+        let _ = writeln!(
+            markdown,
+            "\nEach round's difference, gateway minus direct, in order:"
+        );
+        let rows: [(&str, &Paired, Pick); 3] = [
+            ("c=1 p50", &figures.c1, |run| run.p50),
+            ("c=1 p99", &figures.c1, |run| run.p99),
+            ("open loop p99", &figures.open, |run| run.p99),
+        ];
+        for (name, paired, pick) in rows {
+            let differences: Vec<String> = paired.differences(pick).into_iter().map(time).collect();
+            let _ = writeln!(markdown, "- {name}: {}", differences.join(", "));
+        }
+    }
+    let c1 = &figures.c1;
+    if let Some(hop_p50) = c1.hop_added(|run| run.p50) {
+        let _ = writeln!(
+            markdown,
+            "\nA bare HTTP hop in the same rounds (`hop`: hyper, one upstream connection, bodies forwarded unread) added p50 {}, p99 {}: what one more hop costs on this machine before any work.",
+            time(hop_p50),
+            cell(c1.hop_added(|run| run.p99), time),
+        );
+        if let Some(above) = c1.above_hop(|run| run.p50) {
+            let _ = writeln!(
+                markdown,
+                "The gateway above it (median of the rounds' differences): p50 {}, p99 {}.",
+                time(above),
+                cell(c1.above_hop(|run| run.p99), time),
+            );
+        }
     }
     Report {
         markdown,
         missed: table.missed,
     }
+}
+
+/// The length of each run when `rounds` rounds share `seconds`, in seconds, at least 1.
+fn slice(seconds: u32, rounds: u32) -> String {
+    let each = (f64::from(seconds) / f64::from(rounds)).max(1.0);
+    let text = format!("{each:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// Runs the load test.
@@ -481,7 +631,7 @@ fn build(root: &Path, gateway_present: bool) -> anyhow::Result<()> {
     sh.change_dir(root);
     cmd!(
         sh,
-        "cargo build --release --locked -p orkestra-benches --bin loadgen"
+        "cargo build --release --locked -p orkestra-benches --bin loadgen --bin hop"
     )
     .run()?;
     cmd!(
@@ -504,6 +654,7 @@ fn build(root: &Path, gateway_present: bool) -> anyhow::Result<()> {
 struct Servers {
     // Fields drop in order: the proxies stop before the simulator behind them.
     gateway: Option<(Process, Target)>,
+    hop: Option<(Process, Target)>,
     litellm: Option<(Process, Target)>,
     _mock: Process,
     direct: Target,
@@ -557,6 +708,19 @@ impl Servers {
         } else {
             None
         };
+        let hop = {
+            let mut command = Command::new(release.join("hop"));
+            command.args(["--port", "0", "--upstream", &mock_base]);
+            let (mut process, base) = Process::start("hop", command, dir)?;
+            let target = Target {
+                url: format!("{base}/v1/chat/completions"),
+                model: "m",
+                slow_model: "slow",
+                headers: Vec::new(),
+            };
+            wait_until_answering(&mut process, &target, Duration::from_secs(10))?;
+            Some((process, target))
+        };
         let litellm = if with_litellm {
             Some(start_litellm(dir, &upstream)?)
         } else {
@@ -564,6 +728,7 @@ impl Servers {
         };
         Ok(Self {
             gateway,
+            hop,
             litellm,
             _mock: mock,
             direct,
@@ -577,30 +742,49 @@ fn measure(loadgen: &Loadgen, servers: &Servers, seconds: u32) -> anyhow::Result
     let short = seconds.min(LITELLM_SECONDS);
     let direct = &servers.direct;
     let gateway = servers.gateway.as_ref();
+    let hop = servers.hop.as_ref();
     let litellm = servers.litellm.as_ref();
     let on = |server: Option<&(Process, Target)>,
               phase: &dyn Fn(&Target) -> anyhow::Result<Run>| {
         server.map(|(_, target)| phase(target)).transpose()
     };
+    // Direct, (hop,) gateway, direct, (hop,) gateway, ...
+    let paired =
+        |rounds: u32, with_hop: bool, phase: &dyn Fn(&Target, &str) -> anyhow::Result<Run>| {
+            let mut runs = Paired::default();
+            for _ in 0..rounds {
+                runs.direct.push(phase(direct, "direct")?);
+                if let Some((_, target)) = hop.filter(|_| with_hop) {
+                    runs.hop.push(phase(target, "hop")?);
+                }
+                if let Some((_, target)) = gateway {
+                    runs.gateway.push(phase(target, "orkestra")?);
+                }
+            }
+            anyhow::Ok(runs)
+        };
 
-    println!("\nload-gateway: concurrency 1, closed loop, {long} s each (LiteLLM {short} s)");
-    let c1_direct = loadgen.closed(direct, "direct", 1, long)?;
-    let c1_gateway = on(gateway, &|target| {
-        loadgen.closed(target, "orkestra", 1, long)
+    println!(
+        "\nload-gateway: concurrency 1, closed loop, {C1_ROUNDS} rounds of {} s (LiteLLM {short} s)",
+        slice(long, C1_ROUNDS)
+    );
+    let c1 = paired(C1_ROUNDS, true, &|target, name| {
+        loadgen.closed(target, name, 1, &slice(long, C1_ROUNDS))
     })?;
     let c1_litellm = on(litellm, &|target| {
-        loadgen.closed(target, "litellm", 1, short)
+        loadgen.closed(target, "litellm", 1, &short.to_string())
     })?;
 
     println!("\nload-gateway: throughput");
     let max_gateway = on(gateway, &|target| {
-        loadgen.closed(target, "orkestra", CONNECTIONS, long)
+        loadgen.closed(target, "orkestra", CONNECTIONS, &long.to_string())
     })?;
     let max_litellm = on(litellm, &|target| {
-        loadgen.closed(target, "litellm", LITELLM_CONNECTIONS, short)
+        loadgen.closed(target, "litellm", LITELLM_CONNECTIONS, &short.to_string())
     })?;
-    let open_direct = loadgen.open(direct, "direct", long)?;
-    let open_gateway = on(gateway, &|target| loadgen.open(target, "orkestra", long))?;
+    let open = paired(OPEN_ROUNDS, false, &|target, name| {
+        loadgen.open(target, name, &slice(long, OPEN_ROUNDS))
+    })?;
     let rss_gateway_kb = gateway
         .map(|(process, _)| process.resident_kb())
         .transpose()?;
@@ -611,13 +795,11 @@ fn measure(loadgen: &Loadgen, servers: &Servers, seconds: u32) -> anyhow::Result
     println!("\nload-gateway: {BURST} calls at once to the 200 ms model");
     Ok(Figures {
         seconds,
-        c1_direct,
-        c1_gateway,
+        c1,
         c1_litellm,
         max_gateway,
         max_litellm,
-        open_direct,
-        open_gateway,
+        open,
         rss_gateway_kb,
         rss_litellm_kb,
         burst_direct: loadgen.burst(direct, "direct")?,
@@ -811,10 +993,9 @@ impl Loadgen {
         target: &Target,
         name: &str,
         connections: u32,
-        seconds: u32,
+        seconds: &str,
     ) -> anyhow::Result<Run> {
         let connections = connections.to_string();
-        let seconds = seconds.to_string();
         let run = self.run(
             target,
             target.model,
@@ -822,9 +1003,9 @@ impl Loadgen {
                 "--connections",
                 &connections,
                 "--seconds",
-                &seconds,
+                seconds,
                 "--warmup",
-                "2",
+                "1",
             ],
         )?;
         println!(
@@ -839,9 +1020,8 @@ impl Loadgen {
         Ok(run)
     }
 
-    fn open(&self, target: &Target, name: &str, seconds: u32) -> anyhow::Result<Run> {
+    fn open(&self, target: &Target, name: &str, seconds: &str) -> anyhow::Result<Run> {
         let connections = CONNECTIONS.to_string();
-        let seconds = seconds.to_string();
         let rate_arg = format!("{BAR_RATE:.0}");
         let run = self.run(
             target,
@@ -852,7 +1032,7 @@ impl Loadgen {
                 "--connections",
                 &connections,
                 "--seconds",
-                &seconds,
+                seconds,
                 "--warmup",
                 "2",
             ],

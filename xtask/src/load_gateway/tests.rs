@@ -55,20 +55,27 @@ fn burst(wall: f64) -> Run {
     }
 }
 
+/// One pair: `direct`, then `gateway`.
+fn pair(direct: Run, gateway: Run) -> Paired {
+    Paired {
+        direct: vec![direct],
+        gateway: vec![gateway],
+        hop: Vec::new(),
+    }
+}
+
 /// Figures where the gateway meets every bar and LiteLLM is 20x slower.
 fn good() -> Figures {
     Figures {
         seconds: 10,
-        c1_direct: run(30.0, 100.0),
-        c1_gateway: Some(run(80.0, 300.0)),
+        c1: pair(run(30.0, 100.0), run(80.0, 300.0)),
         c1_litellm: Some(run(1_030.0, 4_100.0)),
         max_gateway: Some(run(0.0, 0.0)),
         max_litellm: Some(Run {
             rate: 400.0,
             ..run(0.0, 0.0)
         }),
-        open_direct: run(400.0, 2_000.0),
-        open_gateway: Some(run(600.0, 4_000.0)),
+        open: pair(run(400.0, 2_000.0), run(600.0, 4_000.0)),
         rss_gateway_kb: Some(20 * 1024),
         rss_litellm_kb: Some(300 * 1024),
         burst_direct: burst(203_000.0),
@@ -156,13 +163,82 @@ fn a_gateway_within_every_bar_misses_nothing() {
 }
 
 #[test]
+fn added_latency_is_the_median_of_the_rounds_differences() {
+    let mut figures = good();
+    // The machine slowed down during the second pair and hiccuped in the gateway's third run.
+    figures.c1 = Paired {
+        direct: vec![run(70.0, 150.0), run(110.0, 200.0), run(72.0, 140.0)],
+        gateway: vec![run(150.0, 300.0), run(200.0, 350.0), run(400.0, 900.0)],
+        hop: vec![run(130.0, 260.0), run(175.0, 330.0), run(140.0, 250.0)],
+    };
+    assert_eq!(figures.c1.differences(|run| run.p50), [80.0, 90.0, 328.0]);
+    let report = report(&figures);
+    // Not 200 - 72 (the medians' difference) nor the mean of the differences (166).
+    assert_eq!(row(&report, "c=1 added p50")[2], "90 us");
+    assert_eq!(row(&report, "c=1 added p99")[2], "150 us");
+    assert_eq!(
+        row(&report, "c=1 latency p50")[1..3],
+        ["72 us", "200 us"],
+        "each side's figures are the medians of its runs"
+    );
+    // LiteLLM ran once; its added latency is against the direct runs' median (72 us).
+    assert_eq!(row(&report, "c=1 added p50")[3], "958 us");
+    assert!(
+        report
+            .markdown
+            .contains("- c=1 p50: 80 us, 90 us, 328 us\n"),
+        "{}",
+        report.markdown
+    );
+    // The bare hop's differences are 60, 65, 68 (p50) and 110, 130, 110 (p99); the gateway
+    // above it: 20, 25, 260 and 40, 20, 650.
+    assert!(
+        report.markdown.contains("added p50 65 us, p99 110 us:")
+            && report
+                .markdown
+                .contains("above it (median of the rounds' differences): p50 25 us, p99 40 us."),
+        "{}",
+        report.markdown
+    );
+}
+
+#[test]
+fn an_even_number_of_rounds_takes_the_middle_twos_mean_and_counts_add_up() {
+    let paired = Paired {
+        direct: vec![run(10.0, 10.0), run(20.0, 20.0)],
+        gateway: vec![
+            Run {
+                errors: 2,
+                ..run(50.0, 50.0)
+            },
+            Run {
+                non_2xx: 1,
+                ..run(80.0, 80.0)
+            },
+        ],
+        hop: Vec::new(),
+    };
+    assert_eq!(paired.added(|run| run.p50), Some(50.0));
+    let gateway = paired.gateway().expect("the gateway ran");
+    assert!((gateway.p50 - 65.0).abs() < 1e-9, "{}", gateway.p50);
+    assert_eq!(
+        (gateway.requests, gateway.errors, gateway.non_2xx),
+        (2_000, 2, 1)
+    );
+    assert_eq!(Paired::default().added(|run| run.p50), None);
+    assert_eq!(Paired::default().gateway(), None);
+    assert_eq!(paired.hop_added(|run| run.p50), None, "hop was not run");
+    assert_eq!(paired.above_hop(|run| run.p50), None);
+}
+
+#[test]
 fn every_missed_bar_is_named() {
     let mut figures = good();
-    figures.c1_gateway = Some(run(200.0, 500.0));
-    figures.open_gateway = Some(Run {
+    figures.c1.gateway = vec![run(200.0, 500.0)];
+    figures.open.gateway = vec![Run {
         rate: 8_000.0,
         ..run(5_000.0, 9_000.0)
-    });
+    }];
     figures.rss_gateway_kb = Some(60 * 1024);
     figures.burst_gateway = Some(Run {
         non_2xx: 3,
@@ -191,14 +267,14 @@ fn every_missed_bar_is_named() {
 
 #[test]
 fn without_the_gateway_nothing_is_checked_and_the_peers_are_still_reported() {
-    let figures = Figures {
-        c1_gateway: None,
+    let mut figures = Figures {
         max_gateway: None,
-        open_gateway: None,
         rss_gateway_kb: None,
         burst_gateway: None,
         ..good()
     };
+    figures.c1.gateway.clear();
+    figures.open.gateway.clear();
     let report = report(&figures);
     assert!(report.missed.is_empty());
     assert_eq!(
