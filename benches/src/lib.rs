@@ -25,6 +25,12 @@
 //! # Ok::<(), orkestra_benches::options::OptionsError>(())
 //! ```
 //!
+//! The package's second binary, `hop` (`hop --upstream http://HOST:PORT [--port P]`), is the
+//! least an HTTP proxy can do: hyper on both sides, one upstream connection per client
+//! connection, bodies read whole and forwarded unparsed. `load-gateway` measures it beside the
+//! gateway, so its report tells what one more HTTP hop costs on the machine from what the
+//! gateway's own work costs.
+//!
 //! This package has no feature flags.
 
 pub mod options;

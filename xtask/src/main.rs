@@ -8,7 +8,8 @@
 //! - `cargo xtask bench [crate] [-- <criterion args>]` runs criterion benches;
 //! - `cargo xtask load-mock [--seconds N] [--connections N]` load-tests the simulator with wrk;
 //! - `cargo xtask load-gateway [--seconds N] [--no-litellm]` measures the gateway's added latency,
-//!   throughput, memory and burst time against the simulator directly and LiteLLM's proxy;
+//!   throughput, memory and burst time against the simulator directly, a bare HTTP hop and
+//!   LiteLLM's proxy;
 //! - `cargo xtask help` prints the usage text.
 //!
 //! Commands are spawned with `xshell`'s `cmd!`, which never splits arguments through a shell,
