@@ -145,7 +145,7 @@ pub(crate) fn parse_run(json: &str) -> anyhow::Result<Run> {
 /// direct, (hop,) gateway, ...
 ///
 /// This machine's speed drifts from minute to minute (the simulator's own c=1 p50 was seen
-/// anywhere between 70 and 110 us), by as much as the bar on added latency. One long run of
+/// anywhere between 70 and 120 us), by tens of microseconds on a bar of 100. One long run of
 /// each, back to back, puts that drift into the difference; short runs side by side put it
 /// into both sides of each round alike, and the median of the rounds' differences leaves out a
 /// round that a passing hiccup hit.
