@@ -550,7 +550,7 @@ fn render(figures: &Figures, table: Table) -> Report {
     if let Some(hop_p50) = c1.hop_added(|run| run.p50) {
         let _ = writeln!(
             markdown,
-            "\nA bare HTTP hop in the same rounds (`hop`: hyper, one upstream connection, bodies forwarded unread) added p50 {}, p99 {}: what one more hop costs on this machine before any work.",
+            "\nA bare HTTP hop in the same rounds (`hop`: hyper, one upstream connection, bodies forwarded unparsed) added p50 {}, p99 {}: what one more hop costs on this machine before any work.",
             time(hop_p50),
             cell(c1.hop_added(|run| run.p99), time),
         );
@@ -670,14 +670,12 @@ impl Servers {
         let mock_config = write(dir, "mock.toml", MOCK_CONFIG)?;
         let mut command = Command::new(release.join("examples/serve"));
         command.args(["--port", "0", "--config"]).arg(&mock_config);
-        let (mut mock, mock_base) = Process::start("simulator", command, dir)?;
-        let direct = Target {
-            url: format!("{mock_base}/v1/chat/completions"),
-            model: "m",
-            slow_model: "slow",
-            headers: Vec::new(),
-        };
-        wait_until_answering(&mut mock, &direct, Duration::from_secs(10))?;
+        let (mock, direct) = start_target("simulator", command, dir, ("m", "slow"), 10)?;
+        let mock_base = direct
+            .url
+            .strip_suffix(CHAT_PATH)
+            .context("the simulator's URL")?
+            .to_owned();
         let upstream = format!("{mock_base}/v1");
         let gateway = if gateway_present {
             // The gateway keeps its statistics and charges in a SQLite file, its default
@@ -696,31 +694,19 @@ impl Servers {
             )?;
             let mut command = Command::new(release.join("orkestra"));
             command.arg("serve").arg("--config").arg(&config);
-            let (mut process, base) = Process::start("gateway", command, dir)?;
-            let target = Target {
-                url: format!("{base}/v1/chat/completions"),
-                model: "sim/m",
-                slow_model: "sim/slow",
-                headers: Vec::new(),
-            };
-            wait_until_answering(&mut process, &target, Duration::from_secs(30))?;
-            Some((process, target))
+            Some(start_target(
+                "gateway",
+                command,
+                dir,
+                ("sim/m", "sim/slow"),
+                30,
+            )?)
         } else {
             None
         };
-        let hop = {
-            let mut command = Command::new(release.join("hop"));
-            command.args(["--port", "0", "--upstream", &mock_base]);
-            let (mut process, base) = Process::start("hop", command, dir)?;
-            let target = Target {
-                url: format!("{base}/v1/chat/completions"),
-                model: "m",
-                slow_model: "slow",
-                headers: Vec::new(),
-            };
-            wait_until_answering(&mut process, &target, Duration::from_secs(10))?;
-            Some((process, target))
-        };
+        let mut command = Command::new(release.join("hop"));
+        command.args(["--port", "0", "--upstream", &mock_base]);
+        let hop = Some(start_target("hop", command, dir, ("m", "slow"), 10)?);
         let litellm = if with_litellm {
             Some(start_litellm(dir, &upstream)?)
         } else {
@@ -734,6 +720,29 @@ impl Servers {
             direct,
         })
     }
+}
+
+/// Where every server under test answers chat completions, after its base URL.
+const CHAT_PATH: &str = "/v1/chat/completions";
+
+/// Starts a server answering chat completions at [`CHAT_PATH`] for `models` (a quick one and
+/// the 200 ms one), and waits up to `patience_seconds` until it does.
+fn start_target(
+    name: &'static str,
+    command: Command,
+    dir: &Path,
+    (model, slow_model): (&'static str, &'static str),
+    patience_seconds: u64,
+) -> anyhow::Result<(Process, Target)> {
+    let (mut process, base) = Process::start(name, command, dir)?;
+    let target = Target {
+        url: format!("{base}{CHAT_PATH}"),
+        model,
+        slow_model,
+        headers: Vec::new(),
+    };
+    wait_until_answering(&mut process, &target, Duration::from_secs(patience_seconds))?;
+    Ok((process, target))
 }
 
 /// Runs every phase; LiteLLM's are shorter and lighter, as it does not sustain the full load.
@@ -890,7 +899,7 @@ fn start_litellm(dir: &Path, upstream: &str) -> anyhow::Result<(Process, Target)
         .args(["--num_workers", "1"]);
     let mut process = Process::spawn("litellm", command, dir, false)?;
     let target = Target {
-        url: format!("http://127.0.0.1:{port}/v1/chat/completions"),
+        url: format!("http://127.0.0.1:{port}{CHAT_PATH}"),
         model: "m",
         slow_model: "slow",
         headers: vec![format!("Authorization: Bearer {LITELLM_KEY}")],
