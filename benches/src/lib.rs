@@ -25,7 +25,7 @@
 //! # Ok::<(), orkestra_benches::options::OptionsError>(())
 //! ```
 //!
-//! The package's second binary, `hop` (`hop --upstream http://HOST:PORT [--port P]`), is the
+//! The package's second binary, `hop` (`hop --upstream http://IP:PORT [--port P]`), is the
 //! least an HTTP proxy can do: hyper on both sides, one upstream connection per client
 //! connection, bodies read whole and forwarded unparsed. `load-gateway` measures it beside the
 //! gateway, so its report tells what one more HTTP hop costs on the machine from what the

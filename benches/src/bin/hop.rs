@@ -1,6 +1,6 @@
 //! `hop`: the least an HTTP proxy can do, as a yardstick for the gateway's added latency.
 //!
-//! `hop --upstream http://HOST:PORT [--port P]` listens on `127.0.0.1:P` (0, the default,
+//! `hop --upstream http://IP:PORT [--port P]` listens on `127.0.0.1:P` (0, the default,
 //! picks a free port), prints `listening on http://127.0.0.1:PORT`, and forwards every
 //! request to the upstream with its method, path, headers and body unchanged, over one
 //! keep-alive upstream connection per client connection. Bodies are read whole, as a gateway
@@ -31,10 +31,19 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 
-const USAGE: &str = "Usage: hop --upstream http://HOST:PORT [--port P]";
+const USAGE: &str = "Usage: hop --upstream http://IP:PORT [--port P]
+
+Forwards every HTTP request to the upstream unchanged (see the `orkestra-benches` docs).
+  --upstream http://IP:PORT  where to forward (required)
+  --port P                   the port to listen on at 127.0.0.1 (default 0: a free one)";
 
 fn main() -> ExitCode {
-    let (upstream, port) = match arguments(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "-h" || arg == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let (upstream, port) = match arguments(args.into_iter()) {
         Ok(parsed) => parsed,
         Err(error) => {
             eprintln!("error: {error:#}\n{USAGE}");
@@ -60,25 +69,25 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--upstream` (an `http://HOST:PORT` address) and `--port`.
+/// `--upstream` (an `http://IP:PORT` address) and `--port`.
 fn arguments(mut args: impl Iterator<Item = String>) -> anyhow::Result<(SocketAddr, u16)> {
     let mut upstream = None;
     let mut port = 0;
     while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .with_context(|| format!("{flag} needs a value"))?;
+        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--upstream" => {
+                let value = value()?;
                 let address = value
                     .strip_prefix("http://")
-                    .with_context(|| format!("--upstream {value:?}: expected http://HOST:PORT"))?
+                    .with_context(|| format!("--upstream {value:?}: expected http://IP:PORT"))?
                     .trim_end_matches('/');
                 upstream = Some(address.parse().with_context(|| {
                     format!("--upstream {value:?}: expected an IP address and a port")
                 })?);
             }
             "--port" => {
+                let value = value()?;
                 port = value
                     .parse()
                     .with_context(|| format!("--port {value:?}: expected a port number"))?;
