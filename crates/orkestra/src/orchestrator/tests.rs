@@ -3,14 +3,18 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
-use orkestra_core::{Choice, FinishReason, Message, Usage};
-use orkestra_models::{LatencyProfile, QualityScores, TokenPrice};
+use orkestra_core::{Choice, ErrorClass, FinishReason, Message, Usage};
+use orkestra_models::{LatencyProfile, QualityScores, TokenPrice, UnixMillis};
 use orkestra_resilience::breaker::BreakerConfig;
+use orkestra_resilience::breaker::State;
 use orkestra_resilience::retry::BackoffConfig;
 use orkestra_resilience::timeout::TimeoutConfig;
+use orkestra_resilience::{PipelineConfig, RetryConfig};
 
 use super::*;
+use crate::report::RouteReport;
 
 /// A backend answering from a script, then with a fixed answer; counts its calls.
 #[derive(Default)]
