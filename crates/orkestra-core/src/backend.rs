@@ -55,6 +55,9 @@ pub struct Error {
     pub provider: Option<String>,
     /// The model that failed, when known.
     pub model: Option<String>,
+    /// The upstream error body's own `type`, `code` and `param`, when it had them: a gateway
+    /// passes them on unchanged, with [`Error::message`] as the upstream wrote it.
+    pub upstream: Option<Box<UpstreamDetails>>,
     source: Option<Box<dyn StdError + Send + Sync>>,
 }
 
@@ -72,6 +75,7 @@ impl Error {
             status: None,
             provider: None,
             model: None,
+            upstream: None,
             source: None,
         }
     }
@@ -97,11 +101,40 @@ impl Error {
         self
     }
 
+    /// The same error with the upstream error body's `type`, `code` and `param`.
+    #[must_use]
+    pub fn with_upstream(mut self, details: UpstreamDetails) -> Self {
+        self.upstream = Some(Box::new(details));
+        self
+    }
+
     /// The same error with an underlying cause, reported by [`StdError::source`].
     #[must_use]
     pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));
         self
+    }
+}
+
+/// The fields of an upstream error body besides its message, kept verbatim.
+///
+/// In the `OpenAI` shape `{"error": {"message", "type", "code", "param"}}`; Anthropic's
+/// `{"type": "error", "error": {"type", "message"}}` has a `type` only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpstreamDetails {
+    /// The body's `type` (`invalid_request_error`, `overloaded_error`, ...).
+    pub kind: Option<String>,
+    /// The body's `code` (`context_length_exceeded`, `rate_limit_exceeded`, ...).
+    pub code: Option<String>,
+    /// The body's `param`: the request field at fault.
+    pub param: Option<String>,
+}
+
+impl UpstreamDetails {
+    /// Details from the three optional fields.
+    pub fn new(kind: Option<String>, code: Option<String>, param: Option<String>) -> Self {
+        Self { kind, code, param }
     }
 }
 

@@ -44,7 +44,7 @@ pub mod clock;
 pub mod error;
 pub mod stream;
 
-pub use backend::{ChatBackend, ChatStream, Error};
+pub use backend::{ChatBackend, ChatStream, Error, UpstreamDetails};
 pub use chat::{
     ChatRequest, ChatResponse, Choice, Content, ContentPart, FinishReason, FunctionCall,
     FunctionDefinition, ImageUrl, Message, Role, StreamOptions, Tool, ToolCall, Usage,
