@@ -13,6 +13,7 @@
 //! - [`backend`]: the [`ChatBackend`] trait and the crate's [`Error`].
 //! - [`error`]: [`ErrorClass`], [`ErrorCategory`], [`Severity`] and the [`Classify`] trait.
 //! - [`clock`]: the [`Clock`] trait, [`SystemClock`] and [`ManualClock`].
+//! - [`located`]: [`Located`], a problem in a user's file as `FILE:LINE:COLUMN: KEY: message`.
 //!
 //! # Example
 //!
@@ -42,6 +43,7 @@ pub mod backend;
 pub mod chat;
 pub mod clock;
 pub mod error;
+pub mod located;
 pub mod stream;
 
 pub use backend::{ChatBackend, ChatStream, Error, UpstreamDetails};
@@ -51,4 +53,5 @@ pub use chat::{
 };
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{Classify, ErrorCategory, ErrorClass, Resource, Severity};
+pub use located::{Located, Position};
 pub use stream::{ChatChunk, ChunkChoice, Delta, StreamAccumulator, StreamEvent, ToolCallDelta};
