@@ -72,16 +72,38 @@ pub struct ServerConfig {
     /// How long shutdown waits for in-flight requests to finish.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// How long a client has to send a request's headers: from the first byte of a request,
+    /// or from the moment a new connection is accepted. A connection that has not sent them by
+    /// then is closed.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// How long a client has to send a request's body once its headers arrived; a body that
+    /// is still arriving then is answered `408`.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request before it is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// The most client connections open at once; beyond it, new connections wait in the
+    /// operating system's queue until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
     /// `listen = "127.0.0.1:8080"`, `body_limit = 2097152` (2 MiB, axum's default),
-    /// `shutdown_grace = "30s"`.
+    /// `shutdown_grace = "30s"`, `header_read_timeout = "10s"`, `body_read_timeout = "30s"`,
+    /// `idle_timeout = "75s"` (longer than the 60 s of common load balancers, so the proxy in
+    /// front closes an idle connection first and never sends on one the gateway just closed),
+    /// `max_connections = 4096`.
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 2 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 4_096,
         }
     }
 }
@@ -311,6 +333,18 @@ impl Config {
                 "server.body_limit",
                 "a positive number of bytes",
             ));
+        }
+        for (key, timeout) in [
+            ("server.header_read_timeout", self.server.header_read_timeout),
+            ("server.body_read_timeout", self.server.body_read_timeout),
+            ("server.idle_timeout", self.server.idle_timeout),
+        ] {
+            if timeout.is_zero() {
+                return Err(Problem::new(key, "a duration longer than zero, such as \"10s\""));
+            }
+        }
+        if self.server.max_connections == 0 {
+            return Err(Problem::new("server.max_connections", "at least 1"));
         }
         if self.routing.max_models == 0 {
             return Err(Problem::new("routing.max_models", "at least 1"));

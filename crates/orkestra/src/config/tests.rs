@@ -122,3 +122,26 @@ fn a_file_that_cannot_be_read_is_named() {
         "{error}"
     );
 }
+
+#[test]
+fn server_timeouts_must_be_longer_than_zero_and_the_cap_at_least_one() {
+    check_error(
+        "[server]\nheader_read_timeout = \"0s\"\n",
+        &["server.header_read_timeout", "longer than zero"],
+    );
+    check_error(
+        "[server]\nidle_timeout = \"0ms\"\n",
+        &["server.idle_timeout", "longer than zero"],
+    );
+    check_error(
+        "[server]\nmax_connections = 0\n",
+        &["server.max_connections", "at least 1"],
+    );
+    let config = Config::from_toml_str(
+        "[server]\nbody_read_timeout = \"1m\"\nmax_connections = 10\n",
+        "orkestra.toml",
+    )
+    .expect("valid");
+    assert_eq!(config.server.body_read_timeout, Duration::from_secs(60));
+    assert_eq!(config.server.max_connections, 10);
+}
