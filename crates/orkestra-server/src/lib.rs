@@ -11,6 +11,7 @@
 //! |---|---|
 //! | `POST /v1/chat/completions` | the answer, plain (`application/json`) or streamed (`text/event-stream`, `data: [DONE]` at the end) |
 //! | `GET /v1/models` | `auto`, each `auto:<strategy>` and every served model, in the `OpenAI` list shape ([`models`](crate#models)) |
+//! | `GET /v1/models/{id}` | one entry of that list (ids with `/` in them work, an alias answers its model), else `404 model_not_found` |
 //! | `POST /v1/route` | how a request would be routed, without calling any model: task analysis, chain, ranking with score breakdowns, exclusions with reasons, and an `explain` text |
 //! | `GET /healthz` | liveness: `200 {"status":"pass"}` (`application/health+json`) |
 //! | `GET /readyz` | readiness: `200` when the store answers and at least one model can be called, else `503` with the failing check |
@@ -144,6 +145,8 @@ pub fn router(orchestrator: Orchestrator, config: &ServerConfig) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/models", get(models::list))
+        // A wildcard, so ids with `/` in them (`openai/gpt-4o`) are one id.
+        .route("/v1/models/{*id}", get(models::retrieve))
         .route("/v1/route", post(route::explain))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
@@ -195,7 +198,7 @@ async fn unknown_url(uri: axum::http::Uri) -> Response {
         ..ApiError::invalid_request(
             "unknown_url",
             format!(
-                "no route {}: the gateway serves POST /v1/chat/completions, GET /v1/models, POST /v1/route, GET /healthz and GET /readyz",
+                "no route {}: the gateway serves POST /v1/chat/completions, GET /v1/models, GET /v1/models/{{id}}, POST /v1/route, GET /healthz and GET /readyz",
                 uri.path()
             ),
             None,

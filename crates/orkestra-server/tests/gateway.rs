@@ -776,3 +776,53 @@ async fn beyond_max_connections_a_new_connection_waits_for_one_to_close() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn models_retrieve_answers_one_model_and_404_for_an_unknown_id() {
+    let mut cheap = spec("echo/cheap", 100);
+    cheap.aliases = vec!["cheapest".to_owned()];
+    let orchestrator = Orchestrator::builder()
+        .model(cheap)
+        .model(spec("elsewhere/unserved", 100))
+        .backend("echo", Arc::new(EchoBackend::new()))
+        .build()
+        .expect("an orchestrator");
+    let gateway = Gateway::start(orchestrator).await;
+
+    // An id with `/` in it, as written and as some clients percent-encode it.
+    for path in ["/v1/models/echo/cheap", "/v1/models/echo%2Fcheap"] {
+        let response = gateway.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let entry: Value = response.json().await.expect("JSON");
+        assert_eq!(entry["id"], "echo/cheap", "{path}");
+        assert_eq!(entry["object"], "model");
+        assert_eq!(entry["owned_by"], "echo");
+        assert!(entry["created"].as_u64().is_some());
+    }
+    let entry: Value = gateway
+        .get("/v1/models/cheapest")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(entry["id"], "echo/cheap", "an alias answers its model");
+    let entry: Value = gateway
+        .get("/v1/models/auto:cost")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(entry["owned_by"], "orkestra");
+
+    for unknown in ["nobody/nothing", "elsewhere/unserved"] {
+        let response = gateway.get(&format!("/v1/models/{unknown}")).await;
+        assert_eq!(response.status(), 404, "{unknown}");
+        let error = error_of(response).await;
+        assert_eq!(error["code"], "model_not_found");
+        assert_eq!(error["param"], "model");
+        assert!(
+            error["message"].as_str().is_some_and(|m| m.contains(unknown)),
+            "{error}"
+        );
+    }
+}
