@@ -69,9 +69,7 @@ impl<'a> Entry<'a> {
 pub(crate) async fn list(State(app): State<App>) -> Response {
     let snapshot = app.orchestrator.registry().snapshot();
     let endpoints: Vec<&str> = app.orchestrator.endpoints().collect();
-    let automatic = AUTOMATIC
-        .iter()
-        .map(|id| Entry::automatic(id, app.started));
+    let automatic = AUTOMATIC.iter().map(|id| Entry::automatic(id, app.started));
     let served = snapshot
         .models()
         .iter()
@@ -89,7 +87,12 @@ pub(crate) async fn retrieve(State(app): State<App>, Path(id): Path<String>) -> 
     }
     let snapshot = app.orchestrator.registry().snapshot();
     match snapshot.get(&id) {
-        Some(spec) if app.orchestrator.endpoints().any(|served| served == spec.endpoint()) => {
+        Some(spec)
+            if app
+                .orchestrator
+                .endpoints()
+                .any(|served| served == spec.endpoint()) =>
+        {
             json_response(&Entry::served(spec, app.started))
         }
         _ => ApiError::model_not_found(&id).into_response(),

@@ -335,12 +335,18 @@ impl Config {
             ));
         }
         for (key, timeout) in [
-            ("server.header_read_timeout", self.server.header_read_timeout),
+            (
+                "server.header_read_timeout",
+                self.server.header_read_timeout,
+            ),
             ("server.body_read_timeout", self.server.body_read_timeout),
             ("server.idle_timeout", self.server.idle_timeout),
         ] {
             if timeout.is_zero() {
-                return Err(Problem::new(key, "a duration longer than zero, such as \"10s\""));
+                return Err(Problem::new(
+                    key,
+                    "a duration longer than zero, such as \"10s\"",
+                ));
             }
         }
         if self.server.max_connections == 0 {

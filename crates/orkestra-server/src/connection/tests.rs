@@ -92,7 +92,10 @@ async fn a_half_request_is_closed_at_the_header_read_timeout() {
     assert_eq!(answered, "", "nothing is answered to half a request");
     assert_eq!(at - started, LIMITS.header_read);
     let ended = served.await.expect("no panic");
-    assert!(ended.is_err(), "the connection ends on its timeout: {ended:?}");
+    assert!(
+        ended.is_err(),
+        "the connection ends on its timeout: {ended:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -125,7 +128,10 @@ async fn headers_sent_a_byte_at_a_time_must_all_arrive_within_the_header_read_ti
 #[tokio::test(start_paused = true)]
 async fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
     let (mut client, _served) = open();
-    client.write_all(request("hi").as_bytes()).await.expect("written");
+    client
+        .write_all(request("hi").as_bytes())
+        .await
+        .expect("written");
     let answer = response(&mut client).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("\r\n\r\n2"), "{answer}");
@@ -156,7 +162,10 @@ async fn a_connection_idle_after_a_request_without_body_is_closed_at_the_idle_ti
 async fn each_answer_restarts_the_idle_wait_and_the_connection_is_reused() {
     let (mut client, _served) = open();
     for body in ["one", "three", "fifteen"] {
-        client.write_all(request(body).as_bytes()).await.expect("written");
+        client
+            .write_all(request(body).as_bytes())
+            .await
+            .expect("written");
         let answer = response(&mut client).await;
         assert!(
             answer.ends_with(&format!("\r\n\r\n{}", body.len())),
@@ -203,7 +212,10 @@ async fn a_slow_answer_is_not_cut_by_the_connection_deadlines() {
     let (mut client, server) = tokio::io::duplex(4_096);
     let app = Router::new().route("/length", post(slow));
     let _served = tokio::spawn(connection(server, app, LIMITS, &builder()));
-    client.write_all(request("").as_bytes()).await.expect("written");
+    client
+        .write_all(request("").as_bytes())
+        .await
+        .expect("written");
     let answer = response(&mut client).await;
     assert!(answer.ends_with("done"), "{answer}");
 }
