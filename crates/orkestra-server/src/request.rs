@@ -1,4 +1,5 @@
-//! Reading a request: the body under its limit, the chat request it holds, the request id.
+//! Reading a request: the body under its limit, the chat request it holds (parsed, then
+//! checked by [`ChatRequest::validate`]), the request id.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -63,13 +64,11 @@ fn unreadable(error: &(dyn std::error::Error + 'static)) -> ApiError {
 pub(crate) fn parse_chat(body: &[u8]) -> Result<ChatRequest, ApiError> {
     let request: ChatRequest =
         serde_json::from_slice(body).map_err(|error| json_error(body, &error))?;
-    if request.messages.is_empty() {
-        return Err(ApiError::invalid_request(
-            "invalid_request",
-            "`messages` is empty: send at least one message",
-            Some("messages".to_owned()),
-        ));
-    }
+    // The ranges are the chat format's, so they are checked by the request type itself
+    // (orkestra-core), for every user of it and not only for the gateway.
+    request.validate().map_err(|invalid| {
+        ApiError::invalid_request("invalid_value", invalid.message, Some(invalid.param))
+    })?;
     Ok(request)
 }
 

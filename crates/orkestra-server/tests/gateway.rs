@@ -485,7 +485,10 @@ async fn upstream_errors_are_passed_on_as_the_upstream_wrote_them() {
     assert_eq!(error["type"], "invalid_request_error");
     assert_eq!(error["code"], "context_length_exceeded");
     assert_eq!(error["param"], "messages");
-    assert!(error["model"].is_string(), "the model is named apart: {error}");
+    assert!(
+        error["model"].is_string(),
+        "the model is named apart: {error}"
+    );
 }
 
 #[tokio::test]
@@ -696,7 +699,11 @@ async fn connections_that_sent_half_a_request_are_closed_at_the_header_read_time
     for stream in &mut half_sent {
         // Before the fix, every one of them stayed open for as long as anyone waited.
         let received = read_until_closed(stream, Duration::from_secs(10)).await;
-        assert!(received.is_empty(), "{:?}", String::from_utf8_lossy(&received));
+        assert!(
+            received.is_empty(),
+            "{:?}",
+            String::from_utf8_lossy(&received)
+        );
     }
     assert!(started.elapsed() >= Duration::from_millis(100));
     let response = gateway
@@ -821,8 +828,63 @@ async fn models_retrieve_answers_one_model_and_404_for_an_unknown_id() {
         assert_eq!(error["code"], "model_not_found");
         assert_eq!(error["param"], "model");
         assert!(
-            error["message"].as_str().is_some_and(|m| m.contains(unknown)),
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(unknown)),
             "{error}"
         );
     }
+}
+
+#[tokio::test]
+async fn out_of_range_parameters_are_400_naming_the_parameter() {
+    let backend = Scripted::new(Script::Slow(Duration::ZERO));
+    let gateway = Gateway::start(scripted_orchestrator(&backend)).await;
+    let user = json!({"role": "user", "content": "hi"});
+    let cases = [
+        (json!({"temperature": -1}), "temperature"),
+        (json!({"temperature": 100}), "temperature"),
+        (json!({"top_p": 5}), "top_p"),
+        (json!({"n": 0}), "n"),
+        (json!({"n": 100}), "n"),
+        (json!({"n": "two"}), "n"),
+        (json!({"n": 3}), "n"),
+        (json!({"stop": 5}), "stop"),
+        (json!({"tool_choice": 5}), "tool_choice"),
+        (
+            json!({"response_format": {"type": "nonsense"}}),
+            "response_format.type",
+        ),
+        (
+            json!({"messages": [user, {"role": "tool", "content": "42"}]}),
+            "messages[1].tool_call_id",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": []}]}),
+            "messages[0].content",
+        ),
+    ];
+    for (fields, param) in cases {
+        let mut request = json!({"model": "scripted/a", "messages": [user]});
+        for (key, value) in fields.as_object().expect("an object") {
+            request[key] = value.clone();
+        }
+        let response = gateway.post("/v1/chat/completions", &request).await;
+        assert_eq!(response.status(), 400, "{request}");
+        let error = error_of(response).await;
+        assert_eq!(error["param"], param, "{request}: {error}");
+        assert_eq!(error["type"], "invalid_request_error", "{error}");
+        assert_eq!(error["code"], "invalid_value", "{error}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| m.contains(param)),
+            "the message names `{param}`: {error}"
+        );
+    }
+    assert_eq!(backend.calls(), 0, "nothing invalid was forwarded");
+    let mut fine = chat("scripted/a", "hi");
+    fine["n"] = json!(1);
+    fine["temperature"] = json!(0.7);
+    fine["stop"] = json!(["\n\n", "END"]);
+    let response = gateway.post("/v1/chat/completions", &fine).await;
+    assert_eq!(response.status(), 200);
 }

@@ -57,8 +57,8 @@ fn a_wrong_value_is_located_by_its_json_path() {
 fn empty_messages_are_refused() {
     check(
         r#"{"model": "auto", "messages": []}"#,
-        "invalid_request",
-        &["`messages` is empty"],
+        "invalid_value",
+        &["`messages` must be a list of at least one message"],
         Some("messages"),
     );
 }
@@ -85,5 +85,15 @@ fn a_value_of_the_wrong_type_is_not_called_invalid_json() {
             "line 2, column",
         ],
         Some("messages[0].role"),
+    );
+}
+
+#[test]
+fn a_parameter_out_of_its_range_is_named() {
+    check(
+        r#"{"model": "auto", "messages": [{"role": "user", "content": "hi"}], "temperature": 100}"#,
+        "invalid_value",
+        &["`temperature` must be a number from 0 to 2"],
+        Some("temperature"),
     );
 }
