@@ -14,7 +14,8 @@
 //! - [`backend`]: the [`ChatBackend`] trait and the crate's [`Error`].
 //! - [`error`]: [`ErrorClass`], [`ErrorCategory`], [`Severity`] and the [`Classify`] trait.
 //! - [`clock`]: the [`Clock`] trait, [`SystemClock`] and [`ManualClock`].
-//! - [`located`]: [`Located`], a problem in a user's file as `FILE:LINE:COLUMN: KEY: message`.
+//! - [`located`]: [`Located`], a problem in a user's file as `FILE:LINE:COLUMN: KEY: message`,
+//!   and [`plain_words`], which says serde's messages for the people who edit the files.
 //!
 //! # Example
 //!
@@ -55,5 +56,5 @@ pub use chat::{
 };
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{Classify, ErrorCategory, ErrorClass, Resource, Severity};
-pub use located::{Located, Position};
+pub use located::{Located, Position, Syntax, plain_words};
 pub use stream::{ChatChunk, ChunkChoice, Delta, StreamAccumulator, StreamEvent, ToolCallDelta};
