@@ -24,6 +24,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use orkestra_core::located::{Located, Syntax};
 use serde::{Deserialize, Serialize};
 
 /// The whole simulator: a seed and its models.
@@ -258,8 +259,8 @@ pub enum Fault {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {}", path.display())]
+    /// The file could not be read; the reason is the source.
+    #[error("{}: cannot read the file", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -267,14 +268,10 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// The text is not a configuration: the parser's message names the line and column.
-    #[error("{origin}: {message}")]
-    Parse {
-        /// The file, or what the text came from.
-        origin: String,
-        /// What was wrong and where.
-        message: String,
-    },
+    /// A problem in a file or text: `FILE:LINE:COLUMN: KEY: what was expected`, leaving out
+    /// what is not known.
+    #[error(transparent)]
+    Located(Located),
     /// A value is out of range: `path` is where, as in `models[0].faults[1].when.rate`.
     #[error("{path}: {message}")]
     Invalid {
@@ -291,6 +288,31 @@ impl ConfigError {
             path: path.into(),
             message: message.into(),
         }
+    }
+
+    /// The same problem in `origin`: a value out of range there names the file too.
+    fn in_file(self, origin: &str) -> Self {
+        match self {
+            Self::Invalid { path, message } => {
+                Self::Located(Located::new(origin, message).key(path))
+            }
+            other => other,
+        }
+    }
+}
+
+/// The key of a path to a value, none for the whole document; a segment serde could not name
+/// (`?`, inside a value that failed to parse) is left out.
+fn key_of(path: &serde_path_to_error::Path) -> Option<String> {
+    let key = path.to_string().replace(".?", "");
+    (key != "." && key != "?").then_some(key)
+}
+
+/// `located` naming `key`, when there is one.
+fn with_key(located: Located, key: Option<String>) -> Located {
+    match key {
+        Some(key) => located.key(key),
+        None => located,
     }
 }
 
@@ -316,21 +338,28 @@ impl MockConfig {
 
     /// Reads and validates a TOML configuration; `origin` names it in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text).map_err(|error| ConfigError::Parse {
-            origin: origin.to_owned(),
-            message: error.to_string(),
-        })?;
-        config.validate()?;
+        let located = |error: &toml::de::Error, key: Option<String>| {
+            let at = error.span().map(|span| span.start);
+            let located = Located::parsed(origin, text, at, error.message(), Syntax::Toml);
+            ConfigError::Located(with_key(located, key))
+        };
+        let deserializer =
+            toml::de::Deserializer::parse(text).map_err(|error| located(&error, None))?;
+        let config: Self = serde_path_to_error::deserialize(deserializer)
+            .map_err(|error| located(error.inner(), key_of(error.path())))?;
+        config.validate().map_err(|error| error.in_file(origin))?;
         Ok(config)
     }
 
     /// Reads and validates a JSON configuration; `origin` names it in errors.
     pub fn from_json_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Self = serde_json::from_str(text).map_err(|error| ConfigError::Parse {
-            origin: origin.to_owned(),
-            message: error.to_string(),
-        })?;
-        config.validate()?;
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let config: Self =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+                let located = Located::json(origin, error.inner());
+                ConfigError::Located(with_key(located, key_of(error.path())))
+            })?;
+        config.validate().map_err(|error| error.in_file(origin))?;
         Ok(config)
     }
 

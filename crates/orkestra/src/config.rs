@@ -438,9 +438,10 @@ pub fn parse_toml<'de, T: Deserialize<'de>>(text: &'de str, origin: &str) -> Res
     let deserializer =
         toml::de::Deserializer::parse(text).map_err(|error| located(&error, None))?;
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let key = error.path().to_string();
-        // `.` is the whole document: a problem there names no key.
-        located(error.inner(), (key != ".").then_some(key))
+        // `.` is the whole document, a problem there names no key; a segment serde could not
+        // name (`?`, inside a value that failed to parse) is left out.
+        let key = error.path().to_string().replace(".?", "");
+        located(error.inner(), (key != "." && key != "?").then_some(key))
     })
 }
 
