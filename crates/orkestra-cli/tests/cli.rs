@@ -83,8 +83,24 @@ fn chat_streams_through_a_simulated_model() {
     );
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert_eq!(text(&output.stdout).trim(), "stream this back");
+    let stdout = text(&output.stdout);
+    assert!(stdout.trim_end().ends_with("stream this back"), "{stdout}");
     assert!(stderr.contains("model: sim/small"), "{stderr}");
+}
+
+#[test]
+fn the_demo_models_say_their_answers_are_simulated_and_by_which_model() {
+    let dir = tempfile::tempdir().unwrap();
+    for model in ["sim/small", "sim/medium", "sim/large"] {
+        let output = orkestra(dir.path(), &["chat", "--model", model, "What is a router?"]);
+        let stdout = text(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(
+            stdout.starts_with(&format!("[Simulated answer by {model}: ")),
+            "{model}: {stdout}"
+        );
+        assert!(stdout.contains("no language model"), "{model}: {stdout}");
+    }
 }
 
 #[test]

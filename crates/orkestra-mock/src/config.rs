@@ -11,6 +11,7 @@
 //! ttft = { fixed = "20ms" }
 //! per_token = { log_normal = { median = "2ms", sigma = 0.5 } }
 //! output = { generated = { tokens = 200 } }
+//! preface = "[Simulated: filler words follow.] "
 //!
 //! [[models.faults]]
 //! fault = { rate_limited = { retry_after = "2s" } }
@@ -53,6 +54,10 @@ pub struct ModelBehaviour {
     pub per_token: Latency,
     /// What the model answers.
     pub output: Output,
+    /// Text put before every answer, for instance to say that it is simulated and by which
+    /// model. It is part of the answer: counted in its usage, streamed with it, and cut by the
+    /// request's `max_tokens` like the rest.
+    pub preface: String,
     /// Token counts reported; `None` counts the prompt and the answer (about four characters
     /// per token).
     pub usage: Option<FixedUsage>,
@@ -68,6 +73,7 @@ impl Default for ModelBehaviour {
             ttft: Latency::default(),
             per_token: Latency::default(),
             output: Output::Echo,
+            preface: String::new(),
             usage: None,
             faults: Vec::new(),
         }

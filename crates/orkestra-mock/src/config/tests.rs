@@ -21,6 +21,7 @@ fn the_documented_example_parses_and_round_trips() {
                 sigma: 0.5,
             },
             output: Output::Generated { tokens: 200 },
+            preface: "[Simulated: filler words follow.] ".into(),
             usage: None,
             faults: vec![
                 FaultRule {
@@ -50,6 +51,7 @@ fn the_documented_example_parses_and_round_trips() {
         ttft = { fixed = "20ms" }
         per_token = { log_normal = { median = "2ms", sigma = 0.5 } }
         output = { generated = { tokens = 200 } }
+        preface = "[Simulated: filler words follow.] "
 
         [[models.faults]]
         fault = { rate_limited = { retry_after = "2s" } }
