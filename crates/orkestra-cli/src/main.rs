@@ -19,7 +19,7 @@
 //!
 //! ```sh
 //! orkestra serve &
-//! curl http://127.0.0.1:8080/v1/chat/completions -H 'content-type: application/json' \
+//! curl -i http://127.0.0.1:8080/v1/chat/completions -H 'content-type: application/json' \
 //!   -d '{"model":"auto","messages":[{"role":"user","content":"hello"}]}'
 //! orkestra route "write a python function" --strategy cost
 //! ```
