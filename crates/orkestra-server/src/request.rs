@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, header};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
-use orkestra_core::ChatRequest;
+use orkestra_core::{ChatRequest, Syntax, plain_words};
 
 use crate::connection::BodyTimedOut;
 use crate::error::ApiError;
@@ -93,18 +93,20 @@ fn json_error(body: &[u8], error: &serde_json::Error) -> ApiError {
     } else {
         "the request body is not valid JSON"
     };
+    // serde's wording names Rust types (`expected u32`); the caller reads plain words.
+    let said = plain_words(what, Syntax::Json);
     let (message, param) = if path == "." {
         let param = what
             .strip_prefix("missing field `")
             .and_then(|rest| rest.strip_suffix('`'))
             .map(str::to_owned);
         (
-            format!("{what_is_wrong} (line {line}, column {column}): {what}"),
+            format!("{what_is_wrong} (line {line}, column {column}): {said}"),
             param,
         )
     } else {
         (
-            format!("{what_is_wrong}: at `{path}` (line {line}, column {column}): {what}"),
+            format!("{what_is_wrong}: at `{path}` (line {line}, column {column}): {said}"),
             Some(path),
         )
     };

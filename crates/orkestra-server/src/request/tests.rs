@@ -32,7 +32,7 @@ fn a_missing_field_is_named_as_the_param() {
     check(
         r#"{"model": "auto"}"#,
         "invalid_json",
-        &["missing field `messages`", "line 1, column 17"],
+        &["the field `messages` is required", "line 1, column 17"],
         Some("messages"),
     );
 }
@@ -48,7 +48,7 @@ fn a_wrong_value_is_located_by_its_json_path() {
     check(
         r#"{"model": "auto", "messages": "hello"}"#,
         "invalid_json",
-        &["messages", "expected a sequence"],
+        &["messages", "expected a list, got the string \"hello\""],
         Some("messages"),
     );
 }
@@ -95,5 +95,18 @@ fn a_parameter_out_of_its_range_is_named() {
         "invalid_value",
         &["`temperature` must be a number from 0 to 2"],
         Some("temperature"),
+    );
+}
+
+#[test]
+fn rust_types_are_not_named_in_the_message() {
+    check(
+        r#"{"model": "auto", "messages": [{"role": "user", "content": "hi"}], "max_tokens": "lots"}"#,
+        "invalid_json",
+        &[
+            "max_tokens",
+            "expected a whole number, 0 or more, got the string \"lots\"",
+        ],
+        Some("max_tokens"),
     );
 }
