@@ -62,6 +62,9 @@ def plain_auto():
     expect(response.usage is not None and response.usage.total_tokens > 0, response.usage)
 
 
+SIMULATED = "[Simulated answer by "
+
+
 @check("plain completion with model=sim/small")
 def plain_named():
     prompt = "echo this sentence back"
@@ -69,8 +72,10 @@ def plain_named():
         model="sim/small", messages=[{"role": "user", "content": prompt}]
     )
     expect(response.model == "sim/small", f"answered by {response.model!r}")
-    # sim/small is an echo model in the demo configuration.
-    expect(response.choices[0].message.content == prompt, response.choices[0].message.content)
+    # sim/small is an echo model in the demo configuration, and says it is simulated first.
+    content = response.choices[0].message.content
+    expect(content.startswith(SIMULATED + "sim/small"), content)
+    expect(content.endswith(prompt), content)
 
 
 @check("streaming completion")
@@ -104,7 +109,8 @@ def streaming_named():
     content = "".join(
         chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices
     )
-    expect(content == prompt, f"streamed {content!r}")
+    expect(content.startswith(SIMULATED + "sim/small"), f"streamed {content!r}")
+    expect(content.endswith(prompt), f"streamed {content!r}")
 
 
 @check("models.list")
@@ -114,6 +120,41 @@ def models_list():
     expect(DEMO_MODELS <= ids, f"listed {sorted(ids)}")
     for model in models:
         expect(model.object == "model", f"{model.id}: object is {model.object!r}")
+
+
+@check("models.retrieve, ids with / in them included")
+def models_retrieve():
+    for model_id in ["sim/small", "echo/echo", "auto", "auto:cost"]:
+        model = client.models.retrieve(model_id)
+        expect(model.id == model_id, f"retrieved {model.id!r} for {model_id!r}")
+        expect(model.object == "model", f"{model_id}: object is {model.object!r}")
+    try:
+        client.models.retrieve("nobody/nothing")
+    except openai.NotFoundError as error:
+        expect(error.status_code == 404, error.status_code)
+        expect(error.code == "model_not_found", error.code)
+    else:
+        raise AssertionError("no error raised for an unknown model")
+
+
+@check("a parameter out of its range raises BadRequestError naming it")
+def parameter_error():
+    for params, param in [
+        ({"temperature": 5}, "temperature"),
+        ({"n": 3}, "n"),
+        ({"response_format": {"type": "nonsense"}}, "response_format.type"),
+    ]:
+        try:
+            client.chat.completions.create(
+                model="auto", messages=[{"role": "user", "content": "hi"}], **params
+            )
+        except openai.BadRequestError as error:
+            expect(error.status_code == 400, error.status_code)
+            expect(error.param == param, f"param {error.param!r} for {params}")
+            expect(error.code == "invalid_value", error.code)
+            expect(param in str(error), str(error))
+        else:
+            raise AssertionError(f"no error raised for {params}")
 
 
 @check("unknown model raises NotFoundError")

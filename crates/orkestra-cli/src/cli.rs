@@ -17,8 +17,9 @@ Logs go to standard error; set RUST_LOG (for example RUST_LOG=debug) to see more
 Exit codes:
   0  success
   1  runtime failure (no model answered, a port or database could not be opened, I/O)
-  2  usage or configuration error (bad arguments, an invalid configuration file with
-     its line, an unknown model, a file that `init` would overwrite)";
+  2  usage or configuration error (bad arguments, an invalid configuration file as
+     FILE:LINE:COLUMN: KEY: what was expected, an unknown model, a file that `init`
+     would overwrite)";
 
 /// Put one orchestrator in front of your language models.
 #[derive(Debug, Parser)]
@@ -84,6 +85,7 @@ pub(crate) struct ServeArgs {
 #[derive(Debug, Args)]
 pub(crate) struct RouteArgs {
     /// The prompt to route, as a user message
+    #[arg(value_parser = prompt)]
     pub(crate) prompt: String,
     /// The strategy [default: `routing.strategy` of the configuration]
     #[arg(long, short, value_enum)]
@@ -99,6 +101,7 @@ pub(crate) struct RouteArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ChatArgs {
     /// The prompt, sent as a user message
+    #[arg(value_parser = prompt)]
     pub(crate) prompt: String,
     /// A model id or alias, `auto`, or `auto:<strategy>` (cost, quality, speed, balanced, local)
     #[arg(long, short, default_value = "auto")]
@@ -180,6 +183,16 @@ pub(crate) struct InitArgs {
     /// Overwrite the file if it exists
     #[arg(long)]
     pub(crate) force: bool,
+}
+
+/// A prompt with something in it: an empty one would be routed and answered as if it meant
+/// something, so it is a usage error (exit 2) instead.
+fn prompt(text: &str) -> Result<String, &'static str> {
+    if text.trim().is_empty() {
+        Err("the prompt is empty: give the text to send, such as \"Write a haiku about routers\"")
+    } else {
+        Ok(text.to_owned())
+    }
 }
 
 /// A routing strategy as spelled on the command line.

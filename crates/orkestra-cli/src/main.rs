@@ -19,7 +19,7 @@
 //!
 //! ```sh
 //! orkestra serve &
-//! curl http://127.0.0.1:8080/v1/chat/completions -H 'content-type: application/json' \
+//! curl -i http://127.0.0.1:8080/v1/chat/completions -H 'content-type: application/json' \
 //!   -d '{"model":"auto","messages":[{"role":"user","content":"hello"}]}'
 //! orkestra route "write a python function" --strategy cost
 //! ```
@@ -30,7 +30,7 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | runtime failure: no model answered, a port or database could not be opened, I/O |
-//! | 2 | usage or configuration error: bad arguments, an invalid file (with its line), an unknown model, a file `init` would overwrite |
+//! | 2 | usage or configuration error: bad arguments, an invalid file (`FILE:LINE:COLUMN: KEY: what was expected`), an unknown model, a file `init` would overwrite |
 
 // A command-line program reports to its user on standard output.
 #![allow(clippy::print_stdout)]

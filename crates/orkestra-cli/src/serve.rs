@@ -38,7 +38,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     stdout.write_all(summary(&config, &source, &kinds, &simulators, &orchestrator).as_bytes())?;
     writeln!(
         stdout,
-        "try: curl http://{address}/v1/chat/completions -H 'content-type: application/json' \
+        "try: curl -i http://{address}/v1/chat/completions -H 'content-type: application/json' \
          -d '{{\"model\":\"auto\",\"messages\":[{{\"role\":\"user\",\"content\":\"Write a haiku about routers\"}}]}}'"
     )?;
     stdout.flush()?;

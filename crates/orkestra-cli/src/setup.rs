@@ -5,9 +5,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
-use orkestra::config::{Config, ProviderConfig, ProviderKind};
+use orkestra::config::{Config, ConfigError, ProviderConfig, ProviderKind, key_position};
+use orkestra::core::{Located, Syntax, plain_words};
 use orkestra::{BuildError, Orchestrator, OrchestratorBuilder};
-use orkestra_mock::{MockConfig, MockServer, ModelBehaviour};
+use orkestra_mock::{ConfigError as MockConfigError, MockConfig, MockServer, ModelBehaviour};
 
 use crate::failure::Failure;
 
@@ -17,19 +18,45 @@ pub(crate) const DEMO: &str = include_str!("demo.toml");
 /// The file read when `--config` is not given, if it exists.
 pub(crate) const DEFAULT_FILE: &str = "orkestra.toml";
 
-/// Where the configuration came from.
+/// Where the configuration came from, with its text, so a problem found after parsing (in a
+/// simulator's table) is placed at its line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Source {
-    /// A file.
-    File(PathBuf),
+    /// A file and what it holds.
+    File {
+        /// The file as the user named it.
+        path: PathBuf,
+        /// Its text.
+        text: String,
+    },
     /// The built-in demo.
     Demo,
+}
+
+impl Source {
+    /// The configuration's text.
+    pub(crate) fn text(&self) -> &str {
+        match self {
+            Self::File { text, .. } => text,
+            Self::Demo => DEMO,
+        }
+    }
+
+    /// A problem at `key` of this configuration, placed where the key is written.
+    pub(crate) fn problem(&self, key: String, message: impl Into<String>) -> Located {
+        let located = Located::new(self.to_string(), message);
+        let located = match key_position(self.text(), &key) {
+            Some(position) => located.at(position),
+            None => located,
+        };
+        located.key(key)
+    }
 }
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::File(path) => write!(f, "{}", path.display()),
+            Self::File { path, .. } => write!(f, "{}", path.display()),
             Self::Demo => f.write_str("(built-in demo configuration)"),
         }
     }
@@ -50,10 +77,18 @@ pub(crate) fn load(path: Option<&Path>) -> Result<Loaded, Failure> {
         default.is_file().then_some(default)
     });
     match path {
-        Some(path) => Ok(Loaded {
-            config: Config::load(&path).map_err(Failure::usage)?,
-            source: Source::File(path),
-        }),
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|source| {
+                Failure::usage(ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })
+            })?;
+            Ok(Loaded {
+                config: Config::from_file_text(&text, &path).map_err(Failure::usage)?,
+                source: Source::File { path, text },
+            })
+        }
         None => Ok(Loaded {
             config: Config::from_toml_str(DEMO, &Source::Demo.to_string())
                 .map_err(Failure::usage)?,
@@ -75,18 +110,23 @@ pub(crate) fn simulator_config(
             ..MockConfig::default()
         });
     };
-    let invalid = |message: String| {
-        Failure::usage(anyhow!(
-            "{source}: providers.{name}.simulator: {}",
-            message.trim_end()
-        ))
+    // The table was parsed as part of the configuration, so its problems are placed in the
+    // configuration's text by their key.
+    let table_key = format!("providers.{name}.simulator");
+    let invalid = |key: Option<String>, message: String| {
+        let key = key.map_or_else(|| table_key.clone(), |key| format!("{table_key}.{key}"));
+        Failure::usage(source.problem(key, message))
     };
-    let config: MockConfig = toml::Value::Table(table.clone())
-        .try_into()
-        .map_err(|error: toml::de::Error| invalid(error.message().to_owned()))?;
-    config
-        .validate()
-        .map_err(|error| invalid(error.to_string()))?;
+    let config: MockConfig = serde_path_to_error::deserialize(toml::Value::Table(table.clone()))
+        .map_err(|error| {
+            let key = error.path().to_string().replace(".?", "");
+            let key = (key != "." && key != "?").then_some(key);
+            invalid(key, plain_words(error.inner().message(), Syntax::Toml))
+        })?;
+    config.validate().map_err(|error| match error {
+        MockConfigError::Invalid { path, message } => invalid(Some(path), message),
+        other => invalid(None, other.to_string()),
+    })?;
     Ok(config)
 }
 

@@ -83,8 +83,24 @@ fn chat_streams_through_a_simulated_model() {
     );
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert_eq!(text(&output.stdout).trim(), "stream this back");
+    let stdout = text(&output.stdout);
+    assert!(stdout.trim_end().ends_with("stream this back"), "{stdout}");
     assert!(stderr.contains("model: sim/small"), "{stderr}");
+}
+
+#[test]
+fn the_demo_models_say_their_answers_are_simulated_and_by_which_model() {
+    let dir = tempfile::tempdir().unwrap();
+    for model in ["sim/small", "sim/medium", "sim/large"] {
+        let output = orkestra(dir.path(), &["chat", "--model", model, "What is a router?"]);
+        let stdout = text(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(
+            stdout.starts_with(&format!("[Simulated answer by {model}: ")),
+            "{model}: {stdout}"
+        );
+        assert!(stdout.contains("no language model"), "{model}: {stdout}");
+    }
 }
 
 #[test]
@@ -95,8 +111,29 @@ fn chat_with_an_unknown_model_is_a_usage_error() {
     assert!(text(&output.stderr).contains("`nope/nope` does not exist"));
 }
 
+/// Whether `line` is `error: FILE:LINE:COLUMN: KEY: message`, the one format of a problem in a
+/// user's file.
+fn is_located(line: &str, file: &str) -> bool {
+    let Some(rest) = line.strip_prefix(&format!("error: {file}:")) else {
+        return false;
+    };
+    let mut parts = rest.splitn(4, ": ");
+    let position = parts.next().unwrap_or_default();
+    let key = parts.next().unwrap_or_default();
+    let numbers: Vec<&str> = position.split(':').collect();
+    numbers.len() == 2
+        && numbers
+            .iter()
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        && !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._[]\"/-".contains(c))
+        && parts.next().is_some_and(|message| !message.is_empty())
+}
+
 #[test]
-fn an_invalid_config_exits_2_naming_the_file_and_line() {
+fn an_invalid_config_exits_2_naming_the_file_line_column_and_key() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("bad.toml"),
@@ -108,18 +145,173 @@ fn an_invalid_config_exits_2_naming_the_file_and_line() {
         &["chat", "hi"],
         &["serve"],
         &["models", "list"],
+        &["models", "export"],
     ] {
         let mut args = command.to_vec();
         args.extend(["--config", "bad.toml"]);
         let output = orkestra(dir.path(), &args);
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(
-            stderr.starts_with("error: bad.toml: line 3: "),
-            "{args:?}: {stderr}"
+        assert_eq!(
+            stderr,
+            "error: bad.toml:3:10: server.listen: expected an address such as 127.0.0.1:8080, got the number 8080\n",
+            "{args:?}"
         );
         assert!(output.stdout.is_empty(), "{args:?}");
     }
+}
+
+#[test]
+fn a_wrong_typed_key_is_named_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[routing]\nmax_models = \"four\"\n",
+    )
+    .unwrap();
+    let output = orkestra(dir.path(), &["route", "hi", "--config", "bad.toml"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: bad.toml:2:14: routing.max_models: expected a whole number, 0 or more, got the string \"four\"\n"
+    );
+}
+
+#[test]
+fn a_missing_config_file_gives_its_reason_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in [&["route", "hi"][..], &["serve"], &["models", "list"]] {
+        let mut args = command.to_vec();
+        args.extend(["--config", "nope.toml"]);
+        let output = orkestra(dir.path(), &args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: nope.toml: cannot read the file: "),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr.matches("os error").count(), 1, "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn every_entry_point_reports_a_bad_file_in_one_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        ("syntax.toml", "[server\n"),
+        ("unknown.toml", "[server]\nlisen = \"127.0.0.1:1\"\n"),
+        ("range.toml", "[routing]\nmax_models = 0\n"),
+        (
+            "simulator.toml",
+            "[providers.sim]\nkind = \"simulator\"\n[providers.sim.simulator]\nseeds = 1\n",
+        ),
+        (
+            "simulated_rate.toml",
+            "[providers.sim]\nkind = \"simulator\"\n[[providers.sim.simulator.models]]\nname = \"m\"\n\
+             [[providers.sim.simulator.models.faults]]\nfault = \"reset\"\nwhen = { rate = 2.0 }\n",
+        ),
+    ];
+    for (file, contents) in files {
+        std::fs::write(dir.path().join(file), contents).unwrap();
+        for command in [
+            &["route", "hi"][..],
+            &["chat", "hi"],
+            &["serve"],
+            &["models", "list"],
+        ] {
+            let mut args = command.to_vec();
+            args.extend(["--config", file]);
+            let output = orkestra(dir.path(), &args);
+            let stderr = text(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+            let line = stderr.trim_end();
+            // A syntax error names no key; everything else names one.
+            let located = if file == "syntax.toml" {
+                line.starts_with("error: syntax.toml:1:8: ")
+            } else {
+                is_located(line, file)
+            };
+            assert!(located, "{args:?}: {stderr}");
+            assert!(!line.contains('\n'), "one line: {stderr}");
+        }
+    }
+    let output = orkestra(dir.path(), &["route", "hi", "--config", "simulator.toml"]);
+    assert_eq!(
+        text(&output.stderr),
+        "error: simulator.toml:4:1: providers.sim.simulator.seeds: unknown key `seeds` \
+         (did you mean `seed`?); expected one of `seed`, `models`, `default_model`\n"
+    );
+    let output = orkestra(
+        dir.path(),
+        &["route", "hi", "--config", "simulated_rate.toml"],
+    );
+    assert_eq!(
+        text(&output.stderr),
+        "error: simulated_rate.toml:7:10: providers.sim.simulator.models[0].faults[0].when.rate: \
+         2 is not a probability (expected 0 to 1)\n"
+    );
+
+    // `orkestra mock` reads the simulator's own files in the same format.
+    std::fs::write(
+        dir.path().join("mock.toml"),
+        "[[models]]\nname = \"a\"\nttft = { fixed = \"5 parsecs\" }\n",
+    )
+    .unwrap();
+    let output = orkestra(dir.path(), &["mock", "--config", "mock.toml"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(is_located(stderr.trim_end(), "mock.toml"), "{stderr}");
+    assert!(
+        stderr.contains("models[0].ttft.fixed: expected a duration"),
+        "{stderr}"
+    );
+    std::fs::write(dir.path().join("mock.json"), r#"{"seed": "x"}"#).unwrap();
+    let output = orkestra(dir.path(), &["mock", "--config", "mock.json"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(is_located(stderr.trim_end(), "mock.json"), "{stderr}");
+    let output = orkestra(dir.path(), &["mock", "--config", "absent.toml"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: absent.toml: cannot read the file: "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
+}
+
+#[test]
+fn an_empty_prompt_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["route", ""][..],
+        &["route", "   "],
+        &["chat", ""],
+        &["chat", "--model", "echo/echo", " \n"],
+    ] {
+        let output = orkestra(dir.path(), args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("the prompt is empty"), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn init_into_a_missing_folder_says_why_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = orkestra(
+        dir.path(),
+        &["init", "--output", "no/such/folder/orkestra.toml"],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot write no/such/folder/orkestra.toml: "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
 }
 
 #[test]

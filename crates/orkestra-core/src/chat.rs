@@ -25,6 +25,10 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+mod validate;
+
+pub use validate::InvalidParam;
+
 /// A `POST /v1/chat/completions` request body.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChatRequest {

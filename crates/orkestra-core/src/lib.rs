@@ -7,13 +7,15 @@
 //!
 //! - [`chat`]: [`ChatRequest`], [`Message`], [`ChatResponse`], [`Usage`], [`FinishReason`].
 //!   They read and write the OpenAI chat completions JSON; fields we do not model are kept in
-//!   `extra` maps so a gateway passes them through unchanged.
+//!   `extra` maps so a gateway passes them through unchanged. [`ChatRequest::validate`] checks
+//!   each parameter's documented range and names the first one out of it ([`InvalidParam`]).
 //! - [`stream`]: [`StreamEvent`], the provider-neutral unit of a streamed answer, the OpenAI
 //!   chunk shape ([`ChatChunk`]) and [`StreamAccumulator`], which folds events into a response.
 //! - [`backend`]: the [`ChatBackend`] trait and the crate's [`Error`].
 //! - [`error`]: [`ErrorClass`], [`ErrorCategory`], [`Severity`] and the [`Classify`] trait.
 //! - [`clock`]: the [`Clock`] trait, [`SystemClock`] and [`ManualClock`].
-//! - [`located`]: [`Located`], a problem in a user's file as `FILE:LINE:COLUMN: KEY: message`.
+//! - [`located`]: [`Located`], a problem in a user's file as `FILE:LINE:COLUMN: KEY: message`,
+//!   and [`plain_words`], which says serde's messages for the people who edit the files.
 //!
 //! # Example
 //!
@@ -49,9 +51,10 @@ pub mod stream;
 pub use backend::{ChatBackend, ChatStream, Error, UpstreamDetails};
 pub use chat::{
     ChatRequest, ChatResponse, Choice, Content, ContentPart, FinishReason, FunctionCall,
-    FunctionDefinition, ImageUrl, Message, Role, StreamOptions, Tool, ToolCall, Usage,
+    FunctionDefinition, ImageUrl, InvalidParam, Message, Role, StreamOptions, Tool, ToolCall,
+    Usage,
 };
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{Classify, ErrorCategory, ErrorClass, Resource, Severity};
-pub use located::{Located, Position};
+pub use located::{Located, Position, Syntax, plain_words};
 pub use stream::{ChatChunk, ChunkChoice, Delta, StreamAccumulator, StreamEvent, ToolCallDelta};

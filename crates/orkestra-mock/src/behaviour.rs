@@ -185,14 +185,15 @@ pub(crate) struct Prompt<'a> {
     pub(crate) max_tokens: Option<u32>,
 }
 
-/// Writes the answer for one request.
+/// Writes the answer for one request: the preface, then what the output says.
 pub(crate) fn answer(
     output: &Output,
+    preface: &str,
     usage: Option<FixedUsage>,
     prompt: &Prompt<'_>,
     key: &RequestKey<'_>,
 ) -> Answer {
-    let mut text = match output {
+    let said = match output {
         Output::Echo => prompt.last_user.to_owned(),
         Output::Fixed(text) => text.clone(),
         Output::Script(answers) => {
@@ -206,6 +207,11 @@ pub(crate) fn answer(
             }
         }
         Output::Generated { tokens } => generate(*tokens, &mut key.rng(Purpose::Text)),
+    };
+    let mut text = if preface.is_empty() {
+        said
+    } else {
+        format!("{preface}{said}")
     };
     let mut finish = Finish::Stop;
     if let Some(limit) = prompt.max_tokens {

@@ -11,6 +11,7 @@
 //! ttft = { fixed = "20ms" }
 //! per_token = { log_normal = { median = "2ms", sigma = 0.5 } }
 //! output = { generated = { tokens = 200 } }
+//! preface = "[Simulated: filler words follow.] "
 //!
 //! [[models.faults]]
 //! fault = { rate_limited = { retry_after = "2s" } }
@@ -24,6 +25,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use orkestra_core::located::{Located, Syntax};
 use serde::{Deserialize, Serialize};
 
 /// The whole simulator: a seed and its models.
@@ -52,6 +54,10 @@ pub struct ModelBehaviour {
     pub per_token: Latency,
     /// What the model answers.
     pub output: Output,
+    /// Text put before every answer, for instance to say that it is simulated and by which
+    /// model. It is part of the answer: counted in its usage, streamed with it, and cut by the
+    /// request's `max_tokens` like the rest.
+    pub preface: String,
     /// Token counts reported; `None` counts the prompt and the answer (about four characters
     /// per token).
     pub usage: Option<FixedUsage>,
@@ -67,6 +73,7 @@ impl Default for ModelBehaviour {
             ttft: Latency::default(),
             per_token: Latency::default(),
             output: Output::Echo,
+            preface: String::new(),
             usage: None,
             faults: Vec::new(),
         }
@@ -258,8 +265,8 @@ pub enum Fault {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {}", path.display())]
+    /// The file could not be read; the reason is the source.
+    #[error("{}: cannot read the file", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -267,14 +274,10 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// The text is not a configuration: the parser's message names the line and column.
-    #[error("{origin}: {message}")]
-    Parse {
-        /// The file, or what the text came from.
-        origin: String,
-        /// What was wrong and where.
-        message: String,
-    },
+    /// A problem in a file or text: `FILE:LINE:COLUMN: KEY: what was expected`, leaving out
+    /// what is not known.
+    #[error(transparent)]
+    Located(Located),
     /// A value is out of range: `path` is where, as in `models[0].faults[1].when.rate`.
     #[error("{path}: {message}")]
     Invalid {
@@ -291,6 +294,31 @@ impl ConfigError {
             path: path.into(),
             message: message.into(),
         }
+    }
+
+    /// The same problem in `origin`: a value out of range there names the file too.
+    fn in_file(self, origin: &str) -> Self {
+        match self {
+            Self::Invalid { path, message } => {
+                Self::Located(Located::new(origin, message).key(path))
+            }
+            other => other,
+        }
+    }
+}
+
+/// The key of a path to a value, none for the whole document; a segment serde could not name
+/// (`?`, inside a value that failed to parse) is left out.
+fn key_of(path: &serde_path_to_error::Path) -> Option<String> {
+    let key = path.to_string().replace(".?", "");
+    (key != "." && key != "?").then_some(key)
+}
+
+/// `located` naming `key`, when there is one.
+fn with_key(located: Located, key: Option<String>) -> Located {
+    match key {
+        Some(key) => located.key(key),
+        None => located,
     }
 }
 
@@ -316,21 +344,28 @@ impl MockConfig {
 
     /// Reads and validates a TOML configuration; `origin` names it in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text).map_err(|error| ConfigError::Parse {
-            origin: origin.to_owned(),
-            message: error.to_string(),
-        })?;
-        config.validate()?;
+        let located = |error: &toml::de::Error, key: Option<String>| {
+            let at = error.span().map(|span| span.start);
+            let located = Located::parsed(origin, text, at, error.message(), Syntax::Toml);
+            ConfigError::Located(with_key(located, key))
+        };
+        let deserializer =
+            toml::de::Deserializer::parse(text).map_err(|error| located(&error, None))?;
+        let config: Self = serde_path_to_error::deserialize(deserializer)
+            .map_err(|error| located(error.inner(), key_of(error.path())))?;
+        config.validate().map_err(|error| error.in_file(origin))?;
         Ok(config)
     }
 
     /// Reads and validates a JSON configuration; `origin` names it in errors.
     pub fn from_json_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Self = serde_json::from_str(text).map_err(|error| ConfigError::Parse {
-            origin: origin.to_owned(),
-            message: error.to_string(),
-        })?;
-        config.validate()?;
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let config: Self =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+                let located = Located::json(origin, error.inner());
+                ConfigError::Located(with_key(located, key_of(error.path())))
+            })?;
+        config.validate().map_err(|error| error.in_file(origin))?;
         Ok(config)
     }
 

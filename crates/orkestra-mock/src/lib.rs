@@ -10,7 +10,7 @@
 //!   own shape.
 //! - [`config`] says what each model does: time to first token and per-token latency
 //!   ([`Latency`]: fixed, uniform, log-normal), the answer ([`Output`]: echo, fixed, script,
-//!   generated), usage ([`FixedUsage`] or about four characters per token), and [`Fault`]s with
+//!   generated, after an optional `preface` such as "simulated by ..."), usage ([`FixedUsage`] or about four characters per token), and [`Fault`]s with
 //!   their [`Trigger`]s. The same types are the TOML / JSON file of `orkestra mock`.
 //! - Determinism: every random choice derives from the seed, the model name and the request's
 //!   number for that model, so the same requests fail the same way at any concurrency.

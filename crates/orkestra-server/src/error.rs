@@ -24,11 +24,22 @@
 //! | `internal` | 502 | `upstream_error` | `upstream_failed` |
 //!
 //! A `429` or `503` whose class carries `retry_after` also sends a `retry-after` header, in whole
-//! seconds rounded up. The gateway's own refusals use the same shape: a body that is not a chat
-//! request is `400` (`invalid_json`, the message naming the JSON path, line and column), a body
-//! over the limit `413` (`request_too_large`), an unknown path `404` (`unknown_url`) and a wrong
-//! method `405` (`method_not_allowed`).
+//! seconds rounded up.
+//!
+//! An error that came from an upstream model keeps what the upstream said: its `message`
+//! verbatim, and its own `type`, `code` and `param` when its error body had them (each falls
+//! back to the table above when it did not). The status is always the table's, so a caller
+//! never reads an upstream `401` as its own. The model that failed is named in a field of its
+//! own, `model`, which `OpenAI` clients ignore; it is left out when no model was involved.
+//!
+//! The gateway's own refusals use the same shape: a body that is not a chat request is `400`
+//! (`invalid_json`, the message naming the JSON path, line and column), a parameter out of its
+//! range is `400` (`invalid_value`, `param` naming it), a body over the limit `413`
+//! (`request_too_large`), a body still arriving at `server.body_read_timeout` `408`
+//! (`request_timeout`), an unknown model id in `GET /v1/models/{id}` `404` (`model_not_found`),
+//! an unknown path `404` (`unknown_url`) and a wrong method `405` (`method_not_allowed`).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -37,19 +48,23 @@ use axum::response::{IntoResponse, Response};
 use orkestra_core::{Error, ErrorCategory, ErrorClass, Resource};
 use serde::Serialize;
 
+use crate::connection::BodyTimedOut;
+
 /// An error answered in the `OpenAI` shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
     /// The `type` field: `invalid_request_error`, `rate_limit_error`, `server_error`, ...
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
     /// The `code` field, a stable name for programs.
-    pub code: Option<&'static str>,
+    pub code: Option<Cow<'static, str>>,
     /// What went wrong, for people.
     pub message: String,
     /// The request field at fault, when known.
     pub param: Option<String>,
+    /// The model the error came from, when one was involved.
+    pub model: Option<String>,
     /// How long the caller should wait before trying again, sent as `retry-after`.
     pub retry_after: Option<Duration>,
 }
@@ -63,10 +78,11 @@ impl ApiError {
     ) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
-            kind: "invalid_request_error",
-            code: Some(code),
+            kind: Cow::Borrowed("invalid_request_error"),
+            code: Some(Cow::Borrowed(code)),
             message: message.into(),
             param,
+            model: None,
             retry_after: None,
         }
     }
@@ -83,7 +99,28 @@ impl ApiError {
         }
     }
 
-    /// The answer to a failed call, by the class table in the [module docs](self).
+    /// A body still arriving at its deadline: `408 request_timeout`.
+    pub(crate) fn body_timeout(timed_out: &BodyTimedOut) -> Self {
+        Self {
+            status: StatusCode::REQUEST_TIMEOUT,
+            ..Self::invalid_request("request_timeout", timed_out.to_string(), None)
+        }
+    }
+
+    /// A model id that is not served: `404 model_not_found`, naming `model` as the parameter.
+    pub fn model_not_found(id: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            ..Self::invalid_request(
+                "model_not_found",
+                format!("the model `{id}` does not exist: GET /v1/models lists the models served"),
+                Some("model".to_owned()),
+            )
+        }
+    }
+
+    /// The answer to a failed call, by the class table in the [module docs](self), keeping
+    /// what an upstream said.
     pub fn from_error(error: &Error) -> Self {
         let (status, kind, code) = classify(&error.class);
         let retry_after = match status {
@@ -92,12 +129,19 @@ impl ApiError {
             }
             _ => None,
         };
+        let upstream = error.upstream.as_deref();
+        let owned = |field: Option<&Option<String>>, ours: &'static str| {
+            field
+                .and_then(Option::as_ref)
+                .map_or(Cow::Borrowed(ours), |theirs| Cow::Owned(theirs.clone()))
+        };
         Self {
             status,
-            kind,
-            code: Some(code),
-            message: error.to_string(),
-            param: None,
+            kind: owned(upstream.map(|details| &details.kind), kind),
+            code: Some(owned(upstream.map(|details| &details.code), code)),
+            message: error.message.clone(),
+            param: upstream.and_then(|details| details.param.clone()),
+            model: error.model.clone(),
             retry_after,
         }
     }
@@ -115,13 +159,16 @@ impl ApiError {
             kind: &'a str,
             code: Option<&'a str>,
             param: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            model: Option<&'a str>,
         }
         let envelope = Envelope {
             error: Fields {
                 message: &self.message,
-                kind: self.kind,
-                code: self.code,
+                kind: &self.kind,
+                code: self.code.as_deref(),
                 param: self.param.as_deref(),
+                model: self.model.as_deref(),
             },
         };
         // Serializing borrowed strings into a vector cannot fail.

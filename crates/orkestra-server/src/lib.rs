@@ -11,6 +11,7 @@
 //! |---|---|
 //! | `POST /v1/chat/completions` | the answer, plain (`application/json`) or streamed (`text/event-stream`, `data: [DONE]` at the end) |
 //! | `GET /v1/models` | `auto`, each `auto:<strategy>` and every served model, in the `OpenAI` list shape ([`models`](crate#models)) |
+//! | `GET /v1/models/{id}` | one entry of that list (ids with `/` in them work, an alias answers its model), else `404 model_not_found` |
 //! | `POST /v1/route` | how a request would be routed, without calling any model: task analysis, chain, ranking with score breakdowns, exclusions with reasons, and an `explain` text |
 //! | `GET /healthz` | liveness: `200 {"status":"pass"}` (`application/health+json`) |
 //! | `GET /readyz` | readiness: `200` when the store answers and at least one model can be called, else `503` with the failing check |
@@ -29,11 +30,13 @@
 //! never takes a cut answer for a whole one. The usage chunk is sent only when the request set
 //! `stream_options.include_usage`.
 //!
-//! Errors have the `OpenAI` shape `{"error": {"message", "type", "code", "param"}}`; the status
-//! of each error class is the table in [`error`]. In short: the caller's mistakes are `400`
-//! (`404` for an unknown model, `413` for a body over `server.body_limit`), and failures of the
-//! upstream models are gateway errors: `429` with `retry-after`, `503`, `504`, `502`, and `402`
-//! for an exhausted quota.
+//! Errors have the `OpenAI` shape `{"error": {"message", "type", "code", "param"}}`, with the
+//! failed model in a `model` field when one was involved; the status of each error class is
+//! the table in [`error`]. In short: the caller's mistakes are `400` (a parameter out of its
+//! range names it in `param`; `404` for an unknown model, `408` for a body too slow to arrive,
+//! `413` for a body over `server.body_limit`), and failures of the upstream models are gateway
+//! errors: `429` with `retry-after`, `503`, `504`, `502`, and `402` for an exhausted quota. An
+//! upstream's own message, `type`, `code` and `param` are passed on as it wrote them.
 //!
 //! # Models
 //!
@@ -44,13 +47,26 @@
 //!
 //! # Serving
 //!
-//! [`serve`] sets `TCP_NODELAY` on every connection and, once its shutdown future completes,
-//! stops accepting, lets in-flight requests (streams included) finish for up to
-//! `server.shutdown_grace`, then returns; call [`Orchestrator::shutdown`] after it to flush the
-//! store. [`router`] gives the [`axum::Router`] alone, to nest or to serve another way.
-//! The hot path has no middleware: the response is serialized once into its body, and the body
-//! limit is enforced while reading.
+//! [`serve`] runs its own accept loop over hyper's HTTP/1.1 connections, so that every
+//! connection has deadlines and their number a cap (the `[server]` keys, defaults in
+//! `docs/configuration.md`):
 //!
+//! - `header_read_timeout`: a new connection, or a request once its first byte arrived, has
+//!   this long to send its headers, or the connection is closed (half-sent requests cannot hold
+//!   a connection open);
+//! - `body_read_timeout`: the body has this long after the headers, or the answer is `408`;
+//! - `idle_timeout`: a keep-alive connection waits this long for its next request;
+//! - `max_connections`: at the cap, new connections wait in the listen queue until one closes.
+//!
+//! It sets `TCP_NODELAY` on every connection and, once its shutdown future completes, stops
+//! accepting, lets in-flight requests (streams included) finish for up to
+//! `server.shutdown_grace`, then returns; call [`Orchestrator::shutdown`] after it to flush the
+//! store. [`router`] gives the [`axum::Router`] alone, to nest or to serve another way (the
+//! connection deadlines and the cap are then that server's business).
+//! The hot path has no middleware: the deadlines live in the connection's socket and bodies,
+//! the response is serialized once into its body, and the body limit is enforced while reading
+//! (`http_body_util::Limited`).
+
 //! # Example
 //!
 //! ```
@@ -80,7 +96,7 @@
 //! This crate has no optional features. It serves HTTP/1.1; TLS and HTTP/2 belong to a proxy in
 //! front of it.
 
-use std::future::{Future, IntoFuture as _};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -89,12 +105,12 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt as _;
 use orkestra::Orchestrator;
 use orkestra::config::ServerConfig;
 use serde::Serialize;
 
 mod chat;
+mod connection;
 pub mod error;
 mod health;
 mod models;
@@ -116,7 +132,8 @@ type App = Arc<Shared>;
 
 /// The gateway's routes over `orchestrator`, with `config.body_limit` applied.
 ///
-/// `config.listen` and `config.shutdown_grace` are [`serve`]'s business and ignored here.
+/// `config.listen`, `config.shutdown_grace`, the connection timeouts and the connection cap are
+/// [`serve`]'s business and ignored here.
 pub fn router(orchestrator: Orchestrator, config: &ServerConfig) -> Router {
     let shared = Arc::new(Shared {
         orchestrator,
@@ -128,6 +145,8 @@ pub fn router(orchestrator: Orchestrator, config: &ServerConfig) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/models", get(models::list))
+        // A wildcard, so ids with `/` in them (`openai/gpt-4o`) are one id.
+        .route("/v1/models/{*id}", get(models::retrieve))
         .route("/v1/route", post(route::explain))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
@@ -139,45 +158,19 @@ pub fn router(orchestrator: Orchestrator, config: &ServerConfig) -> Router {
 /// Serves the gateway on `listener` until `shutdown` completes, then drains in-flight requests
 /// for up to `config.shutdown_grace` and returns.
 ///
-/// Connections still open when the grace period ends are left to the runtime: their requests
-/// are cut when it shuts down. The orchestrator is not shut down here; call
-/// [`Orchestrator::shutdown`] afterwards to flush the store.
+/// Each connection gets `config.header_read_timeout`, `config.body_read_timeout` and
+/// `config.idle_timeout`, and at most `config.max_connections` are open at once (see
+/// [Serving](crate#serving)). Connections still open when the grace period ends are left to
+/// the runtime: their requests are cut when it shuts down. The orchestrator is not shut down
+/// here; call [`Orchestrator::shutdown`] afterwards to flush the store.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     orchestrator: Orchestrator,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let grace = config.shutdown_grace;
     let app = router(orchestrator, &config);
-    // Answers are small writes; Nagle's algorithm would hold each one back for an ACK.
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY on a connection");
-        }
-    });
-    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        let _ = signalled.send(());
-    };
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .into_future();
-    let deadline = async move {
-        match on_signal.await {
-            Ok(()) => tokio::time::sleep(grace).await,
-            // The server ended by itself; it wins the race below.
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        result = server => result,
-        () = deadline => {
-            tracing::warn!(?grace, "shutdown grace period over; requests still in flight are left to end with the runtime");
-            Ok(())
-        }
-    }
+    connection::serve(listener, app, &config, shutdown).await
 }
 
 /// A JSON body serialized once, `200 application/json`.
@@ -205,7 +198,7 @@ async fn unknown_url(uri: axum::http::Uri) -> Response {
         ..ApiError::invalid_request(
             "unknown_url",
             format!(
-                "no route {}: the gateway serves POST /v1/chat/completions, GET /v1/models, POST /v1/route, GET /healthz and GET /readyz",
+                "no route {}: the gateway serves POST /v1/chat/completions, GET /v1/models, GET /v1/models/{{id}}, POST /v1/route, GET /healthz and GET /readyz",
                 uri.path()
             ),
             None,

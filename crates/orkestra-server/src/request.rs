@@ -1,22 +1,25 @@
-//! Reading a request: the body under its limit, the chat request it holds, the request id.
+//! Reading a request: the body under its limit, the chat request it holds (parsed, then
+//! checked by [`ChatRequest::validate`]), the request id.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, header};
-use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt as _;
-use orkestra_core::ChatRequest;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use orkestra_core::{ChatRequest, Syntax, plain_words};
 
+use crate::connection::BodyTimedOut;
 use crate::error::ApiError;
 
 /// The request id header, read from the client and always answered.
 pub(crate) const REQUEST_ID: &str = "x-request-id";
 
-/// Reads the whole body, refusing it as soon as it exceeds `limit` bytes.
+/// Reads the whole body under `limit` bytes, with `http_body_util::Limited`.
 ///
-/// A body that arrives in one frame (the usual case on a keep-alive connection) is kept as it
-/// came, without a copy.
+/// A declared `Content-Length` over the limit is refused before reading anything. A body that
+/// arrives in one frame (the usual case on a keep-alive connection) is kept as it came, without
+/// a copy. A body still arriving at `server.body_read_timeout` is `408`.
 pub(crate) async fn read_body(
     headers: &HeaderMap,
     body: Body,
@@ -29,46 +32,43 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(ApiError::too_large(limit));
     }
-    let mut frames = body.into_data_stream();
-    let mut first = Bytes::new();
-    let mut joined: Option<BytesMut> = None;
-    while let Some(frame) = frames.next().await {
-        let frame = frame.map_err(|error| {
-            ApiError::invalid_request(
-                "invalid_body",
-                format!("the request body could not be read: {error}"),
-                None,
-            )
-        })?;
-        let received = joined.as_ref().map_or(first.len(), BytesMut::len) + frame.len();
-        if received > limit {
-            return Err(ApiError::too_large(limit));
-        }
-        match &mut joined {
-            Some(joined) => joined.extend_from_slice(&frame),
-            None if first.is_empty() => first = frame,
-            None => {
-                let mut buffer = BytesMut::with_capacity(received);
-                buffer.extend_from_slice(&first);
-                buffer.extend_from_slice(&frame);
-                joined = Some(buffer);
-            }
-        }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(ApiError::too_large(limit)),
+        Err(error) => Err(unreadable(error.as_ref())),
     }
-    Ok(joined.map_or(first, BytesMut::freeze))
+}
+
+/// The answer to a body that could not be read: `408` when it was too slow, else `400`.
+fn unreadable(error: &(dyn std::error::Error + 'static)) -> ApiError {
+    // axum wraps the connection's errors; the timeout is found down the chain.
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(timed_out) = error.downcast_ref::<BodyTimedOut>() {
+            return ApiError::body_timeout(timed_out);
+        }
+        cause = error.source();
+    }
+    ApiError::invalid_request(
+        "invalid_body",
+        format!("the request body could not be read: {error}"),
+        None,
+    )
 }
 
 /// Parses a chat completions body, naming where and why a bad one is wrong.
+#[expect(
+    clippy::result_large_err,
+    reason = "the Ok variant, a ChatRequest, is larger still: boxing the error would not shrink the Result"
+)]
 pub(crate) fn parse_chat(body: &[u8]) -> Result<ChatRequest, ApiError> {
     let request: ChatRequest =
         serde_json::from_slice(body).map_err(|error| json_error(body, &error))?;
-    if request.messages.is_empty() {
-        return Err(ApiError::invalid_request(
-            "invalid_request",
-            "`messages` is empty: send at least one message",
-            Some("messages".to_owned()),
-        ));
-    }
+    // The ranges are the chat format's, so they are checked by the request type itself
+    // (orkestra-core), for every user of it and not only for the gateway.
+    request.validate().map_err(|invalid| {
+        ApiError::invalid_request("invalid_value", invalid.message, Some(invalid.param))
+    })?;
     Ok(request)
 }
 
@@ -93,18 +93,20 @@ fn json_error(body: &[u8], error: &serde_json::Error) -> ApiError {
     } else {
         "the request body is not valid JSON"
     };
+    // serde's wording names Rust types (`expected u32`); the caller reads plain words.
+    let said = plain_words(what, Syntax::Json);
     let (message, param) = if path == "." {
         let param = what
             .strip_prefix("missing field `")
             .and_then(|rest| rest.strip_suffix('`'))
             .map(str::to_owned);
         (
-            format!("{what_is_wrong} (line {line}, column {column}): {what}"),
+            format!("{what_is_wrong} (line {line}, column {column}): {said}"),
             param,
         )
     } else {
         (
-            format!("{what_is_wrong}: at `{path}` (line {line}, column {column}): {what}"),
+            format!("{what_is_wrong}: at `{path}` (line {line}, column {column}): {said}"),
             Some(path),
         )
     };

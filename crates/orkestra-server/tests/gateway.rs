@@ -15,7 +15,7 @@ use orkestra::models::{ModelId, ModelSpec, TokenPrice};
 use orkestra::resilience::{PipelineConfig, RetryConfig};
 use orkestra_core::{
     ChatBackend, ChatRequest, ChatResponse, ChatStream, Choice, Delta, Error, ErrorCategory,
-    ErrorClass, FinishReason, Message, StreamEvent,
+    ErrorClass, FinishReason, Message, StreamEvent, UpstreamDetails,
 };
 use orkestra_providers::EchoBackend;
 use serde_json::{Value, json};
@@ -29,6 +29,9 @@ enum Script {
     Slow(Duration),
     /// Streams one token, then fails as a reset connection would.
     CutAfterFirstToken,
+    /// Fails as an OpenAI-compatible server does on a prompt too long for its model: HTTP 400
+    /// with its own error body.
+    ContextTooLong,
 }
 
 struct Scripted {
@@ -77,6 +80,17 @@ impl ChatBackend for Scripted {
                 Ok(answer("slow"))
             }
             Script::CutAfterFirstToken => Ok(answer("whole")),
+            Script::ContextTooLong => Err(Error::new(
+                ErrorCategory::ContextLength,
+                "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.",
+            )
+            .with_status(400)
+            .with_model("a")
+            .with_upstream(UpstreamDetails::new(
+                Some("invalid_request_error".to_owned()),
+                Some("context_length_exceeded".to_owned()),
+                Some("messages".to_owned()),
+            ))),
         }
     }
 
@@ -455,6 +469,29 @@ async fn upstream_failures_are_gateway_errors_with_attempts() {
 }
 
 #[tokio::test]
+async fn upstream_errors_are_passed_on_as_the_upstream_wrote_them() {
+    let backend = Scripted::new(Script::ContextTooLong);
+    let gateway = Gateway::start(scripted_orchestrator(&backend)).await;
+    let response = gateway
+        .post("/v1/chat/completions", &chat("scripted/a", "hi"))
+        .await;
+    assert_eq!(response.status(), 400);
+    let error = error_of(response).await;
+    // No category prefix, no `(HTTP 400)`, no `[model ...]` suffix: the upstream's words.
+    assert_eq!(
+        error["message"],
+        "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
+    );
+    assert_eq!(error["type"], "invalid_request_error");
+    assert_eq!(error["code"], "context_length_exceeded");
+    assert_eq!(error["param"], "messages");
+    assert!(
+        error["model"].is_string(),
+        "the model is named apart: {error}"
+    );
+}
+
+#[tokio::test]
 async fn route_explains_the_choice_without_calling_any_model() {
     let backend = Scripted::new(Script::Slow(Duration::ZERO));
     let orchestrator = Orchestrator::builder()
@@ -625,4 +662,229 @@ async fn shutdown_gives_up_on_requests_after_the_grace_period() {
         matches!(returned, Ok(Ok(()))),
         "serve must return once the grace period is over"
     );
+}
+
+/// Reads until the gateway closes the connection, for at most `bound`; what it sent.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, bound: Duration) -> Vec<u8> {
+    use tokio::io::AsyncReadExt as _;
+    let mut received = Vec::new();
+    tokio::time::timeout(bound, stream.read_to_end(&mut received))
+        .await
+        .expect("the gateway closed the connection in time")
+        .expect("the socket reads");
+    received
+}
+
+#[tokio::test]
+async fn connections_that_sent_half_a_request_are_closed_at_the_header_read_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let config = ServerConfig {
+        header_read_timeout: Duration::from_millis(200),
+        ..ServerConfig::default()
+    };
+    let gateway = Gateway::with_config(echo_orchestrator(), config).await;
+    let address = gateway.base.trim_start_matches("http://").to_owned();
+    let mut half_sent = Vec::new();
+    for _ in 0..50 {
+        let mut stream = tokio::net::TcpStream::connect(&address)
+            .await
+            .expect("a connection");
+        stream
+            .write_all(b"POST /v1/chat/completions HTTP/1.1\r\nhost: gateway\r\ncontent-")
+            .await
+            .expect("written");
+        half_sent.push(stream);
+    }
+    let started = std::time::Instant::now();
+    for stream in &mut half_sent {
+        // Before the fix, every one of them stayed open for as long as anyone waited.
+        let received = read_until_closed(stream, Duration::from_secs(10)).await;
+        assert!(
+            received.is_empty(),
+            "{:?}",
+            String::from_utf8_lossy(&received)
+        );
+    }
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    let response = gateway
+        .post("/v1/chat/completions", &chat("echo/cheap", "still serving"))
+        .await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let config = ServerConfig {
+        idle_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    };
+    let gateway = Gateway::with_config(echo_orchestrator(), config).await;
+    let address = gateway.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("a connection");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: gateway\r\n\r\n")
+        .await
+        .expect("written");
+    let mut answer = vec![0_u8; 1_024];
+    let read = stream.read(&mut answer).await.expect("an answer");
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let idle_since = std::time::Instant::now();
+    let received = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(received.is_empty());
+    assert!(idle_since.elapsed() >= Duration::from_millis(200));
+}
+
+#[tokio::test]
+async fn beyond_max_connections_a_new_connection_waits_for_one_to_close() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // One connection at a time; the first, once answered, holds its place until its idle
+    // timeout closes it, and only then is the second accepted.
+    let idle = Duration::from_millis(500);
+    let config = ServerConfig {
+        max_connections: 1,
+        idle_timeout: idle,
+        ..ServerConfig::default()
+    };
+    let gateway = Gateway::with_config(echo_orchestrator(), config).await;
+    let address = gateway.base.trim_start_matches("http://").to_owned();
+    let request = b"GET /healthz HTTP/1.1\r\nhost: gateway\r\n\r\n";
+    let mut first = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("a connection");
+    first.write_all(request).await.expect("written");
+    let mut answer = vec![0_u8; 1_024];
+    assert!(first.read(&mut answer).await.expect("an answer") > 0);
+
+    let waiting_since = std::time::Instant::now();
+    let mut second = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("the operating system queues the connection");
+    second.write_all(request).await.expect("written");
+    let read = tokio::time::timeout(Duration::from_secs(10), second.read(&mut answer))
+        .await
+        .expect("answered once the first connection closed")
+        .expect("an answer");
+    let waited = waiting_since.elapsed();
+    assert!(
+        String::from_utf8_lossy(&answer[..read]).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer[..read])
+    );
+    // Without the cap it is answered at once, in about a millisecond; with it, only after the
+    // first connection's idle timeout (less the moment between its answer and this connect).
+    assert!(waited >= idle / 2, "answered after {waited:?}");
+    assert!(
+        read_until_closed(&mut first, Duration::from_secs(10))
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn models_retrieve_answers_one_model_and_404_for_an_unknown_id() {
+    let mut cheap = spec("echo/cheap", 100);
+    cheap.aliases = vec!["cheapest".to_owned()];
+    let orchestrator = Orchestrator::builder()
+        .model(cheap)
+        .model(spec("elsewhere/unserved", 100))
+        .backend("echo", Arc::new(EchoBackend::new()))
+        .build()
+        .expect("an orchestrator");
+    let gateway = Gateway::start(orchestrator).await;
+
+    // An id with `/` in it, as written and as some clients percent-encode it.
+    for path in ["/v1/models/echo/cheap", "/v1/models/echo%2Fcheap"] {
+        let response = gateway.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let entry: Value = response.json().await.expect("JSON");
+        assert_eq!(entry["id"], "echo/cheap", "{path}");
+        assert_eq!(entry["object"], "model");
+        assert_eq!(entry["owned_by"], "echo");
+        assert!(entry["created"].as_u64().is_some());
+    }
+    let entry: Value = gateway
+        .get("/v1/models/cheapest")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(entry["id"], "echo/cheap", "an alias answers its model");
+    let entry: Value = gateway
+        .get("/v1/models/auto:cost")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(entry["owned_by"], "orkestra");
+
+    for unknown in ["nobody/nothing", "elsewhere/unserved"] {
+        let response = gateway.get(&format!("/v1/models/{unknown}")).await;
+        assert_eq!(response.status(), 404, "{unknown}");
+        let error = error_of(response).await;
+        assert_eq!(error["code"], "model_not_found");
+        assert_eq!(error["param"], "model");
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(unknown)),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn out_of_range_parameters_are_400_naming_the_parameter() {
+    let backend = Scripted::new(Script::Slow(Duration::ZERO));
+    let gateway = Gateway::start(scripted_orchestrator(&backend)).await;
+    let user = json!({"role": "user", "content": "hi"});
+    let cases = [
+        (json!({"temperature": -1}), "temperature"),
+        (json!({"temperature": 100}), "temperature"),
+        (json!({"top_p": 5}), "top_p"),
+        (json!({"n": 0}), "n"),
+        (json!({"n": 100}), "n"),
+        (json!({"n": "two"}), "n"),
+        (json!({"n": 3}), "n"),
+        (json!({"stop": 5}), "stop"),
+        (json!({"tool_choice": 5}), "tool_choice"),
+        (
+            json!({"response_format": {"type": "nonsense"}}),
+            "response_format.type",
+        ),
+        (
+            json!({"messages": [user, {"role": "tool", "content": "42"}]}),
+            "messages[1].tool_call_id",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": []}]}),
+            "messages[0].content",
+        ),
+    ];
+    for (fields, param) in cases {
+        let mut request = json!({"model": "scripted/a", "messages": [user]});
+        for (key, value) in fields.as_object().expect("an object") {
+            request[key] = value.clone();
+        }
+        let response = gateway.post("/v1/chat/completions", &request).await;
+        assert_eq!(response.status(), 400, "{request}");
+        let error = error_of(response).await;
+        assert_eq!(error["param"], param, "{request}: {error}");
+        assert_eq!(error["type"], "invalid_request_error", "{error}");
+        assert_eq!(error["code"], "invalid_value", "{error}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| m.contains(param)),
+            "the message names `{param}`: {error}"
+        );
+    }
+    assert_eq!(backend.calls(), 0, "nothing invalid was forwarded");
+    let mut fine = chat("scripted/a", "hi");
+    fine["n"] = json!(1);
+    fine["temperature"] = json!(0.7);
+    fine["stop"] = json!(["\n\n", "END"]);
+    let response = gateway.post("/v1/chat/completions", &fine).await;
+    assert_eq!(response.status(), 200);
 }

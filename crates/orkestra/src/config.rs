@@ -1,9 +1,9 @@
 //! `orkestra.toml`: one file for the server, storage, routing, resilience, providers and models.
 //!
 //! Every section is optional and has documented defaults (`docs/configuration.md` lists them
-//! all); unknown keys are errors. Errors name the file, the line and the key, and say what was
-//! expected. Secrets never appear in the file: a provider names the environment variable that
-//! holds its key (`api_key_env`).
+//! all); unknown keys are errors. Errors are [`Located`]: `FILE:LINE:COLUMN: KEY: what was
+//! expected`, in plain words. Secrets never appear in the file: a provider names the environment
+//! variable that holds its key (`api_key_env`).
 //!
 //! ```
 //! use orkestra::config::{Config, ProviderKind};
@@ -28,7 +28,10 @@
 //! assert_eq!(config.storage.url, "sqlite://orkestra.db?mode=rwc");
 //!
 //! let error = Config::from_toml_str("[server]\nlisten = 8080\n", "orkestra.toml").unwrap_err();
-//! assert!(error.to_string().starts_with("orkestra.toml: line 2"), "{error}");
+//! assert_eq!(
+//!     error.to_string(),
+//!     "orkestra.toml:2:10: server.listen: expected an address such as 127.0.0.1:8080, got the number 8080"
+//! );
 //! # Ok::<(), orkestra::config::ConfigError>(())
 //! ```
 
@@ -38,6 +41,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use orkestra_core::{Located, Position, Syntax};
 use orkestra_models::{Constraints, ModelSpec, Strategy};
 use orkestra_resilience::PipelineConfig;
 use serde::{Deserialize, Serialize};
@@ -72,16 +76,38 @@ pub struct ServerConfig {
     /// How long shutdown waits for in-flight requests to finish.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// How long a client has to send a request's headers: from the first byte of a request,
+    /// or from the moment a new connection is accepted. A connection that has not sent them by
+    /// then is closed.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// How long a client has to send a request's body once its headers arrived; a body that
+    /// is still arriving then is answered `408`.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request before it is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// The most client connections open at once; beyond it, new connections wait in the
+    /// operating system's queue until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
     /// `listen = "127.0.0.1:8080"`, `body_limit = 2097152` (2 MiB, axum's default),
-    /// `shutdown_grace = "30s"`.
+    /// `shutdown_grace = "30s"`, `header_read_timeout = "10s"`, `body_read_timeout = "30s"`,
+    /// `idle_timeout = "75s"` (longer than the 60 s of common load balancers, so the proxy in
+    /// front closes an idle connection first and never sends on one the gateway just closed),
+    /// `max_connections = 4096`.
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 2 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 4_096,
         }
     }
 }
@@ -265,7 +291,13 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut config = Self::from_toml_str(&text, &path.display().to_string())?;
+        Self::from_file_text(&text, path)
+    }
+
+    /// Parses and checks `text`, read from `path` (which names it in errors); a relative
+    /// `models.catalog` is made relative to the file's folder.
+    pub fn from_file_text(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut config = Self::from_toml_str(text, &path.display().to_string())?;
         // A relative catalog path is relative to the file that names it.
         if let Some(dir) = path.parent()
             && !matches!(config.models.catalog.as_str(), "builtin" | "none")
@@ -278,29 +310,20 @@ impl Config {
 
     /// Parses and checks TOML text; `origin` names it in errors (a file name).
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text).map_err(|error| {
-            let line = error.span().map(|span| line_of(text, span.start));
-            ConfigError::Parse {
-                origin: origin.to_owned(),
-                line,
-                message: error.message().trim_end().to_owned(),
-            }
-        })?;
-        config.validate().map_err(|problem| ConfigError::Invalid {
-            origin: origin.to_owned(),
-            line: problem.key_line(text),
-            key: problem.key,
-            message: problem.message,
-        })?;
+        let config: Self = parse_toml(text, origin).map_err(ConfigError::Parse)?;
+        config
+            .validate()
+            .map_err(|problem| ConfigError::Invalid(problem.locate(text, origin)))?;
         Ok(config)
     }
 
     /// The configuration as TOML.
     pub fn to_toml(&self) -> Result<String, ConfigError> {
-        toml::to_string_pretty(self).map_err(|error| ConfigError::Parse {
-            origin: "(serialization)".to_owned(),
-            line: None,
-            message: error.to_string(),
+        toml::to_string_pretty(self).map_err(|error| {
+            ConfigError::Parse(Located::new(
+                "(the configuration as TOML)",
+                error.to_string(),
+            ))
         })
     }
 
@@ -311,6 +334,24 @@ impl Config {
                 "server.body_limit",
                 "a positive number of bytes",
             ));
+        }
+        for (key, timeout) in [
+            (
+                "server.header_read_timeout",
+                self.server.header_read_timeout,
+            ),
+            ("server.body_read_timeout", self.server.body_read_timeout),
+            ("server.idle_timeout", self.server.idle_timeout),
+        ] {
+            if timeout.is_zero() {
+                return Err(Problem::new(
+                    key,
+                    "a duration longer than zero, such as \"10s\"",
+                ));
+            }
+        }
+        if self.server.max_connections == 0 {
+            return Err(Problem::new("server.max_connections", "at least 1"));
         }
         if self.routing.max_models == 0 {
             return Err(Problem::new("routing.max_models", "at least 1"));
@@ -378,10 +419,95 @@ impl Config {
     }
 }
 
-/// The 1-based line of byte `offset` in `text`.
-fn line_of(text: &str, offset: usize) -> usize {
-    let prefix = text.get(..offset).unwrap_or(text);
-    prefix.bytes().filter(|&byte| byte == b'\n').count() + 1
+/// Reads TOML `text` as a `T`; a problem is placed at its line and column and names its key,
+/// in plain words. `origin` names the text (a file name).
+pub fn parse_toml<'de, T: Deserialize<'de>>(text: &'de str, origin: &str) -> Result<T, Located> {
+    let located = |error: &toml::de::Error, key: Option<String>| {
+        let located = Located::parsed(
+            origin,
+            text,
+            error.span().map(|span| span.start),
+            error.message(),
+            Syntax::Toml,
+        );
+        match key {
+            Some(key) => located.key(key),
+            None => located,
+        }
+    };
+    let deserializer =
+        toml::de::Deserializer::parse(text).map_err(|error| located(&error, None))?;
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        // `.` is the whole document, a problem there names no key; a segment serde could not
+        // name (`?`, inside a value that failed to parse) is left out.
+        let key = error.path().to_string().replace(".?", "");
+        located(error.inner(), (key != "." && key != "?").then_some(key))
+    })
+}
+
+/// Where `key` is written in TOML `text`: a dotted key with `[index]` for an array of tables and
+/// `"quoted"` segments (`models.list[1].context_window`,
+/// `models.resilience."openai/gpt-4o".timeout`). When only the start of the key is written, the
+/// deepest part of it that is; `None` when nothing of it is, or the text is not TOML.
+pub fn key_position(text: &str, key: &str) -> Option<Position> {
+    let root = toml::de::DeTable::parse(text).ok()?;
+    let mut table = root.get_ref();
+    let mut found = None;
+    for (name, indices) in key_segments(key) {
+        let Some((written, mut value)) = table
+            .iter()
+            .find(|(written, _)| **written.get_ref() == *name)
+        else {
+            break;
+        };
+        found = Some(written.span().start);
+        for index in indices {
+            let Some(element) = value.get_ref().get(index) else {
+                return found.map(|offset| Position::of_offset(text, offset));
+            };
+            found = Some(element.span().start);
+            value = element;
+        }
+        match value.get_ref().as_table() {
+            Some(inner) => table = inner,
+            None => break,
+        }
+    }
+    found.map(|offset| Position::of_offset(text, offset))
+}
+
+/// The segments of a dotted key: each name with the indices that follow it.
+fn key_segments(key: &str) -> Vec<(String, Vec<usize>)> {
+    let mut segments = Vec::new();
+    let mut chars = key.chars().peekable();
+    while chars.peek().is_some() {
+        let mut name = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            name.extend(chars.by_ref().take_while(|&c| c != '"'));
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == '.' || c == '[' {
+                    break;
+                }
+                name.push(c);
+                chars.next();
+            }
+        }
+        let mut indices = Vec::new();
+        while chars.peek() == Some(&'[') {
+            chars.next();
+            let digits: String = chars.by_ref().take_while(|&c| c != ']').collect();
+            if let Ok(index) = digits.parse() {
+                indices.push(index);
+            }
+        }
+        if chars.peek() == Some(&'.') {
+            chars.next();
+        }
+        segments.push((name, indices));
+    }
+    segments
 }
 
 /// A semantic problem found after parsing: the dotted key and what was expected.
@@ -398,36 +524,14 @@ impl Problem {
         }
     }
 
-    /// The line that defines the key's last plain segment under its table, best effort: the
-    /// first line that starts with that segment after the line that opens its table.
-    fn key_line(&self, text: &str) -> Option<usize> {
-        let segments: Vec<&str> = self
-            .key
-            .split('.')
-            .map(|segment| segment.split('[').next().unwrap_or(segment))
-            .collect();
-        let (last, tables) = segments.split_last()?;
-        let table = tables.join(".");
-        let mut in_table = table.is_empty();
-        for (number, line) in text.lines().enumerate() {
-            let trimmed = line.trim_start();
-            if trimmed.starts_with('[') {
-                let header = trimmed.trim_matches(|c| c == '[' || c == ']' || c == ' ');
-                in_table = header == table || header.starts_with(&format!("{table}."));
-                if header == format!("{table}.{last}") || (table.is_empty() && header == *last) {
-                    return Some(number + 1);
-                }
-                continue;
-            }
-            if in_table
-                && trimmed
-                    .strip_prefix(*last)
-                    .is_some_and(|rest| rest.trim_start().starts_with('='))
-            {
-                return Some(number + 1);
-            }
-        }
-        None
+    /// The problem in `origin`, placed where its key is written in `text`.
+    fn locate(self, text: &str, origin: &str) -> Located {
+        let located = Located::new(origin, format!("expected {}", self.message));
+        let located = match key_position(text, &self.key) {
+            Some(position) => located.at(position),
+            None => located,
+        };
+        located.key(self.key)
     }
 }
 
@@ -448,8 +552,8 @@ impl ValidateSections for PipelineConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    /// The file could not be read; the reason is the source.
+    #[error("{}: cannot read the file", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -457,27 +561,21 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The text is not valid TOML, or a key is unknown or of the wrong type.
-    #[error("{origin}: {}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
-    Parse {
-        /// The file name.
-        origin: String,
-        /// The line of the problem, when known.
-        line: Option<usize>,
-        /// What was wrong and what was expected.
-        message: String,
-    },
+    #[error(transparent)]
+    Parse(Located),
     /// A value is out of range or refers to something that does not exist.
-    #[error("{origin}: {}key `{key}`: expected {message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
-    Invalid {
-        /// The file name.
-        origin: String,
-        /// The line of the key, when it could be found.
-        line: Option<usize>,
-        /// The dotted key (`providers.openai.base_url`).
-        key: String,
-        /// What was expected.
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(Located),
+}
+
+impl ConfigError {
+    /// Where in the file the problem is, when it is about the file's text.
+    pub fn located(&self) -> Option<&Located> {
+        match self {
+            Self::Read { .. } => None,
+            Self::Parse(located) | Self::Invalid(located) => Some(located),
+        }
+    }
 }
 
 #[cfg(test)]

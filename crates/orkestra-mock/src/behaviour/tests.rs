@@ -38,9 +38,45 @@ fn usage_is_about_four_characters_per_token_and_at_least_one() {
         chars: 0,
         max_tokens: None,
     };
-    let answer = answer(&Output::Echo, None, &prompt, &key(1));
-    assert_eq!((answer.prompt_tokens, answer.completion_tokens), (1, 1));
+    let empty = answer(&Output::Echo, "", None, &prompt, &key(1));
+    assert_eq!((empty.prompt_tokens, empty.completion_tokens), (1, 1));
     assert_eq!(tokens_for_chars(9), 3);
+}
+
+#[test]
+fn a_preface_comes_before_every_answer_and_is_part_of_it() {
+    let prompt = Prompt {
+        last_user: "hello",
+        chars: 5,
+        max_tokens: None,
+    };
+    let prefaced = answer(&Output::Echo, "[simulated] ", None, &prompt, &key(1));
+    assert_eq!(prefaced.text, "[simulated] hello");
+    // 17 characters: five tokens of about four characters.
+    assert_eq!(prefaced.completion_tokens, 5);
+    let generated = answer_text(&Output::Generated { tokens: 3 }, "[simulated] ");
+    assert!(generated.starts_with("[simulated] "), "{generated}");
+    assert_eq!(
+        generated.strip_prefix("[simulated] ").map(estimate),
+        Some(3),
+        "the generated words keep their count"
+    );
+    let limited = Prompt {
+        max_tokens: Some(2),
+        ..prompt
+    };
+    let cut = answer(&Output::Echo, "[simulated] ", None, &limited, &key(1));
+    assert_eq!(cut.text, "[simulat");
+    assert_eq!(cut.finish, Finish::Length);
+}
+
+fn answer_text(output: &Output, preface: &str) -> String {
+    let prompt = Prompt {
+        last_user: "",
+        chars: 0,
+        max_tokens: None,
+    };
+    answer(output, preface, None, &prompt, &key(1)).text
 }
 
 #[test]

@@ -21,6 +21,7 @@ fn the_documented_example_parses_and_round_trips() {
                 sigma: 0.5,
             },
             output: Output::Generated { tokens: 200 },
+            preface: "[Simulated: filler words follow.] ".into(),
             usage: None,
             faults: vec![
                 FaultRule {
@@ -50,6 +51,7 @@ fn the_documented_example_parses_and_round_trips() {
         ttft = { fixed = "20ms" }
         per_token = { log_normal = { median = "2ms", sigma = 0.5 } }
         output = { generated = { tokens = 200 } }
+        preface = "[Simulated: filler words follow.] "
 
         [[models.faults]]
         fault = { rate_limited = { retry_after = "2s" } }
@@ -72,7 +74,7 @@ fn unknown_keys_are_refused() {
 }
 
 #[test]
-fn validation_names_the_value_and_what_was_expected() {
+fn validation_names_the_file_the_value_and_what_was_expected() {
     let error = MockConfig::from_toml_str(
         "[[models]]\nname = \"m\"\n[[models.faults]]\nfault = \"reset\"\nwhen = { rate = 2.0 }\n",
         "mock.toml",
@@ -80,17 +82,64 @@ fn validation_names_the_value_and_what_was_expected() {
     .expect_err("a rate above 1");
     assert_eq!(
         error.to_string(),
-        "models[0].faults[0].when.rate: 2 is not a probability (expected 0 to 1)"
+        "mock.toml: models[0].faults[0].when.rate: 2 is not a probability (expected 0 to 1)"
     );
     let error =
         MockConfig::from_json_str(r#"{"models": [{"name": "m"}, {"name": "m"}]}"#, "mock.json")
             .expect_err("a duplicate");
     assert_eq!(
         error.to_string(),
-        "models[1].name: model `m` is listed twice"
+        "mock.json: models[1].name: model `m` is listed twice"
     );
-    let error = MockConfig::from_json_str(r#"{"models": [{"name": "m",}]}"#, "mock.json")
-        .expect_err("bad JSON");
-    assert!(error.to_string().starts_with("mock.json: "), "{error}");
-    assert!(error.to_string().contains("line 1 column"), "{error}");
+    // A value checked without a file names its key alone.
+    let error = ModelBehaviour {
+        ttft: Latency::LogNormal {
+            median: Duration::from_millis(5),
+            sigma: -1.0,
+        },
+        ..ModelBehaviour::echo("m")
+    }
+    .validate()
+    .expect_err("a negative sigma");
+    assert_eq!(
+        error.to_string(),
+        "model.ttft.log_normal.sigma: -1 is not a finite, non-negative number"
+    );
+}
+
+#[track_caller]
+fn check_message(error: &ConfigError, expected: &str) {
+    assert_eq!(error.to_string(), expected);
+}
+
+#[test]
+fn parse_errors_are_placed_in_one_format_in_plain_words() {
+    let check = check_message;
+    check(
+        &MockConfig::from_toml_str("seed = \"x\"\n", "mock.toml").expect_err("a string seed"),
+        "mock.toml:1:8: seed: expected a whole number, 0 or more, got the string \"x\"",
+    );
+    check(
+        &MockConfig::from_toml_str(
+            "[[models]]\nname = \"a\"\nttft = { fixed = \"5 parsecs\" }\n",
+            "mock.toml",
+        )
+        .expect_err("a bad duration"),
+        "mock.toml:3:18: models[0].ttft.fixed: expected a duration such as \"250ms\", \"30s\" or \"5m\", \
+         got the string \"5 parsecs\"",
+    );
+    check(
+        &MockConfig::from_toml_str("seeds = 1\n", "mock.toml").expect_err("a misspelt key"),
+        "mock.toml:1:1: seeds: unknown key `seeds` (did you mean `seed`?); expected one of `seed`, \
+         `models`, `default_model`",
+    );
+    check(
+        &MockConfig::from_json_str(r#"{"models": [{"name": "m",}]}"#, "mock.json")
+            .expect_err("bad JSON"),
+        "mock.json:1:26: models[0]: trailing comma",
+    );
+    check(
+        &MockConfig::from_json_str(r#"{"seed": -1}"#, "mock.json").expect_err("a negative seed"),
+        "mock.json:1:11: seed: expected a whole number, 0 or more, got the number -1",
+    );
 }

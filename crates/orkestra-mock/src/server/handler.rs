@@ -262,7 +262,7 @@ async fn chat(
         chars: input.chars,
         max_tokens: input.max_tokens,
     };
-    let answer = behaviour::answer(&model.output, model.usage, &prompt, &key);
+    let answer = behaviour::answer(&model.output, &model.preface, model.usage, &prompt, &key);
     let timing = Timing::sample(model, &key, &answer, extra_ttft);
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let id = match format {

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use orkestra_core::{Error, ErrorCategory, ErrorClass, Resource};
+use orkestra_core::{Error, ErrorCategory, ErrorClass, Resource, UpstreamDetails};
 
 use super::{ApiError, classify, retry_after_seconds};
 
@@ -103,17 +103,67 @@ fn no_upstream_failure_looks_like_the_callers_credentials() {
     }
 }
 
+fn body_of(error: &Error) -> serde_json::Value {
+    serde_json::from_slice(&ApiError::from_error(error).body()).expect("the body is JSON")
+}
+
 #[test]
 fn body_has_the_openai_shape() {
     let error = Error::new(ErrorCategory::RateLimited, "slow down").with_status(429);
-    let body: serde_json::Value =
-        serde_json::from_slice(&ApiError::from_error(&error).body()).expect("the body is JSON");
     assert_eq!(
-        body,
+        body_of(&error),
         serde_json::json!({"error": {
-            "message": "rate_limited: slow down (HTTP 429)",
+            "message": "slow down",
             "type": "rate_limit_error",
             "code": "rate_limit_exceeded",
+            "param": null,
+        }})
+    );
+}
+
+#[test]
+fn upstream_errors_keep_their_message_type_code_and_param() {
+    let error = Error::new(
+        ErrorCategory::ContextLength,
+        "This model's maximum context length is 16385 tokens.",
+    )
+    .with_status(400)
+    .with_model("sim/small")
+    .with_upstream(UpstreamDetails::new(
+        Some("invalid_request_error".to_owned()),
+        Some("context_length_exceeded".to_owned()),
+        Some("messages".to_owned()),
+    ));
+    assert_eq!(
+        body_of(&error),
+        serde_json::json!({"error": {
+            "message": "This model's maximum context length is 16385 tokens.",
+            "type": "invalid_request_error",
+            "code": "context_length_exceeded",
+            "param": "messages",
+            "model": "sim/small",
+        }})
+    );
+}
+
+#[test]
+fn upstream_fields_it_did_not_send_come_from_the_class_table_and_the_status_is_ours() {
+    // Anthropic's error bodies have a type and no code.
+    let error = Error::new(ErrorCategory::Auth, "invalid x-api-key")
+        .with_status(401)
+        .with_upstream(UpstreamDetails::new(
+            Some("authentication_error".to_owned()),
+            None,
+            None,
+        ));
+    let answer = ApiError::from_error(&error);
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        body_of(&error),
+        serde_json::json!({"error": {
+            "message": "invalid x-api-key",
+            "type": "authentication_error",
+            "code": "upstream_auth_failed",
             "param": null,
         }})
     );

@@ -6,7 +6,7 @@ use super::{REQUEST_ID, parse_chat, request_id};
 fn check(body: &str, code: &str, message_has: &[&str], param: Option<&str>) {
     let error = parse_chat(body.as_bytes()).expect_err("the body must be refused");
     assert_eq!(error.status.as_u16(), 400);
-    assert_eq!(error.code, Some(code));
+    assert_eq!(error.code.as_deref(), Some(code));
     for part in message_has {
         assert!(
             error.message.contains(part),
@@ -32,7 +32,7 @@ fn a_missing_field_is_named_as_the_param() {
     check(
         r#"{"model": "auto"}"#,
         "invalid_json",
-        &["missing field `messages`", "line 1, column 17"],
+        &["the field `messages` is required", "line 1, column 17"],
         Some("messages"),
     );
 }
@@ -48,7 +48,7 @@ fn a_wrong_value_is_located_by_its_json_path() {
     check(
         r#"{"model": "auto", "messages": "hello"}"#,
         "invalid_json",
-        &["messages", "expected a sequence"],
+        &["messages", "expected a list, got the string \"hello\""],
         Some("messages"),
     );
 }
@@ -57,8 +57,8 @@ fn a_wrong_value_is_located_by_its_json_path() {
 fn empty_messages_are_refused() {
     check(
         r#"{"model": "auto", "messages": []}"#,
-        "invalid_request",
-        &["`messages` is empty"],
+        "invalid_value",
+        &["`messages` must be a list of at least one message"],
         Some("messages"),
     );
 }
@@ -85,5 +85,28 @@ fn a_value_of_the_wrong_type_is_not_called_invalid_json() {
             "line 2, column",
         ],
         Some("messages[0].role"),
+    );
+}
+
+#[test]
+fn a_parameter_out_of_its_range_is_named() {
+    check(
+        r#"{"model": "auto", "messages": [{"role": "user", "content": "hi"}], "temperature": 100}"#,
+        "invalid_value",
+        &["`temperature` must be a number from 0 to 2"],
+        Some("temperature"),
+    );
+}
+
+#[test]
+fn rust_types_are_not_named_in_the_message() {
+    check(
+        r#"{"model": "auto", "messages": [{"role": "user", "content": "hi"}], "max_tokens": "lots"}"#,
+        "invalid_json",
+        &[
+            "max_tokens",
+            "expected a whole number, 0 or more, got the string \"lots\"",
+        ],
+        Some("max_tokens"),
     );
 }

@@ -23,48 +23,94 @@ fn an_empty_file_is_every_default() {
     assert_eq!(config.models.catalog, "builtin");
 }
 
+/// The whole message, `FILE:LINE:COLUMN: KEY: what was expected`.
+#[track_caller]
+fn check_message(text: &str, expected: &str) {
+    let error = Config::from_toml_str(text, "orkestra.toml")
+        .expect_err("the configuration should be refused");
+    assert_eq!(error.to_string(), expected);
+}
+
 #[test]
 fn unknown_keys_name_the_line_and_the_key() {
-    check_error(
+    check_message(
         "[server]\nlisten = \"127.0.0.1:1\"\nlisen = \"x\"\n",
-        &["orkestra.toml: line 3", "unknown field `lisen`", "listen"],
+        "orkestra.toml:3:1: server.lisen: unknown key `lisen` (did you mean `listen`?); expected one of \
+         `listen`, `body_limit`, `shutdown_grace`, `header_read_timeout`, `body_read_timeout`, \
+         `idle_timeout`, `max_connections`",
     );
     check_error(
         &format!("{PROVIDER}api_key = \"sk-secret\"\n"),
-        &["line 4", "unknown field `api_key`", "api_key_env"],
+        &[
+            "orkestra.toml:4:1: providers.local.api_key: unknown key `api_key`",
+            "api_key_env",
+        ],
     );
 }
 
 #[test]
-fn wrong_types_say_what_was_expected() {
-    check_error("[server]\nlisten = 8080\n", &["line 2", "socket address"]);
-    check_error(
-        "[routing]\nstrategy = \"cheapest\"\n",
-        &["line 2", "cheapest"],
+fn wrong_types_name_the_key_and_say_what_to_write() {
+    check_message(
+        "[server]\nlisten = 8080\n",
+        "orkestra.toml:2:10: server.listen: expected an address such as 127.0.0.1:8080, got the number 8080",
+    );
+    check_message(
+        "[routing]\nmax_models = \"four\"\n",
+        "orkestra.toml:2:14: routing.max_models: expected a whole number, 0 or more, got the string \"four\"",
+    );
+    check_message(
+        "[server]\nshutdown_grace = \"5 parsecs\"\n",
+        "orkestra.toml:2:18: server.shutdown_grace: expected a duration such as \"250ms\", \"30s\" or \"5m\", got the string \"5 parsecs\"",
     );
     check_error(
-        "[providers.x]\nkind = \"grpc\"\n",
-        &["line 2", "unknown variant `grpc`", "openai"],
+        "[routing]\nstrategy = \"cheapest\"\n",
+        &["orkestra.toml:2:12: routing.strategy: ", "cheapest"],
+    );
+    check_message(
+        "[providers.x]\nkind = \"openia\"\n",
+        "orkestra.toml:2:8: providers.x.kind: unknown value `openia` (did you mean `openai`?); \
+         expected one of `openai`, `anthropic`, `ollama`, `echo`, `simulator`",
+    );
+}
+
+#[test]
+fn a_missing_key_names_its_table() {
+    check_message(
+        "[providers.x]\nbase_url = \"http://127.0.0.1:1/v1\"\n",
+        "orkestra.toml:1:1: providers.x: the key `kind` is required",
+    );
+}
+
+#[test]
+fn a_syntax_error_is_placed() {
+    check_message(
+        "[server\n",
+        "orkestra.toml:1:8: unclosed table, expected `]`",
     );
 }
 
 #[test]
 fn values_out_of_range_name_the_key_and_its_line() {
-    check_error(
+    check_message(
         &format!("{PROVIDER}[providers.local.resilience.retry]\nmax_attempts = 0\n"),
-        &[
-            "line 5",
-            "providers.local.resilience.retry.max_attempts",
-            "at least 1",
-        ],
+        "orkestra.toml:5:1: providers.local.resilience.retry.max_attempts: expected at least 1 \
+         (the first call counts; 1 means no retry), got 0",
     );
-    check_error(
+    check_message(
         "[routing]\nmax_models = 0\n",
-        &["line 2", "routing.max_models"],
+        "orkestra.toml:2:1: routing.max_models: expected at least 1",
     );
     check_error(
         "[providers.local]\nkind = \"openai\"\nbase_url = \"127.0.0.1:9\"\n",
-        &["line 3", "providers.local.base_url", "http://"],
+        &["orkestra.toml:3:1: providers.local.base_url: ", "http://"],
+    );
+    // A key in an array of tables is found in its own block.
+    check_error(
+        &format!(
+            "{PROVIDER}[[models.list]]\nid = \"local/a\"\ncontext_window = 8192\nmax_output_tokens = 1024\n\
+             [[models.list]]\nid = \"local/b\"\ncontext_window = 0\nmax_output_tokens = 1024\n"
+        ),
+        &["orkestra.toml:10:1: models.list[1].context_window: "],
     );
 }
 
@@ -115,10 +161,60 @@ fn the_configuration_round_trips_through_toml() {
 }
 
 #[test]
-fn a_file_that_cannot_be_read_is_named() {
+fn a_file_that_cannot_be_read_is_named_and_its_reason_given_once() {
     let error = Config::load("/nonexistent/orkestra.toml").expect_err("missing file");
-    assert!(
-        error.to_string().contains("/nonexistent/orkestra.toml"),
-        "{error}"
+    assert_eq!(
+        error.to_string(),
+        "/nonexistent/orkestra.toml: cannot read the file"
     );
+    // The reason is the error's source, so a report that prints the chain says it once.
+    let reason = std::error::Error::source(&error).expect("the OS error");
+    assert!(reason.to_string().contains("No such file"), "{reason}");
+}
+
+#[test]
+fn server_timeouts_must_be_longer_than_zero_and_the_cap_at_least_one() {
+    check_error(
+        "[server]\nheader_read_timeout = \"0s\"\n",
+        &["server.header_read_timeout", "longer than zero"],
+    );
+    check_error(
+        "[server]\nidle_timeout = \"0ms\"\n",
+        &["server.idle_timeout", "longer than zero"],
+    );
+    check_error(
+        "[server]\nmax_connections = 0\n",
+        &["server.max_connections", "at least 1"],
+    );
+    let config = Config::from_toml_str(
+        "[server]\nbody_read_timeout = \"1m\"\nmax_connections = 10\n",
+        "orkestra.toml",
+    )
+    .expect("valid");
+    assert_eq!(config.server.body_read_timeout, Duration::from_mins(1));
+    assert_eq!(config.server.max_connections, 10);
+}
+
+#[track_caller]
+fn check_position(text: &str, key: &str, expected: Option<(usize, usize)>) {
+    let found = key_position(text, key).map(|position| (position.line, position.column));
+    assert_eq!(found, expected, "{key}");
+}
+
+#[test]
+fn keys_are_found_where_they_are_written() {
+    let check = check_position;
+    let text = "[models]\ncatalog = \"none\"\n[models.resilience.\"openai/gpt-4.1\".timeout]\nduration = \"5s\"\n\
+                [[models.list]]\nid = \"a/b\"\n[[models.list]]\nid = \"a/c\"\n";
+    check(text, "models.catalog", Some((2, 1)));
+    check(
+        text,
+        "models.resilience.\"openai/gpt-4.1\".timeout.duration",
+        Some((4, 1)),
+    );
+    check(text, "models.list[1].id", Some((8, 1)));
+    // Only the start is written: the deepest part that is.
+    check(text, "models.list[1].context_window", Some((7, 1)));
+    check(text, "routing.max_models", None);
+    check("not = [toml", "not", None);
 }
