@@ -8,13 +8,17 @@
 //!    model's output limit; a missing capability (the request's needs plus the caller's);
 //!    the per-request budget; the latency target.
 //! 2. **Terms**, each from 0 to 1: quality for the task kind; cost as
-//!    `1 / (1 + cost / cost_reference)`; speed as `1 / (1 + latency / reference latency)`, where
-//!    the reference latency is [`ScorerConfig::speed_reference`]'s estimate for the same output;
-//!    reliability as the live success rate smoothed towards a prior (so three lucky calls do not
-//!    beat a long record), halved while the breaker is half-open.
+//!    `1 / (1 + cost / cost_reference)`; speed as the fastest candidate's latency over the
+//!    model's own (1 for the fastest, 0.5 for a model twice as slow); reliability as the live
+//!    success rate smoothed towards a prior (so three lucky calls do not beat a long record),
+//!    halved while the breaker is half-open.
 //!    Latency is time to first token plus output tokens over tokens per second, from live
 //!    statistics once a model has [`ScorerConfig::min_samples`] calls in the window, from its
 //!    spec before; with live data the speed term also weighs the p95 tail.
+//!    Speed is relative to the candidates rather than to a fixed reference, so it ranks
+//!    simulated models answering in milliseconds as surely as hosted ones taking seconds: a
+//!    fixed reference of a few seconds made every sub-second model score nearly 1, and the
+//!    quality term then put the slowest of them first under `speed`.
 //! 3. **Score** = the weighted sum of the terms (weights normalised, see [`Strategy`]) + the local
 //!    bonus for local models − the adequacy penalty when quality falls short of the floor for the
 //!    task's complexity.
@@ -40,7 +44,7 @@ pub use strategy::{Strategy, UnknownStrategy, Weights};
 
 use crate::money::Nanodollars;
 use crate::registry::{Snapshot, SpecSpeed};
-use crate::spec::{Capabilities, Capability, LatencyProfile, ModelSpec};
+use crate::spec::{Capabilities, Capability, ModelSpec};
 use crate::stats::{BreakerStatus, LiveSignals, ScoringSignals};
 use crate::task::{Complexity, TaskKind, TaskProfile};
 
@@ -53,9 +57,6 @@ const SIGNAL_CHUNK: usize = 32;
 pub struct ScorerConfig {
     /// The request cost that scores 0.5 on the cost term.
     pub cost_reference: Nanodollars,
-    /// The speed that scores 0.5 on the speed term: a request's reference latency is this
-    /// profile's estimate for the request's output size, so long answers are not all "slow".
-    pub speed_reference: LatencyProfile,
     /// Least quality a model should have for low, medium and high complexity tasks; each
     /// point of shortfall costs `adequacy_penalty` points of score.
     pub adequacy: [f64; 3],
@@ -73,17 +74,12 @@ pub struct ScorerConfig {
 }
 
 impl Default for ScorerConfig {
-    /// Cost reference $0.001 per request, speed reference 1 s to the first token then 50
-    /// tokens per second, quality floors 0.5 / 0.6 /
-    /// 0.75 with a penalty of 2 points per point short, live latency after 20 calls, a prior of
-    /// 99% success worth 10 calls, diversity margin 0.1.
+    /// Cost reference $0.001 per request, quality floors 0.5 / 0.6 / 0.75 with a penalty of 2
+    /// points per point short, live latency after 20 calls, a prior of 99% success worth 10
+    /// calls, diversity margin 0.1.
     fn default() -> Self {
         Self {
             cost_reference: Nanodollars(1_000_000),
-            speed_reference: LatencyProfile {
-                ttft: Duration::from_secs(1),
-                tokens_per_second: 50.0,
-            },
             adequacy: [0.5, 0.6, 0.75],
             adequacy_penalty: 2.0,
             min_samples: 20,
@@ -144,9 +140,12 @@ struct Request<'a> {
     output_tokens: u32,
     capabilities: Capabilities,
     floor: f64,
-    inverse_reference_latency: f64,
     inverse_cost_reference: f64,
 }
+
+/// The least latency the speed term tells apart from zero, in seconds: a model measured or
+/// specified at zero latency still has a finite speed ratio.
+const LEAST_LATENCY: f64 = 1e-6;
 
 impl Scorer {
     /// A scorer with these settings.
@@ -192,6 +191,7 @@ impl Scorer {
                 }
             }
         }
+        score_speed(&mut scored, request.weights.speed);
         let mut order = sorted(&scored);
         self.diversify(&mut order, &scored, snapshot);
         Selection {
@@ -233,13 +233,6 @@ impl Scorer {
             capabilities,
             floor,
             inverse_cost_reference: 1.0 / self.config.cost_reference.0.max(1) as f64,
-            inverse_reference_latency: 1.0
-                / self
-                    .config
-                    .speed_reference
-                    .estimate(profile.expected_output_tokens)
-                    .as_secs_f64()
-                    .max(1e-9),
         }
     }
 
@@ -373,12 +366,14 @@ impl Scorer {
             }
             _ => latency,
         };
-        // cost = 1 / a and speed = 1 / b, from the one division 1 / (a * b): this loop runs
-        // for every model of every request, and a division costs as much as the rest of it.
+        // cost = 1 / a and the speed's 1 / latency, from the one division 1 / (a * latency):
+        // this loop runs for every model of every request, and a division costs as much as the
+        // rest of it. The speed term itself needs the fastest candidate: `score_speed` finishes
+        // it once every model is scored, from the inverse latency kept in `values.speed`.
         let a = 1.0 + cost.0 as f64 * request.inverse_cost_reference;
-        let b = 1.0 + effective * request.inverse_reference_latency;
+        let b = effective.max(LEAST_LATENCY);
         let both = 1.0 / (a * b);
-        let (cost_value, speed_value) = (b * both, a * both);
+        let (cost_value, inverse_latency) = (b * both, a * both);
         let prior = config.prior_success_rate * config.prior_weight;
         let mut reliability = signals.map_or(config.prior_success_rate, |s| {
             let calls = s.samples as f64;
@@ -390,14 +385,13 @@ impl Scorer {
         let values = TermValues {
             quality,
             cost: cost_value,
-            speed: speed_value,
+            speed: inverse_latency,
             reliability,
         };
         let local_bonus = if spec.is_local() { w.local } else { 0.0 };
         let adequacy_penalty = (request.floor - quality).max(0.0) * config.adequacy_penalty;
         let score = w.quality * values.quality
             + w.cost * values.cost
-            + w.speed * values.speed
             + w.reliability * values.reliability
             + local_bonus
             - adequacy_penalty;
@@ -447,6 +441,23 @@ impl Scorer {
                 remaining -= 1;
             }
         }
+    }
+}
+
+/// Finishes the speed term of every candidate: until now `values.speed` held the inverse of
+/// its latency, and the fastest candidate's latency is now known.
+fn score_speed(scored: &mut [Candidate], weight: f64) {
+    let fastest = scored
+        .iter()
+        .map(|c| c.values.speed)
+        .fold(0.0, f64::max);
+    if fastest <= 0.0 {
+        return;
+    }
+    let scale = 1.0 / fastest;
+    for candidate in scored {
+        candidate.values.speed *= scale;
+        candidate.score += weight * candidate.values.speed;
     }
 }
 

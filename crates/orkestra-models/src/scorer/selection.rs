@@ -44,7 +44,7 @@ pub struct Breakdown {
     pub quality: Term,
     /// Cheapness: `1 / (1 + cost / reference cost)`.
     pub cost: Term,
-    /// Speed: `1 / (1 + latency / reference latency)`.
+    /// Speed: the fastest candidate's expected latency over this model's.
     pub speed: Term,
     /// Smoothed live success rate, halved while the breaker is half-open.
     pub reliability: Term,

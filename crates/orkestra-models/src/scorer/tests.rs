@@ -272,6 +272,52 @@ fn speed_picks_the_fastest_model() {
     );
 }
 
+/// The demo configuration's simulated models (`crates/orkestra-cli/src/demo.toml`): all far
+/// faster than a hosted model, 80, 160 and 325 ms for a 150-token answer.
+fn demo() -> ModelRegistry {
+    let models = [
+        ("sim/small", 16_384, (0.10, 0.40), (0.55, 0.50), 5, 2_000.0),
+        ("sim/medium", 128_000, (0.50, 2.00), (0.75, 0.78), 10, 1_000.0),
+        ("sim/large", 200_000, (5.00, 15.0), (0.92, 0.94), 25, 500.0),
+    ];
+    ModelRegistry::from_specs(models.into_iter().map(
+        |(id, window, prices, (default, code_quality), ttft_ms, tps)| {
+            let mut spec = ModelSpec::new(ModelId::new(id).unwrap(), window);
+            spec.max_output_tokens = 4_096;
+            spec.input_price = TokenPrice::from_usd_per_million(prices.0).unwrap();
+            spec.output_price = TokenPrice::from_usd_per_million(prices.1).unwrap();
+            spec.quality = code(default, code_quality);
+            spec.latency.ttft = Duration::from_millis(ttft_ms);
+            spec.latency.tokens_per_second = tps;
+            spec.capabilities = Capabilities::of(&[Streaming]);
+            spec
+        },
+    ))
+    .unwrap()
+}
+
+#[test]
+fn speed_ranks_sub_second_models_fastest_first() {
+    let registry = demo();
+    for task in [
+        profile(Chat, Complexity::Low, 15, 150),
+        profile(CodeGeneration, Complexity::Low, 19, 300),
+    ] {
+        let selection = Scorer::default().rank(
+            &registry.snapshot(),
+            &task,
+            &strategy(Strategy::Speed),
+            &(),
+        );
+        assert_eq!(
+            selection.ids(),
+            ["sim/small", "sim/medium", "sim/large"],
+            "\n{}",
+            selection.explain()
+        );
+    }
+}
+
 #[test]
 fn every_constraint_excludes_with_its_reason() {
     let task = profile(CodeGeneration, Complexity::Medium, 2_000, 1_000);
