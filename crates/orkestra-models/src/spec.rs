@@ -196,6 +196,28 @@ impl Capabilities {
         self.0 & other.0 == other.0
     }
 
+    /// This set and `other` together.
+    #[must_use]
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// This set less the capabilities of `other`.
+    #[must_use]
+    pub const fn without(self, other: Self) -> Self {
+        Self(self.0 & !other.0)
+    }
+
+    /// How many capabilities the set holds.
+    pub const fn len(self) -> u32 {
+        self.0.count_ones()
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
     /// The first capability of `required` this set lacks.
     #[inline]
     pub fn first_missing(self, required: Self) -> Option<Capability> {

@@ -15,6 +15,7 @@ use orkestra_core::{ChatRequest, Content, ContentPart, ImageUrl, Role};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
+use crate::spec::{Capabilities, Capability};
 use crate::task::{Complexity, ComplexitySignal, Language, Needs, TaskKind, TaskProfile};
 use cues::{Cue, GROUPS, LATIN};
 use script::{SCRIPTS, Script, UNITS_PER_TOKEN};
@@ -65,9 +66,11 @@ use table::{Spelling, Table};
 /// `max_tokens` when set, else a figure by kind and complexity (classification 10 tokens,
 /// high-complexity code generation 1500); translation expects about the length of the text.
 ///
-/// **Needs.** JSON when `response_format` asks for it or the prompt says "as JSON", "valid
-/// JSON", "JSON only" and the like; tools when the request has tools; vision when a message
-/// has an image; long context above 8192 tokens of input plus output.
+/// **Needs.** JSON when `response_format` asks for it; tools when the request has tools;
+/// vision when a message has an image; long context above 8192 tokens of input plus output.
+/// These are stated by the request, so the scorer requires them. A prompt that says "as
+/// JSON", "valid JSON", "JSON only" and the like only prefers JSON mode
+/// ([`Needs::preferred`]): words are a guess, and a model without JSON mode can still answer.
 ///
 /// **Language.** Chinese, Japanese, Korean, Russian, Ukrainian, Arabic, Hindi, Greek, Hebrew
 /// and Thai by their characters; English, Spanish, French, German, Italian and Portuguese by
@@ -625,11 +628,18 @@ fn decide(
         u32::try_from(evidence.last_user_units.div_ceil(UNITS_PER_TOKEN)).unwrap_or(u32::MAX);
     let expected_output_tokens =
         output_limit.unwrap_or_else(|| expected_output(kind, complexity, last_user_tokens));
+    // JSON asked for in words is a preference: only `response_format` requires JSON mode.
+    let json_in_words = evidence.json_demand && !wants_json;
     let needs = Needs {
-        json: wants_json || evidence.json_demand,
+        json: wants_json,
         tools,
         vision: evidence.vision,
         long_context: u64::from(input_tokens) + u64::from(expected_output_tokens) > LONG_CONTEXT,
+        preferred: if json_in_words {
+            Capabilities::of(&[Capability::JsonMode])
+        } else {
+            Capabilities::NONE
+        },
     };
     TaskProfile {
         kind,

@@ -5,8 +5,8 @@
 //! 1. **Hard constraints** exclude a model, with the first reason found, in this order: an open
 //!    circuit breaker; deny and allow lists; local-only; a required minimum context window;
 //!    prompt plus expected output not fitting the context window; expected output above the
-//!    model's output limit; a missing capability (the request's needs plus the caller's);
-//!    the per-request budget; the latency target.
+//!    model's output limit; a missing capability (what the request states it needs, plus the
+//!    caller's); the per-request budget; the latency target.
 //! 2. **Terms**, each from 0 to 1: quality for the task kind; cost as
 //!    `1 / (1 + cost / cost_reference)`; speed as the fastest candidate's latency over the
 //!    model's own (1 for the fastest, 0.5 for a model twice as slow); reliability as the live
@@ -21,7 +21,8 @@
 //!    quality term then put the slowest of them first under `speed`.
 //! 3. **Score** = the weighted sum of the terms (weights normalised, see [`Strategy`]) + the local
 //!    bonus for local models − the adequacy penalty when quality falls short of the floor for the
-//!    task's complexity.
+//!    task's complexity − [`ScorerConfig::preference_penalty`] per capability the prompt's words
+//!    suggest ([`Needs::preferred`](crate::Needs::preferred)) that the model lacks.
 //! 4. **Order**: score, then lower estimated cost, then id, so equal inputs always give the same
 //!    ranking. The fallback chain then keeps endpoints diverse: after the best candidate, each
 //!    next place goes to the best remaining candidate on an endpoint not yet in the chain,
@@ -44,7 +45,7 @@ pub use strategy::{Strategy, UnknownStrategy, Weights};
 
 use crate::money::Nanodollars;
 use crate::registry::{Snapshot, SpecSpeed};
-use crate::spec::{Capabilities, Capability, ModelSpec};
+use crate::spec::{Capabilities, ModelSpec};
 use crate::stats::{BreakerStatus, LiveSignals, ScoringSignals};
 use crate::task::{Complexity, TaskKind, TaskProfile};
 
@@ -62,6 +63,8 @@ pub struct ScorerConfig {
     pub adequacy: [f64; 3],
     /// Score points subtracted per point of quality below the floor.
     pub adequacy_penalty: f64,
+    /// Score points subtracted per preferred capability the model lacks.
+    pub preference_penalty: f64,
     /// Calls in the window before live statistics replace the spec's latency.
     pub min_samples: u64,
     /// Success rate assumed before any call, and its weight in calls.
@@ -75,13 +78,14 @@ pub struct ScorerConfig {
 
 impl Default for ScorerConfig {
     /// Cost reference $0.001 per request, quality floors 0.5 / 0.6 / 0.75 with a penalty of 2
-    /// points per point short, live latency after 20 calls, a prior of 99% success worth 10
-    /// calls, diversity margin 0.1.
+    /// points per point short, 0.1 points per missing preferred capability, live latency after
+    /// 20 calls, a prior of 99% success worth 10 calls, diversity margin 0.1.
     fn default() -> Self {
         Self {
             cost_reference: Nanodollars(1_000_000),
             adequacy: [0.5, 0.6, 0.75],
             adequacy_penalty: 2.0,
+            preference_penalty: 0.1,
             min_samples: 20,
             prior_success_rate: 0.99,
             prior_weight: 10.0,
@@ -139,6 +143,7 @@ struct Request<'a> {
     input_tokens: u64,
     output_tokens: u32,
     capabilities: Capabilities,
+    preferred: Capabilities,
     floor: f64,
     inverse_cost_reference: f64,
 }
@@ -200,6 +205,7 @@ impl Scorer {
             kind: profile.kind,
             complexity: profile.complexity,
             weights: request.weights,
+            preferred: request.preferred,
             candidates: scored,
             order,
             excluded,
@@ -207,17 +213,11 @@ impl Scorer {
     }
 
     fn request<'a>(&self, profile: &TaskProfile, policy: &'a Policy) -> Request<'a> {
-        let needs = profile.needs;
-        let mut capabilities = policy.constraints.capabilities;
-        for (needed, capability) in [
-            (needs.json, Capability::JsonMode),
-            (needs.tools, Capability::Tools),
-            (needs.vision, Capability::Vision),
-        ] {
-            if needed {
-                capabilities = capabilities.with(capability);
-            }
-        }
+        let capabilities = policy
+            .constraints
+            .capabilities
+            .union(profile.needs.required());
+        let preferred = profile.needs.preferred.without(capabilities);
         let floor = match profile.complexity {
             Complexity::Low => self.config.adequacy[0],
             Complexity::Medium => self.config.adequacy[1],
@@ -231,6 +231,7 @@ impl Scorer {
             input_tokens: u64::from(profile.input_tokens),
             output_tokens: profile.expected_output_tokens,
             capabilities,
+            preferred,
             floor,
             inverse_cost_reference: 1.0 / self.config.cost_reference.0.max(1) as f64,
         }
@@ -390,17 +391,21 @@ impl Scorer {
         };
         let local_bonus = if spec.is_local() { w.local } else { 0.0 };
         let adequacy_penalty = (request.floor - quality).max(0.0) * config.adequacy_penalty;
+        let preference_penalty = f64::from(request.preferred.without(spec.capabilities).len())
+            * config.preference_penalty;
         let score = w.quality * values.quality
             + w.cost * values.cost
             + w.reliability * values.reliability
             + local_bonus
-            - adequacy_penalty;
+            - adequacy_penalty
+            - preference_penalty;
         Candidate {
             position,
             score,
             values,
             local_bonus,
             adequacy_penalty,
+            preference_penalty,
             estimated_cost: cost,
             estimated_latency: seconds_to_duration(latency),
             measured: measured.is_some(),

@@ -11,7 +11,7 @@ use serde::{Serialize, Serializer};
 use super::strategy::{Strategy, Weights};
 use crate::money::Nanodollars;
 use crate::registry::Snapshot;
-use crate::spec::{Capability, ModelSpec};
+use crate::spec::{Capabilities, Capability, ModelSpec};
 use crate::task::{Complexity, TaskKind};
 
 /// One term of a score: the model's value on it, the weight it got, and their product.
@@ -37,7 +37,8 @@ impl Term {
 
 /// Which term contributed what to a candidate's score.
 ///
-/// `score = quality + cost + speed + reliability (contributions) + local - adequacy_penalty`.
+/// The score is the four contributions plus `local`, less `adequacy_penalty` and
+/// `preference_penalty`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Breakdown {
     /// Quality for the task kind.
@@ -52,6 +53,8 @@ pub struct Breakdown {
     pub local: f64,
     /// Subtracted when quality falls short of the floor for the task's complexity.
     pub adequacy_penalty: f64,
+    /// Subtracted for each capability the prompt's words suggest and the model lacks.
+    pub preference_penalty: f64,
 }
 
 /// The values a model scored on each term (the weights are the selection's).
@@ -82,6 +85,8 @@ pub struct Candidate {
     pub local_bonus: f64,
     /// The penalty for quality below the floor.
     pub adequacy_penalty: f64,
+    /// The penalty for preferred capabilities the model lacks.
+    pub preference_penalty: f64,
     /// Estimated cost of the request on this model.
     pub estimated_cost: Nanodollars,
     /// Estimated latency of the request on this model.
@@ -111,6 +116,7 @@ impl Ranked<'_> {
             reliability: Term::new(v.reliability, w.reliability),
             local: self.candidate.local_bonus,
             adequacy_penalty: self.candidate.adequacy_penalty,
+            preference_penalty: self.candidate.preference_penalty,
         }
     }
 }
@@ -247,6 +253,8 @@ pub struct Selection {
     /// The complexity scored for.
     pub complexity: Complexity,
     pub(crate) weights: Weights,
+    /// Capabilities the prompt's words suggest, beyond those required.
+    pub(crate) preferred: Capabilities,
     /// Candidates in the order they were scored (snapshot order).
     pub(crate) candidates: Vec<Candidate>,
     /// Sort keys carrying indices into [`Self::candidates`] (see [`super::key_index`]), in
@@ -368,6 +376,20 @@ impl Selection {
             }
             if b.adequacy_penalty > 0.0 {
                 let _ = write!(out, " - below the quality floor {:.3}", b.adequacy_penalty);
+            }
+            if b.preference_penalty > 0.0 {
+                let lacking: Vec<&str> = self
+                    .preferred
+                    .without(c.model.capabilities)
+                    .iter()
+                    .map(Capability::as_str)
+                    .collect();
+                let _ = write!(
+                    out,
+                    " - lacks preferred {} {:.3}",
+                    lacking.join(", "),
+                    b.preference_penalty
+                );
             }
             let _ = writeln!(
                 out,

@@ -319,6 +319,40 @@ fn speed_ranks_sub_second_models_fastest_first() {
 }
 
 #[test]
+fn json_asked_for_in_words_excludes_no_model() {
+    // No demo model has JSON mode; a prompt that asks for JSON in words must still be served.
+    let task = crate::TaskAnalyzer::new()
+        .analyze_text("List three colours and return the result as JSON.");
+    let selection = Scorer::default().rank(
+        &demo().snapshot(),
+        &task,
+        &strategy(Strategy::Balanced),
+        &(),
+    );
+    assert_eq!(selection.len(), 3, "\n{}", selection.explain());
+}
+
+#[test]
+fn json_asked_for_in_words_prefers_models_with_json_mode() {
+    let task = profile(Chat, Complexity::Low, 300, 200);
+    let policy = cloud_only(Strategy::Quality);
+    check_head(&rank(&task, &policy), &["anthropic/claude-sonnet-4"]);
+    let mut in_words = task.clone();
+    in_words.needs.preferred = Capabilities::of(&[JsonMode]);
+    let selection = rank(&in_words, &policy);
+    // Sonnet lacks JSON mode: it falls behind gpt-4o, but stays a candidate.
+    check_head(&selection, &["openai/gpt-4o"]);
+    assert_eq!(selection.len(), rank(&task, &policy).len());
+    let sonnet = selection
+        .ranked()
+        .find(|c| c.model.id.as_str() == "anthropic/claude-sonnet-4")
+        .unwrap();
+    assert!(sonnet.breakdown().preference_penalty > 0.0);
+    let text = selection.explain();
+    assert!(text.contains("lacks preferred json_mode"), "{text}");
+}
+
+#[test]
 fn every_constraint_excludes_with_its_reason() {
     let task = profile(CodeGeneration, Complexity::Medium, 2_000, 1_000);
     let mut policy = strategy(Strategy::Balanced);
@@ -546,8 +580,10 @@ fn ties_break_by_cost_then_id_and_ranking_is_deterministic() {
 
 #[test]
 fn breakdowns_add_up_to_the_score_and_the_explanation_names_reasons() {
-    let task = profile(Summarization, Complexity::High, 20_000, 500);
+    let mut task = profile(Summarization, Complexity::High, 20_000, 500);
+    task.needs.preferred = Capabilities::of(&[JsonMode]);
     let selection = rank(&task, &strategy(Strategy::Balanced));
+    assert!(selection.ranked().any(|c| c.preference_penalty > 0.0));
     for c in selection.ranked() {
         let b = c.breakdown();
         let sum = b.quality.contribution
@@ -555,7 +591,8 @@ fn breakdowns_add_up_to_the_score_and_the_explanation_names_reasons() {
             + b.speed.contribution
             + b.reliability.contribution
             + b.local
-            - b.adequacy_penalty;
+            - b.adequacy_penalty
+            - b.preference_penalty;
         assert!((sum - c.score).abs() < 1e-12);
         let weights = b.quality.weight + b.cost.weight + b.speed.weight + b.reliability.weight;
         assert!((weights - 1.0).abs() < 1e-12);
