@@ -58,6 +58,31 @@ fn route_json_is_machine_readable() {
 }
 
 #[test]
+fn route_explains_a_prompt_no_model_can_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("orkestra.toml"),
+        "[providers.echo]\nkind = \"echo\"\n[models]\ncatalog = \"none\"\n\
+         [[models.list]]\nid = \"echo/only\"\ncontext_window = 1000\nmax_output_tokens = 100\n",
+    )
+    .unwrap();
+    // About 1,500 tokens, for a 1,000-token window.
+    let prompt = "word ".repeat(1_200);
+    let output = orkestra(dir.path(), &["route", &prompt]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        stdout.contains("echo/only") && stdout.contains("context window is 1000"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("refused: context_length: "), "{stdout}");
+    let output = orkestra(dir.path(), &["route", &prompt, "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["refusal"]["category"], "context_length", "{json}");
+    assert_eq!(json["excluded"][0]["model"], "echo/only", "{json}");
+}
+
+#[test]
 fn chat_with_the_echo_model_prints_the_prompt_back() {
     let dir = tempfile::tempdir().unwrap();
     let output = orkestra(dir.path(), &["chat", "--model", "echo/echo", "hi"]);

@@ -51,7 +51,7 @@ pub use catalog::{Catalog, CatalogError};
 pub use ledger::{Budget, BudgetExceeded, Charge, CostLedger};
 pub use money::{Nanodollars, TokenPrice};
 pub use registry::{ModelRegistry, RegistryError, Snapshot};
-pub use scorer::{Constraints, Policy, Scorer, ScorerConfig, Selection, Strategy};
+pub use scorer::{Constraints, NoCandidate, Policy, Scorer, ScorerConfig, Selection, Strategy};
 pub use spec::{
     Capabilities, Capability, Deployment, InvalidModelId, LatencyProfile, ModelId, ModelSpec,
     QualityScores, SpecError,

@@ -8,10 +8,11 @@
 mod cues;
 mod script;
 mod table;
+mod tokens;
 
 use std::ops::Range;
 
-use orkestra_core::{ChatRequest, Content, ContentPart, ImageUrl, Role};
+use orkestra_core::{ChatRequest, Content, ContentPart, Role};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
@@ -328,7 +329,9 @@ impl TaskAnalyzer {
         let mut evidence = Evidence::default();
         for (index, message) in request.messages.iter().enumerate() {
             let source = Source::of(message.role, Some(index) == last_user);
-            evidence.tokens += MESSAGE_OVERHEAD;
+            let (tokens, units) = tokens::frame(message);
+            evidence.tokens += tokens;
+            evidence.units += units;
             if message.role == Role::User {
                 evidence.turns += 1;
             }
@@ -341,7 +344,7 @@ impl TaskAnalyzer {
                             ContentPart::Text { text } => self.scan(text, source, &mut evidence),
                             ContentPart::ImageUrl { image_url } => {
                                 evidence.vision = true;
-                                evidence.tokens += image_tokens(image_url);
+                                evidence.tokens += tokens::image(image_url);
                             }
                             // Audio and files have no size we can see without decoding them.
                             _ => {}
@@ -349,25 +352,12 @@ impl TaskAnalyzer {
                     }
                 }
             }
-            for call in message.tool_calls.iter().flatten() {
-                evidence.tokens += TOOL_OVERHEAD;
-                evidence.units += script::text_stats(&call.function.name).units
-                    + script::text_stats(&call.function.arguments).units;
-            }
         }
-        let mut tools = false;
-        for tool in request.tools.iter().flatten() {
-            tools = true;
-            let function = &tool.function;
-            evidence.tokens += TOOL_OVERHEAD;
-            evidence.units += script::text_stats(&function.name).units
-                + function
-                    .description
-                    .as_deref()
-                    .map_or(0, |text| script::text_stats(text).units)
-                + function.parameters.as_ref().map_or(0, json_units);
-        }
-        (evidence, tools)
+        let tools = request.tools.as_deref().unwrap_or_default();
+        let (tokens, units) = tokens::tool_definitions(tools);
+        evidence.tokens += tokens;
+        evidence.units += units;
+        (evidence, !tools.is_empty())
     }
 
     /// Profiles a single user message, as [`Self::analyze`] would a request holding only it.
@@ -605,8 +595,7 @@ fn decide(
     wants_json: bool,
     tools: bool,
 ) -> TaskProfile {
-    let input = evidence.tokens + REPLY_OVERHEAD + evidence.units.div_ceil(UNITS_PER_TOKEN);
-    let input_tokens = u32::try_from(input).unwrap_or(u32::MAX);
+    let input_tokens = tokens::input((evidence.tokens, evidence.units));
     let (kind, confidence) = if evidence.user_text {
         choose_kind(evidence)
     } else {
@@ -948,15 +937,6 @@ fn floor_boundary(text: &str, at: usize) -> usize {
         at -= 1;
     }
     at
-}
-
-/// Token cost of an image part.
-fn image_tokens(image: &ImageUrl) -> u64 {
-    if image.detail.as_deref() == Some("low") {
-        IMAGE_LOW_DETAIL
-    } else {
-        IMAGE_DEFAULT
-    }
 }
 
 /// Token units of a JSON schema: its keys and strings, without serializing it.

@@ -33,6 +33,7 @@
 mod constraints;
 mod selection;
 mod strategy;
+mod unserved;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,7 @@ use serde::{Deserialize, Serialize};
 pub use constraints::Constraints;
 pub use selection::{Breakdown, Candidate, Exclusion, Ranked, Selection, Term, TermValues};
 pub use strategy::{Strategy, UnknownStrategy, Weights};
+pub use unserved::NoCandidate;
 
 use crate::money::Nanodollars;
 use crate::registry::{Snapshot, SpecSpeed};
@@ -172,7 +174,26 @@ impl Scorer {
         policy: &Policy,
         live: &dyn LiveSignals,
     ) -> Selection {
-        let request = self.request(profile, policy);
+        self.rank_with(
+            snapshot,
+            profile,
+            policy.strategy,
+            &policy.constraints,
+            live,
+        )
+    }
+
+    /// [`Self::rank`] with the strategy and the constraints apart, so a caller holding
+    /// constraints for many requests lends them instead of cloning them into a [`Policy`].
+    pub fn rank_with(
+        &self,
+        snapshot: &Arc<Snapshot>,
+        profile: &TaskProfile,
+        strategy: Strategy,
+        constraints: &Constraints,
+        live: &dyn LiveSignals,
+    ) -> Selection {
+        let request = self.request(profile, strategy, constraints);
         let models = snapshot.models();
         let mut scored = Vec::with_capacity(models.len());
         let mut excluded = Vec::new();
@@ -201,7 +222,7 @@ impl Scorer {
         self.diversify(&mut order, &scored, snapshot);
         Selection {
             snapshot: Arc::clone(snapshot),
-            strategy: policy.strategy,
+            strategy,
             kind: profile.kind,
             complexity: profile.complexity,
             weights: request.weights,
@@ -212,11 +233,13 @@ impl Scorer {
         }
     }
 
-    fn request<'a>(&self, profile: &TaskProfile, policy: &'a Policy) -> Request<'a> {
-        let capabilities = policy
-            .constraints
-            .capabilities
-            .union(profile.needs.required());
+    fn request<'a>(
+        &self,
+        profile: &TaskProfile,
+        strategy: Strategy,
+        constraints: &'a Constraints,
+    ) -> Request<'a> {
+        let capabilities = constraints.capabilities.union(profile.needs.required());
         let preferred = profile.needs.preferred.without(capabilities);
         let floor = match profile.complexity {
             Complexity::Low => self.config.adequacy[0],
@@ -224,9 +247,9 @@ impl Scorer {
             Complexity::High => self.config.adequacy[2],
         };
         Request {
-            constraints: &policy.constraints,
+            constraints,
             kind: profile.kind,
-            weights: policy.strategy.weights().normalised(),
+            weights: strategy.weights().normalised(),
             needed_tokens: profile.total_tokens(),
             input_tokens: u64::from(profile.input_tokens),
             output_tokens: profile.expected_output_tokens,
@@ -452,10 +475,7 @@ impl Scorer {
 /// Finishes the speed term of every candidate: until now `values.speed` held the inverse of
 /// its latency, and the fastest candidate's latency is now known.
 fn score_speed(scored: &mut [Candidate], weight: f64) {
-    let fastest = scored
-        .iter()
-        .map(|c| c.values.speed)
-        .fold(0.0, f64::max);
+    let fastest = scored.iter().map(|c| c.values.speed).fold(0.0, f64::max);
     if fastest <= 0.0 {
         return;
     }

@@ -198,6 +198,26 @@ pub enum Exclusion {
     NotLocal,
     /// The model's circuit breaker is open.
     BreakerOpen,
+    /// No provider is configured for the model's endpoint, so nothing can call it.
+    NoProvider {
+        /// The endpoint.
+        endpoint: String,
+    },
+}
+
+impl Exclusion {
+    /// Whether the configuration ruled the model out (deny and allow lists, local-only, a
+    /// least context window, no provider), whatever the request: it was never a candidate.
+    pub fn is_policy(&self) -> bool {
+        matches!(
+            self,
+            Self::Denied
+                | Self::NotAllowed
+                | Self::NotLocal
+                | Self::SmallerThanRequired { .. }
+                | Self::NoProvider { .. }
+        )
+    }
 }
 
 impl fmt::Display for Exclusion {
@@ -236,6 +256,9 @@ impl fmt::Display for Exclusion {
             Self::NotAllowed => f.write_str("not on the allow list"),
             Self::NotLocal => f.write_str("not local, and only local models are allowed"),
             Self::BreakerOpen => f.write_str("circuit breaker is open"),
+            Self::NoProvider { endpoint } => {
+                write!(f, "no provider is configured for its endpoint `{endpoint}`")
+            }
         }
     }
 }
@@ -334,6 +357,16 @@ impl Selection {
         self.excluded()
             .find(|(m, _)| m.id.as_str() == model)
             .map(|(_, r)| r)
+    }
+
+    /// Why the excluded models cannot serve the request, model by model: the error to answer
+    /// when no candidate is left.
+    pub fn refusal(&self) -> super::NoCandidate {
+        super::NoCandidate::new(
+            self.excluded()
+                .map(|(model, reason)| (model.id.clone(), reason.clone()))
+                .collect(),
+        )
     }
 
     /// The normalised weights used.

@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use orkestra_core::{Classify, ErrorCategory};
+
 use super::*;
 use crate::TokenPrice;
 use crate::registry::ModelRegistry;
@@ -277,7 +279,14 @@ fn speed_picks_the_fastest_model() {
 fn demo() -> ModelRegistry {
     let models = [
         ("sim/small", 16_384, (0.10, 0.40), (0.55, 0.50), 5, 2_000.0),
-        ("sim/medium", 128_000, (0.50, 2.00), (0.75, 0.78), 10, 1_000.0),
+        (
+            "sim/medium",
+            128_000,
+            (0.50, 2.00),
+            (0.75, 0.78),
+            10,
+            1_000.0,
+        ),
         ("sim/large", 200_000, (5.00, 15.0), (0.92, 0.94), 25, 500.0),
     ];
     ModelRegistry::from_specs(models.into_iter().map(
@@ -303,12 +312,8 @@ fn speed_ranks_sub_second_models_fastest_first() {
         profile(Chat, Complexity::Low, 15, 150),
         profile(CodeGeneration, Complexity::Low, 19, 300),
     ] {
-        let selection = Scorer::default().rank(
-            &registry.snapshot(),
-            &task,
-            &strategy(Strategy::Speed),
-            &(),
-        );
+        let selection =
+            Scorer::default().rank(&registry.snapshot(), &task, &strategy(Strategy::Speed), &());
         assert_eq!(
             selection.ids(),
             ["sim/small", "sim/medium", "sim/large"],
@@ -350,6 +355,77 @@ fn json_asked_for_in_words_prefers_models_with_json_mode() {
     assert!(sonnet.breakdown().preference_penalty > 0.0);
     let text = selection.explain();
     assert!(text.contains("lacks preferred json_mode"), "{text}");
+}
+
+/// The category and message of the refusal of `task` on the demo models under `policy`.
+#[track_caller]
+fn refusal(task: &TaskProfile, policy: &Policy, live: &dyn LiveSignals) -> (ErrorCategory, String) {
+    let selection = Scorer::default().rank(&demo().snapshot(), task, policy, live);
+    assert!(selection.is_empty(), "{}", selection.explain());
+    let refusal = selection.refusal();
+    (refusal.class().category, refusal.to_string())
+}
+
+#[test]
+fn a_refusal_says_why_model_by_model_with_the_class_of_the_cause() {
+    let balanced = strategy(Strategy::Balanced);
+    let mut no_echo = balanced.clone();
+    no_echo.constraints.deny.push("echo/*".into());
+
+    let huge = profile(Chat, Complexity::Low, 250_000, 150);
+    let (category, message) = refusal(&huge, &no_echo, &());
+    assert_eq!(category, ErrorCategory::ContextLength, "{message}");
+    assert!(
+        message.starts_with("the request needs 250150 tokens, more than the context window"),
+        "{message}"
+    );
+    for window in [
+        "sim/small: needs 250150 tokens, context window is 16384",
+        "200000",
+    ] {
+        assert!(message.contains(window), "{message}");
+    }
+
+    let mut picture = profile(Chat, Complexity::Low, 100, 150);
+    picture.needs.vision = true;
+    let (category, message) = refusal(&picture, &balanced, &());
+    assert_eq!(category, ErrorCategory::InvalidRequest, "{message}");
+    assert!(
+        message.starts_with("the request requires vision, which no model"),
+        "{message}"
+    );
+    assert!(message.contains("sim/medium: lacks vision"), "{message}");
+
+    // Too long for two models, and the third lacks vision: both reasons, still the caller's.
+    let mut both = profile(Chat, Complexity::Low, 150_000, 150);
+    both.needs.vision = true;
+    let (category, message) = refusal(&both, &balanced, &());
+    assert_eq!(category, ErrorCategory::InvalidRequest, "{message}");
+    assert!(message.contains("context window is 16384"), "{message}");
+    assert!(message.contains("sim/large: lacks vision"), "{message}");
+
+    let small = profile(Chat, Complexity::Low, 100, 150);
+    let open = |id| (id, observed(100, 0.2, 100, BreakerStatus::Open));
+    let broken = Live(vec![
+        open("sim/small"),
+        open("sim/medium"),
+        open("sim/large"),
+    ]);
+    let (category, message) = refusal(&small, &balanced, &broken);
+    assert_eq!(category, ErrorCategory::Overloaded, "{message}");
+    assert!(
+        message.contains("sim/large: circuit breaker is open"),
+        "{message}"
+    );
+
+    let mut nothing = balanced.clone();
+    nothing.constraints.deny.push("sim/*".into());
+    let (category, message) = refusal(&small, &nothing, &());
+    assert_eq!(category, ErrorCategory::Overloaded, "{message}");
+    assert!(
+        message.starts_with("no configured model is available to this request: sim/large: denied"),
+        "{message}"
+    );
 }
 
 #[test]
