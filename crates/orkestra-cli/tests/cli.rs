@@ -20,6 +20,18 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A folder whose `orkestra.toml` has one echo model, `echo/only`, with a 1,000-token window.
+fn echo_only() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("orkestra.toml"),
+        "[providers.echo]\nkind = \"echo\"\n[models]\ncatalog = \"none\"\n\
+         [[models.list]]\nid = \"echo/only\"\ncontext_window = 1000\nmax_output_tokens = 100\n",
+    )
+    .unwrap();
+    dir
+}
+
 #[test]
 fn route_prints_a_ranking_for_the_cost_strategy() {
     let dir = tempfile::tempdir().unwrap();
@@ -59,13 +71,7 @@ fn route_json_is_machine_readable() {
 
 #[test]
 fn route_explains_a_prompt_no_model_can_serve() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("orkestra.toml"),
-        "[providers.echo]\nkind = \"echo\"\n[models]\ncatalog = \"none\"\n\
-         [[models.list]]\nid = \"echo/only\"\ncontext_window = 1000\nmax_output_tokens = 100\n",
-    )
-    .unwrap();
+    let dir = echo_only();
     // About 1,500 tokens, for a 1,000-token window.
     let prompt = "word ".repeat(1_200);
     let output = orkestra(dir.path(), &["route", &prompt]);
@@ -149,13 +155,7 @@ fn an_invalid_config_exits_2_naming_the_file_and_line() {
 
 #[test]
 fn a_local_orkestra_toml_is_read_without_config() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("orkestra.toml"),
-        "[providers.echo]\nkind = \"echo\"\n[models]\ncatalog = \"none\"\n\
-         [[models.list]]\nid = \"echo/only\"\ncontext_window = 1000\nmax_output_tokens = 100\n",
-    )
-    .unwrap();
+    let dir = echo_only();
     let output = orkestra(dir.path(), &["models", "list"]);
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));

@@ -142,6 +142,16 @@ fn scripted_orchestrator(backend: &Arc<Scripted>) -> Orchestrator {
         .expect("a valid orchestrator")
 }
 
+/// `scripted/a` (cheap) and `scripted/b` (pricey), both 8K windows, served by `backend`.
+fn cheap_and_pricey(backend: &Arc<Scripted>) -> Orchestrator {
+    Orchestrator::builder()
+        .model(spec("scripted/a", 100))
+        .model(spec("scripted/b", 100_000))
+        .backend("scripted", Arc::clone(backend) as Arc<dyn ChatBackend>)
+        .build()
+        .expect("an orchestrator")
+}
+
 struct Gateway {
     base: String,
     http: reqwest::Client,
@@ -457,13 +467,7 @@ async fn upstream_failures_are_gateway_errors_with_attempts() {
 #[tokio::test]
 async fn route_explains_the_choice_without_calling_any_model() {
     let backend = Scripted::new(Script::Slow(Duration::ZERO));
-    let orchestrator = Orchestrator::builder()
-        .model(spec("scripted/a", 100))
-        .model(spec("scripted/b", 100_000))
-        .backend("scripted", Arc::clone(&backend) as Arc<dyn ChatBackend>)
-        .build()
-        .expect("an orchestrator");
-    let gateway = Gateway::start(orchestrator).await;
+    let gateway = Gateway::start(cheap_and_pricey(&backend)).await;
     let response = gateway
         .post(
             "/v1/route",
@@ -502,13 +506,7 @@ async fn route_explains_the_choice_without_calling_any_model() {
 #[tokio::test]
 async fn auto_no_model_can_serve_is_a_400_of_its_cause_and_route_explains_it_with_200() {
     let backend = Scripted::new(Script::Slow(Duration::ZERO));
-    let orchestrator = Orchestrator::builder()
-        .model(spec("scripted/a", 100))
-        .model(spec("scripted/b", 100_000))
-        .backend("scripted", Arc::clone(&backend) as Arc<dyn ChatBackend>)
-        .build()
-        .expect("an orchestrator");
-    let gateway = Gateway::start(orchestrator).await;
+    let gateway = Gateway::start(cheap_and_pricey(&backend)).await;
     // About 10K tokens, for two 8K windows.
     let long = chat("auto", &"word ".repeat(8_000));
     let mut json_mode = chat("auto", "List three colours.");
