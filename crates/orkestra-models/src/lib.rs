@@ -15,9 +15,9 @@
 //!   reasons, and a fallback chain kept diverse across endpoints.
 //! - [`PerfStats`] keeps bounded live history per model (EWMA, percentiles, success rate);
 //!   [`CostLedger`] charges spend per principal, model and day against budgets.
-//! - [`store`] persists all three in SQLite or PostgreSQL.
+//! - `store` persists all three in SQLite or PostgreSQL (feature `store`).
 //!
-//! Everything except [`store`] is sans-IO: values in, values out, time passed in by the caller.
+//! Everything except `store` is sans-IO: values in, values out, time passed in by the caller.
 //!
 //! # Example
 //!
@@ -32,7 +32,9 @@
 //!
 //! # Feature flags
 //!
-//! This crate has no feature flags.
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `store` | yes | `store::Store`: the registry, statistics and charges persisted in SQLite or PostgreSQL, through `sqlx`. Without it the crate has no IO and no database driver to build. |
 
 pub mod analyzer;
 pub mod catalog;
@@ -42,6 +44,7 @@ pub mod registry;
 pub mod scorer;
 pub mod spec;
 pub mod stats;
+#[cfg(feature = "store")]
 pub mod store;
 pub mod task;
 pub mod time;
