@@ -22,13 +22,13 @@ fn text(bytes: &[u8]) -> String {
 
 /// A folder whose `orkestra.toml` has one echo model, `echo/only`, with a 1,000-token window.
 fn echo_only() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("no temporary folder: {error}"));
     std::fs::write(
         dir.path().join("orkestra.toml"),
         "[providers.echo]\nkind = \"echo\"\n[models]\ncatalog = \"none\"\n\
          [[models.list]]\nid = \"echo/only\"\ncontext_window = 1000\nmax_output_tokens = 100\n",
     )
-    .unwrap();
+    .unwrap_or_else(|error| panic!("cannot write orkestra.toml: {error}"));
     dir
 }
 

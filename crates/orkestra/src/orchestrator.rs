@@ -28,9 +28,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use orkestra_core::{
-    ChatBackend, ChatRequest, ChatResponse, ChatStream, Classify as _, Error, ErrorCategory,
-};
+use orkestra_core::{ChatBackend, ChatRequest, ChatResponse, ChatStream, Error, ErrorCategory};
 use orkestra_models::scorer::Exclusion;
 use orkestra_models::stats::BreakerStatus;
 use orkestra_models::{
@@ -129,7 +127,7 @@ impl Route {
                 .map(|(id, reason)| (id.clone(), reason.clone()))
                 .collect(),
         );
-        Some(Error::with_class(refusal.class(), refusal.to_string()))
+        Some(orkestra_models::Error::Unserved(refusal).into())
     }
 }
 

@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 pub use constraints::Constraints;
 pub use selection::{Breakdown, Candidate, Exclusion, Ranked, Selection, Term, TermValues};
-pub use strategy::{Strategy, UnknownStrategy, Weights};
+pub use strategy::{Strategy, Weights};
 pub use unserved::NoCandidate;
 
 use crate::money::Nanodollars;

@@ -362,7 +362,7 @@ fn json_asked_for_in_words_prefers_models_with_json_mode() {
 fn refusal(task: &TaskProfile, policy: &Policy, live: &dyn LiveSignals) -> (ErrorCategory, String) {
     let selection = Scorer::default().rank(&demo().snapshot(), task, policy, live);
     assert!(selection.is_empty(), "{}", selection.explain());
-    let refusal = selection.refusal();
+    let refusal = crate::Error::Unserved(selection.refusal());
     (refusal.class().category, refusal.to_string())
 }
 

@@ -2,12 +2,13 @@
 
 use std::fmt;
 
-use orkestra_core::{Classify, ErrorCategory, ErrorClass};
+use orkestra_core::{ErrorCategory, ErrorClass};
 
 use super::selection::Exclusion;
 use crate::spec::{Capability, ModelId};
 
-/// Why no model can serve a request: every model's exclusion, which also decides the class.
+/// Why no model can serve a request: every model's exclusion, which also decides the class
+/// of [`Error::Unserved`](crate::Error::Unserved), the error that carries it.
 ///
 /// | exclusions of the models the routing policy allows | category |
 /// |---|---|
@@ -22,14 +23,15 @@ use crate::spec::{Capability, ModelId};
 ///
 /// ```
 /// use orkestra_core::{Classify, ErrorCategory};
-/// use orkestra_models::ModelId;
+/// use orkestra_models::{Error, ModelId};
 /// use orkestra_models::scorer::{Exclusion, NoCandidate};
 ///
 /// let small = ModelId::new("sim/small")?;
 /// let refusal = NoCandidate::new(vec![(small, Exclusion::ContextWindow { needed: 125_010, window: 16_384 })]);
-/// assert_eq!(refusal.class().category, ErrorCategory::ContextLength);
+/// let error = Error::Unserved(refusal);
+/// assert_eq!(error.class().category, ErrorCategory::ContextLength);
 /// assert_eq!(
-///     refusal.to_string(),
+///     error.to_string(),
 ///     "the request needs 125010 tokens, more than the context window of every model that may \
 ///      serve it: sim/small: needs 125010 tokens, context window is 16384"
 /// );
@@ -95,8 +97,9 @@ impl NoCandidate {
     }
 }
 
-impl Classify for NoCandidate {
-    fn class(&self) -> ErrorClass {
+impl NoCandidate {
+    /// The class of the refusal, by the table above.
+    pub(crate) fn class(&self) -> ErrorClass {
         match self.verdict() {
             Verdict::ContextLength { .. } => ErrorClass::new(ErrorCategory::ContextLength),
             Verdict::Capability(_) | Verdict::Other => {
@@ -138,5 +141,3 @@ impl fmt::Display for NoCandidate {
         Ok(())
     }
 }
-
-impl std::error::Error for NoCandidate {}
