@@ -1,5 +1,7 @@
-// Round trips must keep floats exactly, so they are compared exactly.
-#![allow(clippy::float_cmp)]
+#![expect(
+    clippy::float_cmp,
+    reason = "round trips must keep floats exactly, so they are compared exactly"
+)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

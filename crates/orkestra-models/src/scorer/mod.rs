@@ -261,7 +261,7 @@ impl Scorer {
     }
 
     /// Checks the hard constraints, then scores into `scored`.
-    #[allow(
+    #[expect(
         clippy::inline_always,
         reason = "runs once per model per selection; inlining it into the ranking loop measured faster"
     )]
@@ -349,7 +349,7 @@ impl Scorer {
 
     /// Expected latency in seconds: time to first token plus generation, live values
     /// preferred. Plain floating point: this runs for every model of every selection.
-    #[allow(
+    #[expect(
         clippy::inline_always,
         reason = "runs once per model per selection; inlining it into the ranking loop measured faster"
     )]
@@ -366,7 +366,7 @@ impl Scorer {
         live.ttft_ewma + output / live.tokens_per_second
     }
 
-    #[allow(
+    #[expect(
         clippy::inline_always,
         reason = "runs once per model per selection; inlining it into the ranking loop measured faster"
     )]
@@ -533,9 +533,7 @@ const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
 /// The index in the scored list that a sort key carries.
 pub(crate) fn key_index(key: u64) -> usize {
     // The mask keeps 20 bits, so the cast cannot truncate.
-    #[allow(clippy::cast_possible_truncation)]
-    let index = (key & INDEX_MASK) as usize;
-    index
+    (key & INDEX_MASK) as usize
 }
 
 /// Sort keys of `scored` (each carrying its index, see [`key_index`]) by score (descending),
@@ -574,8 +572,11 @@ fn sorted(scored: &[Candidate]) -> Vec<u64> {
 
 /// Seconds as a `Duration`, saturating, without the checks of `Duration::from_secs_f64`.
 fn seconds_to_duration(seconds: f64) -> Duration {
-    // `as` saturates for floats: negative and NaN give 0, huge values u64::MAX.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "`as` saturates for floats: negative and NaN give 0, huge values u64::MAX"
+    )]
     Duration::from_nanos((seconds * 1e9) as u64)
 }
 

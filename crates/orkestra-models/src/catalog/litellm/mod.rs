@@ -395,9 +395,13 @@ fn tokens(fields: &Map<String, Value>, field: &'static str) -> Result<Option<u32
         value
             .as_f64()
             .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0)
-            // The filter leaves whole non-negative numbers; the cast saturates above u64::MAX.
             .map(|f| {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "the filter leaves whole non-negative numbers; the cast saturates \
+                              above u64::MAX"
+                )]
                 let whole = f as u64;
                 whole
             })

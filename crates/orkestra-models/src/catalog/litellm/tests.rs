@@ -1,6 +1,3 @@
-// Quality and latency defaults are compared exactly: the import copies them, it computes nothing.
-#![allow(clippy::float_cmp)]
-
 use super::*;
 use crate::spec::{LatencyProfile, QualityScores};
 
