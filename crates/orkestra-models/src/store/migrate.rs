@@ -92,19 +92,13 @@ impl Store {
             };
             transaction!(self, OP, write, |tx, sql| {
                 if let Some(lock) = sql.migration_lock {
-                    sqlx::query(lock)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(Error::query(OP))?;
+                    execute!(tx, OP, lock);
                 }
                 sqlx::raw_sql(CREATE_LEDGER)
                     .execute(&mut *tx)
                     .await
                     .map_err(Error::query(OP))?;
-                let applied: Vec<(i64, String)> = sqlx::query_as(SELECT_APPLIED)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(Error::query(OP))?;
+                let applied: Vec<(i64, String)> = fetch_all!(tx, OP, SELECT_APPLIED);
                 // Re-read under the lock: another process may have applied it meanwhile.
                 if !is_applied(&applied, migration.version)? {
                     sqlx::raw_sql(sql.script(migration))

@@ -92,6 +92,30 @@ macro_rules! transaction {
     };
 }
 
+/// Runs `$sql` with each `$value` bound in order, in the transaction `$tx`, discarding the
+/// count of rows; a failure returns [`Error::Query`](crate::Error::Query) naming `$operation`.
+macro_rules! execute {
+    ($tx:ident, $operation:expr, $sql:expr $(, $value:expr)* $(,)?) => {
+        sqlx::query($sql)
+            $(.bind($value))*
+            .execute(&mut *$tx)
+            .await
+            .map_err($crate::Error::query($operation))?
+    };
+}
+
+/// Every row of `$sql` with each `$value` bound in order, read in the transaction `$tx`; a
+/// failure returns [`Error::Query`](crate::Error::Query) naming `$operation`.
+macro_rules! fetch_all {
+    ($tx:ident, $operation:expr, $sql:expr $(, $value:expr)* $(,)?) => {
+        sqlx::query_as($sql)
+            $(.bind($value))*
+            .fetch_all(&mut *$tx)
+            .await
+            .map_err($crate::Error::query($operation))?
+    };
+}
+
 mod error;
 mod migrate;
 
@@ -434,19 +458,9 @@ impl Store {
         let keep = to_json(&rows.iter().map(|r| r.0).collect::<Vec<_>>(), "model ids")?;
         transaction!(self, OP, write, |tx, sql| {
             for (id, spec) in &rows {
-                sqlx::query(UPSERT_SPEC)
-                    .bind(*id)
-                    .bind(spec.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Error::query(OP))?;
+                execute!(tx, OP, UPSERT_SPEC, *id, spec.as_str(), now);
             }
-            sqlx::query(sql.delete_other_specs)
-                .bind(keep.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::query(OP))?;
+            execute!(tx, OP, sql.delete_other_specs, keep.as_str());
         });
         Ok(())
     }
@@ -454,12 +468,8 @@ impl Store {
     /// The stored registry. A row that does not parse or validate is an error naming its id.
     pub async fn load_registry(&self) -> Result<ModelRegistry, Error> {
         const OP: &str = "load_registry";
-        let rows: Vec<(String, String)> = transaction!(self, OP, read, |tx, _| {
-            sqlx::query_as(SELECT_SPECS)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(Error::query(OP))?
-        });
+        let rows: Vec<(String, String)> =
+            transaction!(self, OP, read, |tx, _| { fetch_all!(tx, OP, SELECT_SPECS) });
         let specs = rows
             .iter()
             .map(|(id, json)| parse_spec(id, json))
@@ -504,37 +514,25 @@ impl Store {
         let keep_slots = to_json(&slot_keys, "slot keys")?;
         transaction!(self, OP, write, |tx, sql| {
             for (model, ewma) in &ewmas {
-                sqlx::query(UPSERT_EWMA)
-                    .bind(*model)
-                    .bind(ewma.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Error::query(OP))?;
+                execute!(tx, OP, UPSERT_EWMA, *model, ewma.as_str());
             }
             for (model, start, [successes, failures, input, output], latency, ttft) in &slots {
-                sqlx::query(UPSERT_SLOT)
-                    .bind(*model)
-                    .bind(*start)
-                    .bind(*successes)
-                    .bind(*failures)
-                    .bind(*input)
-                    .bind(*output)
-                    .bind(latency.as_str())
-                    .bind(ttft.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Error::query(OP))?;
+                execute!(
+                    tx,
+                    OP,
+                    UPSERT_SLOT,
+                    *model,
+                    *start,
+                    *successes,
+                    *failures,
+                    *input,
+                    *output,
+                    latency.as_str(),
+                    ttft.as_str()
+                );
             }
-            sqlx::query(sql.delete_other_slots)
-                .bind(keep_slots.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::query(OP))?;
-            sqlx::query(sql.delete_other_ewmas)
-                .bind(keep_models.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::query(OP))?;
+            execute!(tx, OP, sql.delete_other_slots, keep_slots.as_str());
+            execute!(tx, OP, sql.delete_other_ewmas, keep_models.as_str());
         });
         Ok(())
     }
@@ -545,14 +543,8 @@ impl Store {
         const OP: &str = "load_stats";
         let (ewmas, slots): (Vec<(String, String)>, Vec<SlotRow>) =
             transaction!(self, OP, read, |tx, _| {
-                let ewmas = sqlx::query_as(SELECT_EWMAS)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(Error::query(OP))?;
-                let slots = sqlx::query_as(SELECT_SLOTS)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(Error::query(OP))?;
+                let ewmas = fetch_all!(tx, OP, SELECT_EWMAS);
+                let slots = fetch_all!(tx, OP, SELECT_SLOTS);
                 (ewmas, slots)
             });
         let mut history: BTreeMap<String, ModelHistory> = BTreeMap::new();
@@ -665,14 +657,8 @@ impl Store {
         const OP: &str = "load_ledger";
         let (budget_rows, total_rows): (Vec<BudgetRow>, Vec<TotalsRow>) =
             transaction!(self, OP, read, |tx, _| {
-                let budgets = sqlx::query_as(SELECT_BUDGETS)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(Error::query(OP))?;
-                let totals = sqlx::query_as(SELECT_TOTALS)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(Error::query(OP))?;
+                let budgets = fetch_all!(tx, OP, SELECT_BUDGETS);
+                let totals = fetch_all!(tx, OP, SELECT_TOTALS);
                 (budgets, totals)
             });
         let budgets = budget_rows
@@ -712,14 +698,10 @@ impl Store {
         const OP: &str = "charges";
         let (from, to) = (i64::from(from.0), i64::from(to.0));
         let rows: Vec<ChargeRow> = transaction!(self, OP, read, |tx, _| {
-            let query = match principal {
-                Some(principal) => sqlx::query_as(SELECT_CHARGES_OF)
-                    .bind(from)
-                    .bind(to)
-                    .bind(principal),
-                None => sqlx::query_as(SELECT_CHARGES).bind(from).bind(to),
-            };
-            query.fetch_all(&mut *tx).await.map_err(Error::query(OP))?
+            match principal {
+                Some(principal) => fetch_all!(tx, OP, SELECT_CHARGES_OF, from, to, principal),
+                None => fetch_all!(tx, OP, SELECT_CHARGES, from, to),
+            }
         });
         rows.into_iter().map(parse_charge).collect()
     }
@@ -742,19 +724,9 @@ impl Store {
         let keep = to_json(&rows.iter().map(|r| r.0).collect::<Vec<_>>(), "principals")?;
         transaction!(self, OP, write, |tx, sql| {
             for (principal, daily, monthly) in &rows {
-                sqlx::query(UPSERT_BUDGET)
-                    .bind(*principal)
-                    .bind(*daily)
-                    .bind(*monthly)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Error::query(OP))?;
+                execute!(tx, OP, UPSERT_BUDGET, *principal, *daily, *monthly);
             }
-            sqlx::query(sql.delete_other_budgets)
-                .bind(keep.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::query(OP))?;
+            execute!(tx, OP, sql.delete_other_budgets, keep.as_str());
         });
         Ok(())
     }
