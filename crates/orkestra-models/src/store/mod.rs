@@ -53,30 +53,25 @@ macro_rules! transaction {
                 let $sql: &$crate::store::Dialect = &$crate::store::SQLITE;
                 let pool = if transaction!(@writes $mode) { write } else { read };
                 let begin = transaction!(@begin $mode, $crate::store::SQLITE);
-                let mut $tx = pool
-                    .begin_with(begin)
-                    .await
-                    .map_err($crate::Error::query(operation))?;
-                let out = $body;
-                $tx.commit()
-                    .await
-                    .map_err($crate::Error::query(operation))?;
-                out
+                transaction!(@run pool, begin, operation, $tx, $body)
             }
             $crate::store::Backend::Postgres(pool) => {
                 let $sql: &$crate::store::Dialect = &$crate::store::POSTGRES;
                 let begin = transaction!(@begin $mode, $crate::store::POSTGRES);
-                let mut $tx = pool
-                    .begin_with(begin)
-                    .await
-                    .map_err($crate::Error::query(operation))?;
-                let out = $body;
-                $tx.commit()
-                    .await
-                    .map_err($crate::Error::query(operation))?;
-                out
+                transaction!(@run pool, begin, operation, $tx, $body)
             }
         }
+    }};
+    (@run $pool:ident, $begin:ident, $operation:ident, $tx:ident, $body:block) => {{
+        let mut $tx = $pool
+            .begin_with($begin)
+            .await
+            .map_err($crate::Error::query($operation))?;
+        let out = $body;
+        $tx.commit()
+            .await
+            .map_err($crate::Error::query($operation))?;
+        out
     }};
     (@writes read) => {
         false
