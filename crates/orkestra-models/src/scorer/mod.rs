@@ -35,6 +35,7 @@ mod selection;
 mod strategy;
 mod unserved;
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -148,6 +149,9 @@ struct Request<'a> {
     preferred: Capabilities,
     floor: f64,
     inverse_cost_reference: f64,
+    /// The largest inverse latency scored so far: the fastest candidate, which the speed term
+    /// divides by once every model is scored. A `Cell`, so scoring keeps a shared `Request`.
+    fastest: Cell<f64>,
 }
 
 /// The least latency the speed term tells apart from zero, in seconds: a model measured or
@@ -209,7 +213,7 @@ impl Scorer {
                 let position = u32::try_from(position).unwrap_or(u32::MAX);
                 let speed = snapshot.speed(position as usize);
                 // The candidate is written straight into `scored`: returning it through a
-                // `Result` copied its 88 bytes twice per model.
+                // `Result` copied its 96 bytes twice per model.
                 if let Err(reason) =
                     self.score(spec, speed, live.as_ref(), &request, position, &mut scored)
                 {
@@ -217,7 +221,7 @@ impl Scorer {
                 }
             }
         }
-        score_speed(&mut scored, request.weights.speed);
+        score_speed(&mut scored, request.fastest.get(), request.weights.speed);
         let mut order = sorted(&scored);
         self.diversify(&mut order, &scored, snapshot);
         Selection {
@@ -257,6 +261,7 @@ impl Scorer {
             preferred,
             floor,
             inverse_cost_reference: 1.0 / self.config.cost_reference.0.max(1) as f64,
+            fastest: Cell::new(0.0),
         }
     }
 
@@ -395,9 +400,17 @@ impl Scorer {
         // rest of it. The speed term itself needs the fastest candidate: `score_speed` finishes
         // it once every model is scored, from the inverse latency kept in `values.speed`.
         let a = 1.0 + cost.0 as f64 * request.inverse_cost_reference;
-        let b = effective.max(LEAST_LATENCY);
+        // A plain comparison: `f64::max` also orders NaN, which no latency is.
+        let b = if effective > LEAST_LATENCY {
+            effective
+        } else {
+            LEAST_LATENCY
+        };
         let both = 1.0 / (a * b);
         let (cost_value, inverse_latency) = (b * both, a * both);
+        if inverse_latency > request.fastest.get() {
+            request.fastest.set(inverse_latency);
+        }
         let prior = config.prior_success_rate * config.prior_weight;
         let mut reliability = signals.map_or(config.prior_success_rate, |s| {
             let calls = s.samples as f64;
@@ -413,9 +426,19 @@ impl Scorer {
             reliability,
         };
         let local_bonus = if spec.is_local() { w.local } else { 0.0 };
-        let adequacy_penalty = (request.floor - quality).max(0.0) * config.adequacy_penalty;
-        let preference_penalty = f64::from(request.preferred.without(spec.capabilities).len())
-            * config.preference_penalty;
+        let shortfall = request.floor - quality;
+        let adequacy_penalty = if shortfall > 0.0 {
+            shortfall * config.adequacy_penalty
+        } else {
+            0.0
+        };
+        // Most requests prefer nothing: the count of missing capabilities is skipped for them.
+        let preference_penalty = if request.preferred.is_empty() {
+            0.0
+        } else {
+            f64::from(request.preferred.without(spec.capabilities).len())
+                * config.preference_penalty
+        };
         let score = w.quality * values.quality
             + w.cost * values.cost
             + w.reliability * values.reliability
@@ -430,7 +453,7 @@ impl Scorer {
             adequacy_penalty,
             preference_penalty,
             estimated_cost: cost,
-            estimated_latency: seconds_to_duration(latency),
+            latency_seconds: latency,
             measured: measured.is_some(),
         }
     }
@@ -473,9 +496,8 @@ impl Scorer {
 }
 
 /// Finishes the speed term of every candidate: until now `values.speed` held the inverse of
-/// its latency, and the fastest candidate's latency is now known.
-fn score_speed(scored: &mut [Candidate], weight: f64) {
-    let fastest = scored.iter().map(|c| c.values.speed).fold(0.0, f64::max);
+/// its latency, and `fastest`, the largest of them, is now known.
+fn score_speed(scored: &mut [Candidate], fastest: f64, weight: f64) {
     if fastest <= 0.0 {
         return;
     }
@@ -571,7 +593,7 @@ fn sorted(scored: &[Candidate]) -> Vec<u64> {
 }
 
 /// Seconds as a `Duration`, saturating, without the checks of `Duration::from_secs_f64`.
-fn seconds_to_duration(seconds: f64) -> Duration {
+pub(crate) fn seconds_to_duration(seconds: f64) -> Duration {
     #[expect(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,

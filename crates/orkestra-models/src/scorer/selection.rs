@@ -89,10 +89,18 @@ pub struct Candidate {
     pub preference_penalty: f64,
     /// Estimated cost of the request on this model.
     pub estimated_cost: Nanodollars,
-    /// Estimated latency of the request on this model.
-    pub estimated_latency: Duration,
+    /// Estimated latency of the request on this model, in seconds: turned into a `Duration`
+    /// only when asked ([`Self::estimated_latency`]), since ranking builds one per model.
+    pub(crate) latency_seconds: f64,
     /// Whether the latency estimate came from live statistics (else from the spec alone).
     pub measured: bool,
+}
+
+impl Candidate {
+    /// Estimated latency of the request on this model.
+    pub fn estimated_latency(&self) -> Duration {
+        super::seconds_to_duration(self.latency_seconds)
+    }
 }
 
 /// A candidate together with its model and the selection's weights.
@@ -136,10 +144,7 @@ impl Serialize for Ranked<'_> {
         s.serialize_field("score", &self.score)?;
         s.serialize_field("breakdown", &self.breakdown())?;
         s.serialize_field("estimated_cost_nanodollars", &self.estimated_cost)?;
-        s.serialize_field(
-            "estimated_latency_ms",
-            &(self.estimated_latency.as_secs_f64() * 1e3),
-        )?;
+        s.serialize_field("estimated_latency_ms", &(self.latency_seconds * 1e3))?;
         s.serialize_field("measured", &self.measured)?;
         s.end()
     }
@@ -199,10 +204,7 @@ pub enum Exclusion {
     /// The model's circuit breaker is open.
     BreakerOpen,
     /// No provider is configured for the model's endpoint, so nothing can call it.
-    NoProvider {
-        /// The endpoint.
-        endpoint: String,
-    },
+    NoProvider,
 }
 
 impl Exclusion {
@@ -215,7 +217,7 @@ impl Exclusion {
                 | Self::NotAllowed
                 | Self::NotLocal
                 | Self::SmallerThanRequired { .. }
-                | Self::NoProvider { .. }
+                | Self::NoProvider
         )
     }
 }
@@ -256,9 +258,7 @@ impl fmt::Display for Exclusion {
             Self::NotAllowed => f.write_str("not on the allow list"),
             Self::NotLocal => f.write_str("not local, and only local models are allowed"),
             Self::BreakerOpen => f.write_str("circuit breaker is open"),
-            Self::NoProvider { endpoint } => {
-                write!(f, "no provider is configured for its endpoint `{endpoint}`")
-            }
+            Self::NoProvider => f.write_str("no provider is configured for its endpoint"),
         }
     }
 }
@@ -428,7 +428,7 @@ impl Selection {
                 out,
                 "  ({}, ~{} ms{})",
                 c.estimated_cost,
-                c.estimated_latency.as_millis(),
+                c.estimated_latency().as_millis(),
                 if c.measured { ", measured" } else { "" },
             );
         }

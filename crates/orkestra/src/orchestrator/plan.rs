@@ -10,7 +10,6 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use orkestra_core::{ChatRequest, Error, ErrorCategory};
-use orkestra_models::ModelSpec;
 use orkestra_models::scorer::Exclusion;
 
 use super::{Live, Orchestrator, Route, Target};
@@ -109,7 +108,7 @@ impl Orchestrator {
                 let mut chain = Vec::new();
                 for spec in selection.chain() {
                     if !self.inner.backends.contains_key(spec.endpoint()) {
-                        excluded.push((spec.id.clone(), no_provider(spec)));
+                        excluded.push((spec.id.clone(), Exclusion::NoProvider));
                     } else if chain.len() < max {
                         chain.push(Arc::clone(spec));
                     }
@@ -150,7 +149,7 @@ impl Orchestrator {
                             Exclusion::ContextWindow { needed, window },
                         ));
                     } else if !self.inner.backends.contains_key(model.endpoint()) {
-                        excluded.push((model.id.clone(), no_provider(&model)));
+                        excluded.push((model.id.clone(), Exclusion::NoProvider));
                     } else {
                         chain.push(model);
                     }
@@ -202,13 +201,6 @@ impl Route {
             let _ = writeln!(out, "chain: {}", chain.join(" -> "));
         }
         out
-    }
-}
-
-/// The exclusion of a model whose endpoint has no configured provider.
-fn no_provider(spec: &ModelSpec) -> Exclusion {
-    Exclusion::NoProvider {
-        endpoint: spec.endpoint().to_owned(),
     }
 }
 
