@@ -92,13 +92,13 @@ impl Store {
             };
             transaction!(self, OP, write, |tx, sql| {
                 if let Some(lock) = sql.migration_lock {
-                    execute!(tx, OP, lock);
+                    statement!(tx, OP, execute, lock);
                 }
                 sqlx::raw_sql(CREATE_LEDGER)
                     .execute(&mut *tx)
                     .await
                     .map_err(Error::query(OP))?;
-                let applied: Vec<(i64, String)> = fetch_all!(tx, OP, SELECT_APPLIED);
+                let applied: Vec<(i64, String)> = statement!(tx, OP, fetch_all, SELECT_APPLIED);
                 // Re-read under the lock: another process may have applied it meanwhile.
                 if !is_applied(&applied, migration.version)? {
                     sqlx::raw_sql(sql.script(migration))

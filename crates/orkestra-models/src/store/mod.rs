@@ -18,7 +18,7 @@
 //! reads one summed row per day, principal and model rather than one per call.
 //!
 //! Unsigned counters are stored in signed 64-bit columns; a value above `i64::MAX` is refused
-//! with [`Error::OutOfRange`](crate::Error::OutOfRange) rather than wrapped.
+//! with [`Error::OutOfRange`] rather than wrapped.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -87,25 +87,20 @@ macro_rules! transaction {
     };
 }
 
-/// Runs `$sql` with each `$value` bound in order, in the transaction `$tx`, discarding the
-/// count of rows; a failure returns [`Error::Query`](crate::Error::Query) naming `$operation`.
-macro_rules! execute {
-    ($tx:ident, $operation:expr, $sql:expr $(, $value:expr)* $(,)?) => {
-        sqlx::query($sql)
-            $(.bind($value))*
-            .execute(&mut *$tx)
-            .await
-            .map_err($crate::Error::query($operation))?
+/// Runs one statement in the transaction `$tx`, with each `$value` bound in order:
+/// `execute` discards the count of rows, `fetch_all` reads every row. A failure returns
+/// [`Error::Query`](crate::Error::Query) naming `$operation`.
+macro_rules! statement {
+    ($tx:ident, $operation:expr, execute, $sql:expr $(, $value:expr)* $(,)?) => {
+        statement!(@run $tx, $operation, query, execute, $sql $(, $value)*)
     };
-}
-
-/// Every row of `$sql` with each `$value` bound in order, read in the transaction `$tx`; a
-/// failure returns [`Error::Query`](crate::Error::Query) naming `$operation`.
-macro_rules! fetch_all {
-    ($tx:ident, $operation:expr, $sql:expr $(, $value:expr)* $(,)?) => {
-        sqlx::query_as($sql)
+    ($tx:ident, $operation:expr, fetch_all, $sql:expr $(, $value:expr)* $(,)?) => {
+        statement!(@run $tx, $operation, query_as, fetch_all, $sql $(, $value)*)
+    };
+    (@run $tx:ident, $operation:expr, $query:ident, $run:ident, $sql:expr $(, $value:expr)*) => {
+        sqlx::$query($sql)
             $(.bind($value))*
-            .fetch_all(&mut *$tx)
+            .$run(&mut *$tx)
             .await
             .map_err($crate::Error::query($operation))?
     };
@@ -453,9 +448,9 @@ impl Store {
         let keep = to_json(&rows.iter().map(|r| r.0).collect::<Vec<_>>(), "model ids")?;
         transaction!(self, OP, write, |tx, sql| {
             for (id, spec) in &rows {
-                execute!(tx, OP, UPSERT_SPEC, *id, spec.as_str(), now);
+                statement!(tx, OP, execute, UPSERT_SPEC, *id, spec.as_str(), now);
             }
-            execute!(tx, OP, sql.delete_other_specs, keep.as_str());
+            statement!(tx, OP, execute, sql.delete_other_specs, keep.as_str());
         });
         Ok(())
     }
@@ -463,8 +458,9 @@ impl Store {
     /// The stored registry. A row that does not parse or validate is an error naming its id.
     pub async fn load_registry(&self) -> Result<ModelRegistry, Error> {
         const OP: &str = "load_registry";
-        let rows: Vec<(String, String)> =
-            transaction!(self, OP, read, |tx, _| { fetch_all!(tx, OP, SELECT_SPECS) });
+        let rows: Vec<(String, String)> = transaction!(self, OP, read, |tx, _| {
+            statement!(tx, OP, fetch_all, SELECT_SPECS)
+        });
         let specs = rows
             .iter()
             .map(|(id, json)| parse_spec(id, json))
@@ -509,12 +505,13 @@ impl Store {
         let keep_slots = to_json(&slot_keys, "slot keys")?;
         transaction!(self, OP, write, |tx, sql| {
             for (model, ewma) in &ewmas {
-                execute!(tx, OP, UPSERT_EWMA, *model, ewma.as_str());
+                statement!(tx, OP, execute, UPSERT_EWMA, *model, ewma.as_str());
             }
             for (model, start, [successes, failures, input, output], latency, ttft) in &slots {
-                execute!(
+                statement!(
                     tx,
                     OP,
+                    execute,
                     UPSERT_SLOT,
                     *model,
                     *start,
@@ -526,8 +523,14 @@ impl Store {
                     ttft.as_str()
                 );
             }
-            execute!(tx, OP, sql.delete_other_slots, keep_slots.as_str());
-            execute!(tx, OP, sql.delete_other_ewmas, keep_models.as_str());
+            statement!(tx, OP, execute, sql.delete_other_slots, keep_slots.as_str());
+            statement!(
+                tx,
+                OP,
+                execute,
+                sql.delete_other_ewmas,
+                keep_models.as_str()
+            );
         });
         Ok(())
     }
@@ -538,8 +541,8 @@ impl Store {
         const OP: &str = "load_stats";
         let (ewmas, slots): (Vec<(String, String)>, Vec<SlotRow>) =
             transaction!(self, OP, read, |tx, _| {
-                let ewmas = fetch_all!(tx, OP, SELECT_EWMAS);
-                let slots = fetch_all!(tx, OP, SELECT_SLOTS);
+                let ewmas = statement!(tx, OP, fetch_all, SELECT_EWMAS);
+                let slots = statement!(tx, OP, fetch_all, SELECT_SLOTS);
                 (ewmas, slots)
             });
         let mut history: BTreeMap<String, ModelHistory> = BTreeMap::new();
@@ -652,8 +655,8 @@ impl Store {
         const OP: &str = "load_ledger";
         let (budget_rows, total_rows): (Vec<BudgetRow>, Vec<TotalsRow>) =
             transaction!(self, OP, read, |tx, _| {
-                let budgets = fetch_all!(tx, OP, SELECT_BUDGETS);
-                let totals = fetch_all!(tx, OP, SELECT_TOTALS);
+                let budgets = statement!(tx, OP, fetch_all, SELECT_BUDGETS);
+                let totals = statement!(tx, OP, fetch_all, SELECT_TOTALS);
                 (budgets, totals)
             });
         let budgets = budget_rows
@@ -694,8 +697,10 @@ impl Store {
         let (from, to) = (i64::from(from.0), i64::from(to.0));
         let rows: Vec<ChargeRow> = transaction!(self, OP, read, |tx, _| {
             match principal {
-                Some(principal) => fetch_all!(tx, OP, SELECT_CHARGES_OF, from, to, principal),
-                None => fetch_all!(tx, OP, SELECT_CHARGES, from, to),
+                Some(principal) => {
+                    statement!(tx, OP, fetch_all, SELECT_CHARGES_OF, from, to, principal)
+                }
+                None => statement!(tx, OP, fetch_all, SELECT_CHARGES, from, to),
             }
         });
         rows.into_iter().map(parse_charge).collect()
@@ -719,9 +724,9 @@ impl Store {
         let keep = to_json(&rows.iter().map(|r| r.0).collect::<Vec<_>>(), "principals")?;
         transaction!(self, OP, write, |tx, sql| {
             for (principal, daily, monthly) in &rows {
-                execute!(tx, OP, UPSERT_BUDGET, *principal, *daily, *monthly);
+                statement!(tx, OP, execute, UPSERT_BUDGET, *principal, *daily, *monthly);
             }
-            execute!(tx, OP, sql.delete_other_budgets, keep.as_str());
+            statement!(tx, OP, execute, sql.delete_other_budgets, keep.as_str());
         });
         Ok(())
     }
