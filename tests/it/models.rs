@@ -163,9 +163,9 @@ fn each_strategy_picks_by_its_own_measure() {
         cost.explain()
     );
     let speed = route(&registry, &request, Strategy::Speed);
-    let fastest = speed.ranked().map(|c| c.estimated_latency).min().unwrap();
+    let fastest = speed.ranked().map(|c| c.estimated_latency()).min().unwrap();
     assert!(
-        speed.best().unwrap().estimated_latency <= fastest * 2,
+        speed.best().unwrap().estimated_latency() <= fastest * 2,
         "{}",
         speed.explain()
     );

@@ -270,6 +270,13 @@ fn clippy(cx: &Context) -> anyhow::Result<()> {
         "cargo clippy --workspace --all-targets --locked -- -D warnings"
     )
     .run()?;
+    // Features only ever switched on elsewhere must still build switched off: orkestra-models
+    // without its store is the registry, analyzer and scorer with no database driver.
+    cmd!(
+        sh,
+        "cargo clippy -p orkestra-models --no-default-features --all-targets --locked -- -D warnings"
+    )
+    .run()?;
     Ok(())
 }
 
@@ -287,6 +294,12 @@ fn test(cx: &Context) -> anyhow::Result<()> {
         );
         cmd!(sh, "cargo test --workspace --locked --no-fail-fast").run()?;
     }
+    // The crate's tests without its store: everything but persistence must pass alone.
+    cmd!(
+        sh,
+        "cargo test -p orkestra-models --no-default-features --locked --no-fail-fast"
+    )
+    .run()?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 use orkestra::models::Catalog;
 use orkestra::models::catalog::{Format, litellm};
 
@@ -126,11 +126,7 @@ pub(crate) fn render(catalog: &Catalog, format: CatalogFormat) -> Result<String,
 
 fn import(args: &ModelsImportArgs) -> Result<(), Failure> {
     let catalog = if args.litellm {
-        let text = std::fs::read_to_string(&args.file)
-            .with_context(|| format!("cannot read {}", args.file.display()))
-            .map_err(Failure::usage)?;
-        let imported = litellm::import(&text)
-            .map_err(|error| Failure::usage(anyhow!("{}: {error}", args.file.display())))?;
+        let imported = litellm::import_file(&args.file).map_err(Failure::usage)?;
         eprint!("{}", import_summary(&args.file, &imported));
         imported.into_catalog()
     } else {

@@ -1,9 +1,10 @@
 //! `orkestra route`: the ranking for a prompt and why, without calling any model.
-
-use std::fmt::Write as _;
+//!
+//! A prompt no model can serve is explained like any other, model by model, ending with the
+//! error a call would answer: explaining is the command's job, so it still exits 0.
 
 use orkestra::Route;
-use orkestra::core::{ChatRequest, ErrorCategory, Message};
+use orkestra::core::{ChatRequest, Message};
 
 use crate::cli::RouteArgs;
 use crate::failure::Failure;
@@ -19,52 +20,41 @@ pub(crate) fn run(args: &RouteArgs) -> Result<(), Failure> {
         None => "auto".to_owned(),
     };
     let request = ChatRequest::new(model, vec![Message::user(args.prompt.clone())]);
-    let route = orchestrator.route(&request).map_err(|error| {
-        let failure = anyhow::anyhow!("{source}: {error}");
-        // No model qualifying is a fact about the configuration, not a passing failure.
-        if error.class.category == ErrorCategory::NotFound {
-            Failure::usage(failure)
-        } else {
-            Failure::runtime(failure)
-        }
-    })?;
+    let route = orchestrator
+        .route(&request)
+        .map_err(|error| Failure::usage(anyhow::anyhow!("{source}: {error}")))?;
     let text = if args.json {
         let mut json = serde_json::to_string_pretty(&as_json(&route))?;
         json.push('\n');
         json
     } else {
-        explain(&route)
+        route.explain()
     };
     print!("{text}");
     Ok(())
 }
 
-/// The ranking with each score's breakdown, the exclusions, then the chain to be walked.
-pub(crate) fn explain(route: &Route) -> String {
-    let mut out = String::new();
-    if let Some(profile) = route.profile() {
-        let _ = writeln!(
-            out,
-            "request: {} (confidence {:.2}), {} complexity, ~{} input and ~{} output tokens",
-            profile.kind,
-            profile.confidence,
-            profile.complexity,
-            profile.input_tokens,
-            profile.expected_output_tokens
-        );
-    }
-    if let Some(selection) = &route.selection {
-        out.push_str(&selection.explain());
-    }
-    let chain: Vec<&str> = route.chain.iter().map(|spec| spec.id.as_str()).collect();
-    let _ = writeln!(out, "chain: {}", chain.join(" -> "));
-    out
-}
-
 fn as_json(route: &Route) -> serde_json::Value {
+    let excluded: Vec<serde_json::Value> = route
+        .excluded()
+        .map(|(model, reason)| {
+            let mut entry = serde_json::json!({ "model": model.as_str() });
+            if let (Some(entry), Ok(serde_json::Value::Object(reason))) =
+                (entry.as_object_mut(), serde_json::to_value(reason))
+            {
+                entry.extend(reason);
+            }
+            entry
+        })
+        .collect();
     serde_json::json!({
         "profile": route.profile(),
         "selection": route.selection,
         "chain": route.chain.iter().map(|spec| spec.id.as_str()).collect::<Vec<_>>(),
+        "excluded": excluded,
+        "refusal": route.refusal().map(|error| serde_json::json!({
+            "category": error.class.category.as_str(),
+            "message": error.message,
+        })),
     })
 }

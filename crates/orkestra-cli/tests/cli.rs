@@ -20,6 +20,18 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A folder whose `orkestra.toml` has one echo model, `echo/only`, with a 1,000-token window.
+fn echo_only() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("no temporary folder: {error}"));
+    std::fs::write(
+        dir.path().join("orkestra.toml"),
+        "[providers.echo]\nkind = \"echo\"\n[models]\ncatalog = \"none\"\n\
+         [[models.list]]\nid = \"echo/only\"\ncontext_window = 1000\nmax_output_tokens = 100\n",
+    )
+    .unwrap_or_else(|error| panic!("cannot write orkestra.toml: {error}"));
+    dir
+}
+
 #[test]
 fn route_prints_a_ranking_for_the_cost_strategy() {
     let dir = tempfile::tempdir().unwrap();
@@ -55,6 +67,25 @@ fn route_json_is_machine_readable() {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["selection"]["strategy"], "balanced");
     assert_eq!(json["chain"].as_array().map(Vec::len), Some(3), "{json}");
+}
+
+#[test]
+fn route_explains_a_prompt_no_model_can_serve() {
+    let dir = echo_only();
+    // About 1,500 tokens, for a 1,000-token window.
+    let prompt = "word ".repeat(1_200);
+    let output = orkestra(dir.path(), &["route", &prompt]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        stdout.contains("echo/only") && stdout.contains("context window is 1000"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("refused: context_length: "), "{stdout}");
+    let output = orkestra(dir.path(), &["route", &prompt, "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["refusal"]["category"], "context_length", "{json}");
+    assert_eq!(json["excluded"][0]["model"], "echo/only", "{json}");
 }
 
 #[test]
@@ -316,13 +347,7 @@ fn init_into_a_missing_folder_says_why_once() {
 
 #[test]
 fn a_local_orkestra_toml_is_read_without_config() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("orkestra.toml"),
-        "[providers.echo]\nkind = \"echo\"\n[models]\ncatalog = \"none\"\n\
-         [[models.list]]\nid = \"echo/only\"\ncontext_window = 1000\nmax_output_tokens = 100\n",
-    )
-    .unwrap();
+    let dir = echo_only();
     let output = orkestra(dir.path(), &["models", "list"]);
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));

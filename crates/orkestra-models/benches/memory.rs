@@ -5,7 +5,10 @@
 //! unoptimised) checks the same bound on a fiftieth of the outcomes. It is a separate binary so
 //! that the counting allocator does not slow the timed benches of `benches/models.rs`.
 
-#![allow(missing_docs, clippy::expect_used, clippy::cast_possible_truncation)]
+#![expect(
+    clippy::expect_used,
+    reason = "a bench that cannot set itself up should stop loudly"
+)]
 
 use std::hint::black_box;
 use std::time::Duration;

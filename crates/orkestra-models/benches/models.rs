@@ -14,9 +14,12 @@
 //! The memory bound lives in `benches/memory.rs`: its counting allocator would slow every
 //! allocation timed here.
 
-// criterion's macros generate undocumented public functions, and a bench that cannot set
-// itself up should stop loudly.
-#![allow(missing_docs, clippy::expect_used, clippy::cast_possible_truncation)]
+#![expect(
+    missing_docs,
+    clippy::expect_used,
+    reason = "criterion's macros generate undocumented public functions, and a bench that cannot \
+              set itself up should stop loudly"
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;

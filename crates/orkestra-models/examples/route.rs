@@ -59,8 +59,7 @@ fn main() -> ExitCode {
         profile.language,
         selection.explain(),
     );
-    // An example binary reports on stdout.
-    #[allow(clippy::print_stdout)]
+    #[expect(clippy::print_stdout, reason = "an example binary reports on stdout")]
     {
         print!("{out}");
     }

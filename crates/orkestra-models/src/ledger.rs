@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
 use crate::money::Nanodollars;
 use crate::spec::ModelId;
 use crate::time::{Day, Month, UnixMillis};
@@ -61,27 +62,6 @@ pub struct Charge {
     /// The request it belongs to, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-}
-
-/// A call refused because it would exceed a budget.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "principal `{principal}` would exceed its {period:?} budget of {limit}: spent {spent}, \
-     held for calls in flight {held}, this call needs up to {requested}"
-)]
-pub struct BudgetExceeded {
-    /// Who asked.
-    pub principal: String,
-    /// Which budget.
-    pub period: BudgetPeriod,
-    /// The limit.
-    pub limit: Nanodollars,
-    /// Already charged in the period.
-    pub spent: Nanodollars,
-    /// Held by reservations not yet settled.
-    pub held: Nanodollars,
-    /// The estimate of this call.
-    pub requested: Nanodollars,
 }
 
 /// Totals of a group of charges.
@@ -151,12 +131,7 @@ impl State {
             .unwrap_or(self.default_budget)
     }
 
-    fn check(
-        &self,
-        principal: &Principal,
-        day: Day,
-        requested: Nanodollars,
-    ) -> Result<(), BudgetExceeded> {
+    fn check(&self, principal: &Principal, day: Day, requested: Nanodollars) -> Result<(), Error> {
         let budget = self.budget(principal);
         let month = day.month();
         let get = |map: &FxHashMap<(Principal, Day), Nanodollars>| {
@@ -187,7 +162,7 @@ impl State {
             if let Some(limit) = limit
                 && spent + held + requested > limit
             {
-                return Err(BudgetExceeded {
+                return Err(Error::BudgetExceeded {
                     principal: principal.to_string(),
                     period,
                     limit,
@@ -322,7 +297,7 @@ impl CostLedger {
         principal: &str,
         estimate: Nanodollars,
         now: UnixMillis,
-    ) -> Result<(), BudgetExceeded> {
+    ) -> Result<(), Error> {
         let state = self.state();
         state.check(&state.principal(principal), now.day(), estimate)
     }
@@ -333,7 +308,7 @@ impl CostLedger {
         principal: &str,
         estimate: Nanodollars,
         now: UnixMillis,
-    ) -> Result<Reservation<'_>, BudgetExceeded> {
+    ) -> Result<Reservation<'_>, Error> {
         let mut state = self.state();
         let principal = state.principal(principal);
         let day = now.day();

@@ -15,9 +15,12 @@
 //!   reasons, and a fallback chain kept diverse across endpoints.
 //! - [`PerfStats`] keeps bounded live history per model (EWMA, percentiles, success rate);
 //!   [`CostLedger`] charges spend per principal, model and day against budgets.
-//! - [`store`] persists all three in SQLite or PostgreSQL.
+//! - `store` persists all three in SQLite or PostgreSQL (feature `store`).
+//! - [`Error`] is every failure of the crate, one type that classifies itself
+//!   ([`orkestra_core::Classify`]); a problem in a catalog file reads
+//!   `FILE:LINE:COLUMN: KEY: what was expected`.
 //!
-//! Everything except [`store`] is sans-IO: values in, values out, time passed in by the caller.
+//! Everything except `store` is sans-IO: values in, values out, time passed in by the caller.
 //!
 //! # Example
 //!
@@ -32,29 +35,33 @@
 //!
 //! # Feature flags
 //!
-//! This crate has no feature flags.
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `store` | yes | `store::Store`: the registry, statistics and charges persisted in SQLite or PostgreSQL, through `sqlx`. Without it the crate has no IO and no database driver to build. |
 
 pub mod analyzer;
 pub mod catalog;
+mod error;
 pub mod ledger;
 pub mod money;
 pub mod registry;
 pub mod scorer;
 pub mod spec;
 pub mod stats;
+#[cfg(feature = "store")]
 pub mod store;
 pub mod task;
 pub mod time;
 
 pub use analyzer::TaskAnalyzer;
-pub use catalog::{Catalog, CatalogError};
-pub use ledger::{Budget, BudgetExceeded, Charge, CostLedger};
+pub use catalog::Catalog;
+pub use error::Error;
+pub use ledger::{Budget, Charge, CostLedger};
 pub use money::{Nanodollars, TokenPrice};
-pub use registry::{ModelRegistry, RegistryError, Snapshot};
-pub use scorer::{Constraints, Policy, Scorer, ScorerConfig, Selection, Strategy};
+pub use registry::{ModelRegistry, Snapshot};
+pub use scorer::{Constraints, NoCandidate, Policy, Scorer, ScorerConfig, Selection, Strategy};
 pub use spec::{
-    Capabilities, Capability, Deployment, InvalidModelId, LatencyProfile, ModelId, ModelSpec,
-    QualityScores, SpecError,
+    Capabilities, Capability, Deployment, LatencyProfile, ModelId, ModelSpec, QualityScores,
 };
 pub use stats::{LiveSignals, Outcome, PerfStats, ScoringSignals, Signals};
 pub use task::{Complexity, ComplexitySignal, Language, Needs, TaskKind, TaskProfile};

@@ -26,8 +26,12 @@ impl Nanodollars {
         if !usd.is_finite() || usd < 0.0 {
             return None;
         }
-        // The cast saturates at u64::MAX for amounts beyond 18 billion dollars.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "the amount is finite and non-negative, and the cast saturates at u64::MAX \
+                      beyond 18 billion dollars"
+        )]
         Some(Self((usd * 1e9).round() as u64))
     }
 
@@ -101,7 +105,11 @@ impl TokenPrice {
             return None;
         }
         // $1 per million tokens is 1,000 nano-dollars per token, 1,000,000 thousandths.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "the price is finite and non-negative, and the cast saturates at u64::MAX"
+        )]
         Some(Self {
             millinanos_per_token: (usd * 1e6).round() as u64,
         })

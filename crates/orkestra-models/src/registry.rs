@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arc_swap::ArcSwap;
 use rustc_hash::FxHashMap;
 
-use crate::spec::{ModelId, ModelSpec, SpecError};
+use crate::error::Error;
+use crate::spec::{ModelId, ModelSpec};
 
 /// One immutable version of the registry.
 #[derive(Debug, Default)]
@@ -39,7 +40,7 @@ pub(crate) struct SpecSpeed {
 impl Snapshot {
     /// Indexes `models`, refusing clashes. Models earlier in `models` keep their names, so
     /// an edit that appends a model is blamed for the clash it brings.
-    fn build(mut models: Vec<Arc<ModelSpec>>, version: u64) -> Result<Self, RegistryError> {
+    fn build(mut models: Vec<Arc<ModelSpec>>, version: u64) -> Result<Self, Error> {
         for spec in &models {
             spec.validate()?;
         }
@@ -79,7 +80,7 @@ impl Snapshot {
         })
     }
 
-    fn index(models: &[Arc<ModelSpec>]) -> Result<FxHashMap<Box<str>, usize>, RegistryError> {
+    fn index(models: &[Arc<ModelSpec>]) -> Result<FxHashMap<Box<str>, usize>, Error> {
         let mut names: FxHashMap<Box<str>, usize> = FxHashMap::default();
         names.reserve(models.len());
         // Ids first, aliases second, so an alias can never shadow an id whichever comes first.
@@ -96,11 +97,11 @@ impl Snapshot {
                 Entry::Occupied(taken) => {
                     let by: &ModelId = &models[*taken.get()].id;
                     return Err(if is_id && by.as_str() == name {
-                        RegistryError::Duplicate {
+                        Error::DuplicateModel {
                             id: name.to_owned(),
                         }
                     } else {
-                        RegistryError::NameTaken {
+                        Error::NameTaken {
                             name: name.to_owned(),
                             by: by.to_string(),
                         }
@@ -186,7 +187,7 @@ impl ModelRegistry {
     }
 
     /// A registry holding `specs`, validated.
-    pub fn from_specs(specs: impl IntoIterator<Item = ModelSpec>) -> Result<Self, RegistryError> {
+    pub fn from_specs(specs: impl IntoIterator<Item = ModelSpec>) -> Result<Self, Error> {
         let models = specs.into_iter().map(Arc::new).collect();
         Ok(Self {
             current: ArcSwap::from_pointee(Snapshot::build(models, 1)?),
@@ -205,7 +206,7 @@ impl ModelRegistry {
     }
 
     /// Adds a model; its id and aliases must be new.
-    pub fn add(&self, spec: ModelSpec) -> Result<(), RegistryError> {
+    pub fn add(&self, spec: ModelSpec) -> Result<(), Error> {
         self.change(|models| {
             models.push(Arc::new(spec));
             Ok(())
@@ -213,19 +214,21 @@ impl ModelRegistry {
     }
 
     /// Replaces the model with the same id and returns the old spec.
-    pub fn update(&self, spec: ModelSpec) -> Result<Arc<ModelSpec>, RegistryError> {
+    pub fn update(&self, spec: ModelSpec) -> Result<Arc<ModelSpec>, Error> {
         self.change(|models| {
-            let slot = models.iter_mut().find(|m| m.id == spec.id).ok_or_else(|| {
-                RegistryError::NotFound {
-                    id: spec.id.to_string(),
-                }
-            })?;
+            let slot =
+                models
+                    .iter_mut()
+                    .find(|m| m.id == spec.id)
+                    .ok_or_else(|| Error::UnknownModel {
+                        id: spec.id.to_string(),
+                    })?;
             Ok(std::mem::replace(slot, Arc::new(spec)))
         })
     }
 
     /// Adds the model, or replaces the one with the same id.
-    pub fn upsert(&self, spec: ModelSpec) -> Result<Option<Arc<ModelSpec>>, RegistryError> {
+    pub fn upsert(&self, spec: ModelSpec) -> Result<Option<Arc<ModelSpec>>, Error> {
         self.change(|models| {
             let spec = Arc::new(spec);
             if let Some(slot) = models.iter_mut().find(|m| m.id == spec.id) {
@@ -238,21 +241,18 @@ impl ModelRegistry {
     }
 
     /// Removes the model with this id (not an alias) and returns it.
-    pub fn remove(&self, id: &str) -> Result<Arc<ModelSpec>, RegistryError> {
+    pub fn remove(&self, id: &str) -> Result<Arc<ModelSpec>, Error> {
         self.change(|models| {
             let position = models
                 .iter()
                 .position(|m| m.id.as_str() == id)
-                .ok_or_else(|| RegistryError::NotFound { id: id.to_owned() })?;
+                .ok_or_else(|| Error::UnknownModel { id: id.to_owned() })?;
             Ok(models.remove(position))
         })
     }
 
     /// Replaces every model at once (an import): all or nothing.
-    pub fn replace_all(
-        &self,
-        specs: impl IntoIterator<Item = ModelSpec>,
-    ) -> Result<(), RegistryError> {
+    pub fn replace_all(&self, specs: impl IntoIterator<Item = ModelSpec>) -> Result<(), Error> {
         self.change(|models| {
             *models = specs.into_iter().map(Arc::new).collect();
             Ok(())
@@ -263,8 +263,8 @@ impl ModelRegistry {
     /// on any error the registry is unchanged.
     fn change<T>(
         &self,
-        edit: impl FnOnce(&mut Vec<Arc<ModelSpec>>) -> Result<T, RegistryError>,
-    ) -> Result<T, RegistryError> {
+        edit: impl FnOnce(&mut Vec<Arc<ModelSpec>>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let _writer = self.write.lock().unwrap_or_else(PoisonError::into_inner);
         let current = self.current.load();
         let mut models = current.models.clone();
@@ -273,35 +273,6 @@ impl ModelRegistry {
         self.current.store(Arc::new(next));
         Ok(out)
     }
-}
-
-/// Why a registry change was refused; the registry is unchanged.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RegistryError {
-    /// A spec value is wrong.
-    #[error(transparent)]
-    Invalid(#[from] SpecError),
-    /// Two models share an id.
-    #[error("model `{id}` is already registered")]
-    Duplicate {
-        /// The id.
-        id: String,
-    },
-    /// An alias collides with another model's id or alias.
-    #[error("name `{name}` already refers to model `{by}`")]
-    NameTaken {
-        /// The colliding alias.
-        name: String,
-        /// The model that holds it.
-        by: String,
-    },
-    /// No model has this id.
-    #[error("no model `{id}` is registered")]
-    NotFound {
-        /// The id asked for.
-        id: String,
-    },
 }
 
 #[cfg(test)]

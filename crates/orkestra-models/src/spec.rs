@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
 use crate::money::{Nanodollars, TokenPrice, millinanos_to_nanos};
 use crate::task::TaskKind;
 
@@ -21,8 +22,8 @@ pub struct ModelId(Arc<str>);
 
 impl ModelId {
     /// Parses and validates an id.
-    pub fn new(id: &str) -> Result<Self, InvalidModelId> {
-        let invalid = |problem| InvalidModelId {
+    pub fn new(id: &str) -> Result<Self, Error> {
+        let invalid = |problem| Error::InvalidModelId {
             id: id.to_owned(),
             problem,
         };
@@ -85,7 +86,7 @@ impl AsRef<str> for ModelId {
 }
 
 impl TryFrom<String> for ModelId {
-    type Error = InvalidModelId;
+    type Error = Error;
 
     fn try_from(id: String) -> Result<Self, Self::Error> {
         Self::new(&id)
@@ -93,7 +94,7 @@ impl TryFrom<String> for ModelId {
 }
 
 impl TryFrom<&str> for ModelId {
-    type Error = InvalidModelId;
+    type Error = Error;
 
     fn try_from(id: &str) -> Result<Self, Self::Error> {
         Self::new(id)
@@ -104,16 +105,6 @@ impl From<ModelId> for String {
     fn from(id: ModelId) -> Self {
         id.0.to_string()
     }
-}
-
-/// A string that is not a valid [`ModelId`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid model id `{id}`: {problem}")]
-pub struct InvalidModelId {
-    /// The rejected text.
-    pub id: String,
-    /// What is wrong with it.
-    pub problem: &'static str,
 }
 
 /// Where a model runs.
@@ -194,6 +185,28 @@ impl Capabilities {
     /// Whether every capability of `other` is in this set.
     pub const fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0
+    }
+
+    /// This set and `other` together.
+    #[must_use]
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// This set less the capabilities of `other`.
+    #[must_use]
+    pub const fn without(self, other: Self) -> Self {
+        Self(self.0 & !other.0)
+    }
+
+    /// How many capabilities the set holds.
+    pub const fn len(self) -> u32 {
+        self.0.count_ones()
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
     }
 
     /// The first capability of `required` this set lacks.
@@ -486,9 +499,9 @@ impl ModelSpec {
     }
 
     /// Checks the values a file or an API could get wrong.
-    pub fn validate(&self) -> Result<(), SpecError> {
+    pub fn validate(&self) -> Result<(), Error> {
         let fail = |field: &'static str, problem: String| {
-            Err(SpecError {
+            Err(Error::InvalidSpec {
                 id: self.id.to_string(),
                 field,
                 problem,
@@ -542,18 +555,6 @@ impl ModelSpec {
         }
         Ok(())
     }
-}
-
-/// A [`ModelSpec`] value that cannot be right.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("model `{id}`: `{field}` {problem}")]
-pub struct SpecError {
-    /// The model's id.
-    pub id: String,
-    /// The offending field.
-    pub field: &'static str,
-    /// What is wrong and what was expected.
-    pub problem: String,
 }
 
 #[cfg(test)]

@@ -440,9 +440,8 @@ impl AtomicSignals {
     /// What the scorer reads, without building [`Duration`]s.
     #[inline]
     fn load_scoring(&self) -> ScoringSignals {
-        // Through i64, which converts to a float in one instruction; nanoseconds stay far
-        // below 2^63.
-        #[allow(clippy::cast_possible_wrap)]
+        // Through i64, which converts to a float in one instruction.
+        #[expect(clippy::cast_possible_wrap, reason = "nanoseconds stay far below 2^63")]
         let seconds = |nanos: &AtomicU64| nanos.load(Relaxed) as i64 as f64 * 1e-9;
         ScoringSignals {
             samples: self.samples.load(Relaxed),

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::spec::{Capabilities, Capability};
+
 /// The kind of work a request asks for.
 ///
 /// The declaration order is the index into per-kind tables ([`crate::QualityScores`]);
@@ -138,11 +140,18 @@ pub enum ComplexitySignal {
 }
 
 /// What a request needs from a model beyond text in, text out.
-// Four independent yes/no needs read better as named bools than as a bit set here.
-#[allow(clippy::struct_excessive_bools)]
+///
+/// Only what the request states is required: `response_format`, `tools`, image parts and the
+/// context its tokens take. What the analyzer infers from the prompt's words (an answer "as
+/// JSON") is only [`Needs::preferred`]: the scorer favours models that have it and excludes
+/// none for lacking it, since any model can write JSON when asked to.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "four independent yes/no needs read better as named fields than as a bit set"
+)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Needs {
-    /// A JSON answer (`response_format`, or the prompt demands JSON).
+    /// A JSON answer, asked for by `response_format`.
     pub json: bool,
     /// Tool calling (`tools` in the request).
     pub tools: bool,
@@ -150,6 +159,26 @@ pub struct Needs {
     pub vision: bool,
     /// More context than a small model holds (above 8K tokens in all).
     pub long_context: bool,
+    /// Capabilities the prompt's words suggest without the request requiring them: JSON mode
+    /// when the prompt asks for JSON output in words.
+    pub preferred: Capabilities,
+}
+
+impl Needs {
+    /// The capabilities the request requires: a model without one of them cannot serve it.
+    pub fn required(&self) -> Capabilities {
+        let mut required = Capabilities::NONE;
+        for (needed, capability) in [
+            (self.json, Capability::JsonMode),
+            (self.tools, Capability::Tools),
+            (self.vision, Capability::Vision),
+        ] {
+            if needed {
+                required = required.with(capability);
+            }
+        }
+        required
+    }
 }
 
 /// The natural language of a prompt, as an ISO 639-1 code (`"en"`, `"es"`, `"zh"`), or

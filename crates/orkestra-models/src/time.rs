@@ -152,8 +152,11 @@ fn civil_from_days(days: i64) -> (i32, u32, u32) {
         shifted_month - 9
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    // Every value is in range for days representable by `Day`.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "every value is in range for days representable by `Day`"
+    )]
     (year as i32, month as u32, day as u32)
 }
 

@@ -2,15 +2,18 @@
 //!
 //! The body is the same as a chat completions request. The answer holds what was asked
 //! (`target`), the analyzer's view of the request (`task`: kind, complexity, token estimates,
-//! needs), the chain of models that would be tried in order, and for an automatic selection the
-//! ranking (`selection.ranked`, each with its score breakdown) and the excluded models with
-//! their reasons (`selection.excluded`). `explain` says the same in plain text.
-
-use std::fmt::Write as _;
+//! needs), the chain of models that would be tried in order, for an automatic selection the
+//! ranking (`selection.ranked`, each with its score breakdown), every model left out with its
+//! reason (`excluded`), and `refusal`: the error a chat completion would answer when no model
+//! can serve the request, else `null`. `explain` says the same in plain text.
+//!
+//! A request no model can serve is still answered `200`: explaining why is this endpoint's
+//! job. Only a request that cannot be routed at all (no messages, an unknown model) is an error.
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse as _, Response};
 use orkestra::Target;
+use orkestra::models::scorer::Exclusion;
 use orkestra::models::{Selection, TaskProfile};
 use serde::Serialize;
 
@@ -24,6 +27,8 @@ struct Explanation<'a> {
     task: &'a TaskProfile,
     chain: Vec<&'a str>,
     selection: Option<&'a Selection>,
+    excluded: Vec<ExcludedView<'a>>,
+    refusal: Option<RefusalView>,
     explain: String,
 }
 
@@ -32,6 +37,24 @@ struct Explanation<'a> {
 enum TargetView<'a> {
     Auto { strategy: &'static str },
     Model { model: &'a str },
+}
+
+/// A model left out of the chain: its id and the reason's fields.
+#[derive(Serialize)]
+struct ExcludedView<'a> {
+    model: &'a str,
+    #[serde(flatten)]
+    reason: &'a Exclusion,
+}
+
+/// The error a chat completion of the same body would answer.
+#[derive(Serialize)]
+struct RefusalView {
+    status: u16,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    code: Option<&'static str>,
+    message: String,
 }
 
 pub(crate) async fn explain(State(app): State<App>, request: Request) -> Response {
@@ -55,35 +78,37 @@ pub(crate) async fn explain(State(app): State<App>, request: Request) -> Respons
         ))
         .into_response();
     };
-    let chain: Vec<&str> = route.chain.iter().map(|spec| spec.id.as_str()).collect();
-    let (target, mut explain) = match &route.target {
-        Target::Auto(strategy) => (
-            TargetView::Auto {
-                strategy: strategy.name(),
-            },
-            route
-                .selection
-                .as_ref()
-                .map(Selection::explain)
-                .unwrap_or_default(),
-        ),
-        Target::Model(spec) => (
-            TargetView::Model {
-                model: spec.id.as_str(),
-            },
-            format!(
-                "model {} named in the request ({} task, {} complexity, ~{} input tokens)\n",
-                spec.id, profile.kind, profile.complexity, profile.input_tokens
-            ),
-        ),
+    let target = match &route.target {
+        Target::Auto(strategy) => TargetView::Auto {
+            strategy: strategy.name(),
+        },
+        Target::Model(spec) => TargetView::Model {
+            model: spec.id.as_str(),
+        },
     };
-    let _ = writeln!(explain, "chain: {}", chain.join(" -> "));
+    let refusal = route.refusal().map(|error| {
+        let answer = ApiError::from_error(&error);
+        RefusalView {
+            status: answer.status.as_u16(),
+            kind: answer.kind,
+            code: answer.code,
+            message: answer.message,
+        }
+    });
     json_response(&Explanation {
         model: &chat.model,
         target,
         task: profile,
-        chain,
+        chain: route.chain.iter().map(|spec| spec.id.as_str()).collect(),
         selection: route.selection.as_ref(),
-        explain,
+        excluded: route
+            .excluded()
+            .map(|(model, reason)| ExcludedView {
+                model: model.as_str(),
+                reason,
+            })
+            .collect(),
+        refusal,
+        explain: route.explain(),
     })
 }

@@ -156,6 +156,16 @@ fn scripted_orchestrator(backend: &Arc<Scripted>) -> Orchestrator {
         .expect("a valid orchestrator")
 }
 
+/// `scripted/a` (cheap) and `scripted/b` (pricey), both 8K windows, served by `backend`.
+fn cheap_and_pricey(backend: &Arc<Scripted>) -> Orchestrator {
+    Orchestrator::builder()
+        .model(spec("scripted/a", 100))
+        .model(spec("scripted/b", 100_000))
+        .backend("scripted", Arc::clone(backend) as Arc<dyn ChatBackend>)
+        .build()
+        .expect("an orchestrator")
+}
+
 struct Gateway {
     base: String,
     http: reqwest::Client,
@@ -494,13 +504,7 @@ async fn upstream_errors_are_passed_on_as_the_upstream_wrote_them() {
 #[tokio::test]
 async fn route_explains_the_choice_without_calling_any_model() {
     let backend = Scripted::new(Script::Slow(Duration::ZERO));
-    let orchestrator = Orchestrator::builder()
-        .model(spec("scripted/a", 100))
-        .model(spec("scripted/b", 100_000))
-        .backend("scripted", Arc::clone(&backend) as Arc<dyn ChatBackend>)
-        .build()
-        .expect("an orchestrator");
-    let gateway = Gateway::start(orchestrator).await;
+    let gateway = Gateway::start(cheap_and_pricey(&backend)).await;
     let response = gateway
         .post(
             "/v1/route",
@@ -534,6 +538,68 @@ async fn route_explains_the_choice_without_calling_any_model() {
     );
     assert_eq!(body["selection"], Value::Null);
     assert_eq!(backend.calls(), 0);
+}
+
+#[tokio::test]
+async fn auto_no_model_can_serve_is_a_400_of_its_cause_and_route_explains_it_with_200() {
+    let backend = Scripted::new(Script::Slow(Duration::ZERO));
+    let gateway = Gateway::start(cheap_and_pricey(&backend)).await;
+    // About 10K tokens, for two 8K windows.
+    let long = chat("auto", &"word ".repeat(8_000));
+    let mut json_mode = chat("auto", "List three colours.");
+    json_mode["response_format"] = json!({"type": "json_object"});
+    for (body, code, says) in [
+        (&long, "context_length_exceeded", "context window is 8192"),
+        (&json_mode, "invalid_request", "requires json_mode"),
+    ] {
+        let response = gateway.post("/v1/chat/completions", body).await;
+        assert_eq!(response.status(), 400);
+        let error = error_of(response).await;
+        assert_eq!(error["code"], code, "{error}");
+        let message = error["message"].as_str().expect("a message");
+        assert!(message.contains(says), "{message}");
+        assert!(
+            message.contains("scripted/a") && message.contains("scripted/b"),
+            "model by model: {message}"
+        );
+
+        let response = gateway.post("/v1/route", body).await;
+        assert_eq!(response.status(), 200, "explaining is the route's job");
+        let explained: Value = response.json().await.expect("JSON");
+        assert_eq!(explained["chain"], json!([]));
+        assert_eq!(explained["refusal"]["status"], 400, "{explained}");
+        assert_eq!(explained["refusal"]["code"], code, "{explained}");
+        assert_eq!(explained["refusal"]["message"], message, "{explained}");
+        let excluded = explained["excluded"].as_array().expect("exclusions");
+        assert_eq!(excluded.len(), 2, "{explained}");
+        let text = explained["explain"].as_str().expect("an explanation");
+        assert!(text.contains("refused: "), "{text}");
+    }
+    // A named model with a window too small is refused the same way, before any call.
+    let response = gateway
+        .post(
+            "/v1/chat/completions",
+            &chat("scripted/a", &"word ".repeat(8_000)),
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(error_of(response).await["code"], "context_length_exceeded");
+    assert_eq!(backend.calls(), 0);
+}
+
+#[tokio::test]
+async fn an_empty_model_is_400_naming_model() {
+    let gateway = Gateway::start(echo_orchestrator()).await;
+    let response = gateway.post("/v1/chat/completions", &chat("", "hi")).await;
+    assert_eq!(response.status(), 400);
+    let error = error_of(response).await;
+    assert_eq!(error["code"], "invalid_request", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("model:")),
+        "{error}"
+    );
 }
 
 #[tokio::test]

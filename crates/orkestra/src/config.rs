@@ -392,11 +392,11 @@ impl Config {
             ));
         }
         for (index, spec) in self.models.list.iter().enumerate() {
-            spec.validate().map_err(|error| {
-                Problem::new(
-                    format!("models.list[{index}].{}", error.field),
-                    error.problem,
-                )
+            spec.validate().map_err(|error| match error {
+                orkestra_models::Error::InvalidSpec { field, problem, .. } => {
+                    Problem::new(format!("models.list[{index}].{field}"), problem)
+                }
+                other => Problem::new(format!("models.list[{index}]"), other.to_string()),
             })?;
             if !self.providers.contains_key(spec.endpoint()) {
                 return Err(Problem::new(

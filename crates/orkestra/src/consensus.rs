@@ -213,6 +213,9 @@ impl Orchestrator {
     ) -> Result<Vec<ModelId>, Error> {
         if config.models.is_empty() {
             let route = self.route(request)?;
+            if let Some(refusal) = route.refusal() {
+                return Err(refusal);
+            }
             let ranked = route.selection.map_or(route.chain, |selection| {
                 selection.chain().cloned().collect()
             });

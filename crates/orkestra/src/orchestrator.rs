@@ -4,8 +4,10 @@
 //! # The fallback rules
 //!
 //! A request's chain is the ranking (`auto`, `auto:<strategy>`) or the named model followed by
-//! its configured fallbacks, cut to `routing.max_models`. The chain is walked in order; after a
-//! failed attempt the error's class decides:
+//! its configured fallbacks, those whose context window holds the prompt, cut to
+//! `routing.max_models`. An empty chain is answered at once with why, model by model
+//! ([`Route::refusal`]). The chain is walked in order; after a failed attempt the error's
+//! class decides:
 //!
 //! | class | what happens |
 //! |---|---|
@@ -27,10 +29,11 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use orkestra_core::{ChatBackend, ChatRequest, ChatResponse, ChatStream, Error, ErrorCategory};
+use orkestra_models::scorer::Exclusion;
 use orkestra_models::stats::BreakerStatus;
 use orkestra_models::{
-    CostLedger, ModelId, ModelRegistry, ModelSpec, PerfStats, Scorer, Selection, Strategy,
-    TaskAnalyzer, TaskProfile,
+    CostLedger, ModelId, ModelRegistry, ModelSpec, NoCandidate, PerfStats, Scorer, Selection,
+    Strategy, TaskAnalyzer, TaskProfile,
 };
 use rustc_hash::FxHashMap;
 
@@ -86,6 +89,9 @@ pub struct Route {
     /// The models to try, in order.
     pub chain: Vec<Arc<ModelSpec>>,
     profile: Option<TaskProfile>,
+    /// Models left out of the chain beyond the selection's exclusions: a named model or
+    /// fallback whose window is too small, a model no provider serves.
+    excluded: Vec<(ModelId, Exclusion)>,
 }
 
 impl Route {
@@ -96,6 +102,32 @@ impl Route {
     /// decision needs it.
     pub fn profile(&self) -> Option<&TaskProfile> {
         self.profile.as_ref()
+    }
+
+    /// Every model left out of the chain and why: the selection's exclusions for an automatic
+    /// selection, a window too small for a named model or its fallbacks, no provider.
+    pub fn excluded(&self) -> impl Iterator<Item = (&ModelId, &Exclusion)> {
+        let selected = self.selection.iter().flat_map(|selection| {
+            selection
+                .excluded()
+                .map(|(spec, reason)| (&spec.id, reason))
+        });
+        selected.chain(self.excluded.iter().map(|(id, reason)| (id, reason)))
+    }
+
+    /// The error a call answers when no model can serve the request (the chain is empty),
+    /// saying why model by model, with the class of the cause: `context_length` when the
+    /// prompt fits no window, `invalid_request` when no model has what the request requires.
+    pub fn refusal(&self) -> Option<Error> {
+        if !self.chain.is_empty() {
+            return None;
+        }
+        let refusal = NoCandidate::new(
+            self.excluded()
+                .map(|(id, reason)| (id.clone(), reason.clone()))
+                .collect(),
+        );
+        Some(orkestra_models::Error::Unserved(refusal).into())
     }
 }
 

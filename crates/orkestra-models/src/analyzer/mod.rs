@@ -8,13 +8,15 @@
 mod cues;
 mod script;
 mod table;
+mod tokens;
 
 use std::ops::Range;
 
-use orkestra_core::{ChatRequest, Content, ContentPart, ImageUrl, Role};
+use orkestra_core::{ChatRequest, Content, ContentPart, Role};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
+use crate::spec::{Capabilities, Capability};
 use crate::task::{Complexity, ComplexitySignal, Language, Needs, TaskKind, TaskProfile};
 use cues::{Cue, GROUPS, LATIN};
 use script::{SCRIPTS, Script, UNITS_PER_TOKEN};
@@ -65,9 +67,11 @@ use table::{Spelling, Table};
 /// `max_tokens` when set, else a figure by kind and complexity (classification 10 tokens,
 /// high-complexity code generation 1500); translation expects about the length of the text.
 ///
-/// **Needs.** JSON when `response_format` asks for it or the prompt says "as JSON", "valid
-/// JSON", "JSON only" and the like; tools when the request has tools; vision when a message
-/// has an image; long context above 8192 tokens of input plus output.
+/// **Needs.** JSON when `response_format` asks for it; tools when the request has tools;
+/// vision when a message has an image; long context above 8192 tokens of input plus output.
+/// These are stated by the request, so the scorer requires them. A prompt that says "as
+/// JSON", "valid JSON", "JSON only" and the like only prefers JSON mode
+/// ([`Needs::preferred`]): words are a guess, and a model without JSON mode can still answer.
 ///
 /// **Language.** Chinese, Japanese, Korean, Russian, Ukrainian, Arabic, Hindi, Greek, Hebrew
 /// and Thai by their characters; English, Spanish, French, German, Italian and Portuguese by
@@ -325,7 +329,9 @@ impl TaskAnalyzer {
         let mut evidence = Evidence::default();
         for (index, message) in request.messages.iter().enumerate() {
             let source = Source::of(message.role, Some(index) == last_user);
-            evidence.tokens += MESSAGE_OVERHEAD;
+            let (tokens, units) = tokens::frame(message);
+            evidence.tokens += tokens;
+            evidence.units += units;
             if message.role == Role::User {
                 evidence.turns += 1;
             }
@@ -338,7 +344,7 @@ impl TaskAnalyzer {
                             ContentPart::Text { text } => self.scan(text, source, &mut evidence),
                             ContentPart::ImageUrl { image_url } => {
                                 evidence.vision = true;
-                                evidence.tokens += image_tokens(image_url);
+                                evidence.tokens += tokens::image(image_url);
                             }
                             // Audio and files have no size we can see without decoding them.
                             _ => {}
@@ -346,25 +352,12 @@ impl TaskAnalyzer {
                     }
                 }
             }
-            for call in message.tool_calls.iter().flatten() {
-                evidence.tokens += TOOL_OVERHEAD;
-                evidence.units += script::text_stats(&call.function.name).units
-                    + script::text_stats(&call.function.arguments).units;
-            }
         }
-        let mut tools = false;
-        for tool in request.tools.iter().flatten() {
-            tools = true;
-            let function = &tool.function;
-            evidence.tokens += TOOL_OVERHEAD;
-            evidence.units += script::text_stats(&function.name).units
-                + function
-                    .description
-                    .as_deref()
-                    .map_or(0, |text| script::text_stats(text).units)
-                + function.parameters.as_ref().map_or(0, json_units);
-        }
-        (evidence, tools)
+        let tools = request.tools.as_deref().unwrap_or_default();
+        let (tokens, units) = tokens::tool_definitions(tools);
+        evidence.tokens += tokens;
+        evidence.units += units;
+        (evidence, !tools.is_empty())
     }
 
     /// Profiles a single user message, as [`Self::analyze`] would a request holding only it.
@@ -602,8 +595,7 @@ fn decide(
     wants_json: bool,
     tools: bool,
 ) -> TaskProfile {
-    let input = evidence.tokens + REPLY_OVERHEAD + evidence.units.div_ceil(UNITS_PER_TOKEN);
-    let input_tokens = u32::try_from(input).unwrap_or(u32::MAX);
+    let input_tokens = tokens::input((evidence.tokens, evidence.units));
     let (kind, confidence) = if evidence.user_text {
         choose_kind(evidence)
     } else {
@@ -625,11 +617,18 @@ fn decide(
         u32::try_from(evidence.last_user_units.div_ceil(UNITS_PER_TOKEN)).unwrap_or(u32::MAX);
     let expected_output_tokens =
         output_limit.unwrap_or_else(|| expected_output(kind, complexity, last_user_tokens));
+    // JSON asked for in words is a preference: only `response_format` requires JSON mode.
+    let json_in_words = evidence.json_demand && !wants_json;
     let needs = Needs {
-        json: wants_json || evidence.json_demand,
+        json: wants_json,
         tools,
         vision: evidence.vision,
         long_context: u64::from(input_tokens) + u64::from(expected_output_tokens) > LONG_CONTEXT,
+        preferred: if json_in_words {
+            Capabilities::of(&[Capability::JsonMode])
+        } else {
+            Capabilities::NONE
+        },
     };
     TaskProfile {
         kind,
@@ -938,15 +937,6 @@ fn floor_boundary(text: &str, at: usize) -> usize {
         at -= 1;
     }
     at
-}
-
-/// Token cost of an image part.
-fn image_tokens(image: &ImageUrl) -> u64 {
-    if image.detail.as_deref() == Some("low") {
-        IMAGE_LOW_DETAIL
-    } else {
-        IMAGE_DEFAULT
-    }
 }
 
 /// Token units of a JSON schema: its keys and strings, without serializing it.

@@ -377,10 +377,17 @@ fn needs_are_detected() {
     let mut formatted = user("List three colours.");
     formatted.response_format = Some(json!({"type": "json_object"}));
     check_needs(&formatted, Needs { json: true, ..none });
+    // Asked for in words, JSON is a preference: the request does not require JSON mode.
     check_needs(
         &user("List three colours and return the result as JSON."),
-        Needs { json: true, ..none },
+        Needs {
+            preferred: Capabilities::of(&[Capability::JsonMode]),
+            ..none
+        },
     );
+    // Asked for both ways, it is required, and not also listed as a preference.
+    formatted.messages = vec![Message::user("Return the three colours as JSON.")];
+    check_needs(&formatted, Needs { json: true, ..none });
 
     let mut with_tools = user("What's the weather in Oslo?");
     with_tools.tools = Some(vec![

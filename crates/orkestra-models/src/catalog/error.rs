@@ -1,10 +1,16 @@
-//! [`CatalogError`] and the positions it reports.
+//! Reading catalog text: the two [`Format`]s, and every problem found in a text as an
+//! [`Error::Catalog`] that says where (`FILE:LINE:COLUMN: KEY`) and what was expected, in
+//! plain words rather than serde's (`expected u32`, `invalid type: sequence`, `expected ident`).
 
-use std::fmt;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::fmt::{self, Write as _};
+use std::path::Path;
 
-use crate::registry::RegistryError;
+use orkestra_core::{Located, Position};
+use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
+
+use super::Catalog;
+use crate::error::Error;
 
 /// The two file formats a catalog is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,14 +23,14 @@ pub enum Format {
 
 impl Format {
     /// The format a path's extension names (`.json` or `.toml`, in any case).
-    pub fn from_path(path: &Path) -> Result<Self, CatalogError> {
+    pub fn from_path(path: &Path) -> Result<Self, Error> {
         let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         if extension.eq_ignore_ascii_case("json") {
             Ok(Self::Json)
         } else if extension.eq_ignore_ascii_case("toml") {
             Ok(Self::Toml)
         } else {
-            Err(CatalogError::UnsupportedFormat {
+            Err(Error::UnsupportedFormat {
                 path: path.to_owned(),
             })
         }
@@ -37,6 +43,22 @@ impl Format {
             Self::Toml => "TOML",
         }
     }
+
+    /// What a problem names as its file when the text came from no file.
+    pub(crate) const fn text_name(self) -> &'static str {
+        match self {
+            Self::Json => "(JSON text)",
+            Self::Toml => "(TOML text)",
+        }
+    }
+
+    /// What the format calls a set of keys and values.
+    const fn table(self) -> &'static str {
+        match self {
+            Self::Json => "an object",
+            Self::Toml => "a table",
+        }
+    }
 }
 
 impl fmt::Display for Format {
@@ -45,154 +67,143 @@ impl fmt::Display for Format {
     }
 }
 
-/// Where in a catalog a problem was found: `models.toml:12:1`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    /// The file, when the catalog was read from one.
-    pub file: Option<PathBuf>,
-    /// The 1-based line and column (in characters), when known.
-    pub line_column: Option<(usize, usize)>,
+/// A problem at byte `offset` of a text in `format`, under `key`.
+fn problem(
+    format: Format,
+    position: Option<Position>,
+    key: Option<String>,
+    message: String,
+) -> Error {
+    let mut at = Located::new(format.text_name(), message);
+    at.position = position;
+    at.key = key;
+    Error::Catalog { format, at }
 }
 
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.file, self.line_column) {
-            (Some(file), Some((line, column))) => {
-                write!(f, "{}:{line}:{column}", file.display())
+/// Reads a catalog from `text`: a JSON document that is not an object is refused as a whole,
+/// since serde would read a list as the catalog's fields in order and complain about its
+/// first item.
+pub(crate) fn parse_catalog(text: &str, format: Format) -> Result<Catalog, Error> {
+    let start = text.len() - text.trim_start().len();
+    if format == Format::Json
+        && !text[start..].starts_with('{')
+        && let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
+    {
+        let got = match value {
+            serde_json::Value::Array(_) => "a list".to_owned(),
+            serde_json::Value::String(text) => format!("the text {text:?}"),
+            serde_json::Value::Number(number) => format!("the number {number}"),
+            other => other.to_string(),
+        };
+        return Err(problem(
+            format,
+            Some(Position::of_offset(text, start)),
+            None,
+            format!(
+                "expected {}, got {got}",
+                expected_words("struct Catalog", format)
+            ),
+        ));
+    }
+    parse(text, format)
+}
+
+/// Deserialises `text` in `format` as a `T`; a failure says where and what, in plain words.
+pub(crate) fn parse<T: DeserializeOwned>(text: &str, format: Format) -> Result<T, Error> {
+    match format {
+        Format::Json => {
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            let value = serde_path_to_error::deserialize(&mut deserializer)
+                .map_err(|error| from_json_error(text, error.inner(), key_of(error.path())))?;
+            // Text after the value is an error, as `serde_json::from_str` makes it.
+            deserializer
+                .end()
+                .map_err(|error| from_json_error(text, &error, None))?;
+            Ok(value)
+        }
+        Format::Toml => {
+            let deserializer = toml::Deserializer::parse(text)
+                .map_err(|error| from_toml_error(text, &error, None, true))?;
+            serde_path_to_error::deserialize(deserializer)
+                .map_err(|error| from_toml_error(text, error.inner(), key_of(error.path()), false))
+        }
+    }
+}
+
+/// A path such as `models[0].latency.ttft`, up to the first segment serde could not name;
+/// `None` for the whole document.
+fn key_of(path: &serde_path_to_error::Path) -> Option<String> {
+    let mut key = String::new();
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => {
+                let _ = write!(key, "[{index}]");
             }
-            (Some(file), None) => write!(f, "{}", file.display()),
-            (None, Some((line, column))) => write!(f, "line {line}, column {column}"),
-            (None, None) => f.write_str("catalog"),
+            Segment::Map { key: name } | Segment::Enum { variant: name } => {
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(name);
+            }
+            Segment::Unknown => break,
         }
     }
+    (!key.is_empty()).then_some(key)
 }
 
-/// Why a catalog could not be read, checked or written.
-///
-/// Every message is one line that says where (file, line and column when known) and what
-/// was expected: `models.toml:12:1: unknown field `colour`, expected one of `id`, ...`.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CatalogError {
-    /// The text is not a catalog: bad syntax, an unknown key, a value of the wrong type,
-    /// a negative price, a malformed id.
-    #[error("{at}: {message}")]
-    Parse {
-        /// The format being read.
-        format: Format,
-        /// Where the problem is.
-        at: Location,
-        /// What is wrong and what was expected.
-        message: String,
-    },
-    /// The catalog parses but a model cannot be registered as written: a value out of range,
-    /// the same id twice, an alias naming two models.
-    #[error("{}{error}", file_prefix(file.as_deref()))]
-    Invalid {
-        /// The file, when the catalog was read from one.
-        file: Option<PathBuf>,
-        /// What the registry refused. It is part of this message rather than a `source`,
-        /// because it is the message.
-        error: RegistryError,
-    },
-    /// The file could not be read.
-    #[error("cannot read catalog `{}`", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O failure.
-        source: io::Error,
-    },
-    /// The file could not be written.
-    #[error("cannot write catalog `{}`", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// The I/O failure.
-        source: io::Error,
-    },
-    /// The path's extension names no catalog format.
-    #[error(
-        "`{}`: {}, expected `.json` or `.toml`",
-        path.display(),
-        describe_extension(path)
-    )]
-    UnsupportedFormat {
-        /// The path.
-        path: PathBuf,
-    },
-    /// A model holds a value the format cannot spell (a non-finite number in TOML).
-    #[error("cannot write model `{id}` as {format}: `{field}` {problem}")]
-    Export {
-        /// The format being written.
-        format: Format,
-        /// The model's id.
-        id: String,
-        /// The field holding the value.
-        field: String,
-        /// What is wrong.
-        problem: String,
-    },
+fn from_toml_error(
+    text: &str,
+    error: &toml::de::Error,
+    key: Option<String>,
+    syntax: bool,
+) -> Error {
+    let position = error
+        .span()
+        .map(|span| Position::of_offset(text, span.start));
+    // toml words some syntax errors on two lines ("invalid table header\nexpected `.`, `]`").
+    let words = error.message().trim_end().replace('\n', ", ");
+    let message = if syntax {
+        format!("not valid TOML: {words}")
+    } else {
+        plain_words(&words, Format::Toml)
+    };
+    problem(Format::Toml, position, key, message)
 }
 
-impl CatalogError {
-    /// The file the problem is in, when the catalog was read from or written to one.
-    pub fn file(&self) -> Option<&Path> {
-        match self {
-            Self::Parse { at, .. } => at.file.as_deref(),
-            Self::Invalid { file, .. } => file.as_deref(),
-            Self::Read { path, .. }
-            | Self::Write { path, .. }
-            | Self::UnsupportedFormat { path } => Some(path),
-            Self::Export { .. } => None,
+fn from_json_error(text: &str, error: &serde_json::Error, key: Option<String>) -> Error {
+    let full = error.to_string();
+    let (line, column) = (error.line(), error.column());
+    // serde_json appends the position to its message; the location already says it.
+    let suffix = format!(" at line {line} column {column}");
+    let words = full.strip_suffix(&suffix).unwrap_or(&full);
+    let mut position = (line > 0).then_some(Position {
+        line,
+        column: column.max(1),
+    });
+    if error.classify() != serde_json::error::Category::Data {
+        // A syntax error has a position, not a key: the path is only where the reader was.
+        let message = format!("not valid JSON: {}", json_syntax_words(words));
+        return problem(Format::Json, position, None, message);
+    }
+    // serde_json reports a data error where it stopped reading: the closing quote of an
+    // unknown key, or the `,` or `}` after a refused value. Point at the key or value instead,
+    // as the TOML errors do.
+    if let Some(offset) = offset_of(text, line, column) {
+        let start = if words.starts_with("unknown field") {
+            text[..offset].rfind('"')
+        } else {
+            value_start_before(text, offset)
+        };
+        if let Some(start) = start {
+            position = Some(Position::of_offset(text, start));
         }
     }
-
-    /// The 1-based line and column of the problem, when known.
-    pub fn line_column(&self) -> Option<(usize, usize)> {
-        match self {
-            Self::Parse { at, .. } => at.line_column,
-            _ => None,
-        }
-    }
-
-    /// This error, now naming `file` (errors from text parsing know no file).
-    pub(crate) fn in_file(mut self, path: &Path) -> Self {
-        match &mut self {
-            Self::Parse { at, .. } => at.file = Some(path.to_owned()),
-            Self::Invalid { file, .. } => *file = Some(path.to_owned()),
-            _ => {}
-        }
-        self
-    }
-}
-
-fn file_prefix(file: Option<&Path>) -> String {
-    file.map(|f| format!("{}: ", f.display()))
-        .unwrap_or_default()
-}
-
-fn describe_extension(path: &Path) -> String {
-    match path.extension() {
-        Some(extension) => format!(
-            "unsupported catalog extension `.{}`",
-            extension.to_string_lossy()
-        ),
-        None => "no file extension to choose a catalog format".to_owned(),
-    }
-}
-
-/// The 1-based line and column (in characters) of byte `offset` in `text`.
-pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
-    let line = before.matches('\n').count() + 1;
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
+    problem(
+        Format::Json,
+        position,
+        key,
+        plain_words(words, Format::Json),
+    )
 }
 
 /// The byte offset of the 1-based `line` and `column` (in characters) in `text`, clamped to
@@ -212,98 +223,195 @@ fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
     Some(line_start + within)
 }
 
-/// Builds the error for a TOML text that does not deserialise as `T`.
-pub(crate) fn from_toml_error(text: &str, error: &toml::de::Error) -> CatalogError {
-    let offset = error.span().map(|span| span.start);
-    let line_column = offset.map(|offset| line_column(text, offset));
-    // A data error (the syntax is fine but a value is not what the field takes) gets the
-    // field's name in front, since messages like "price -1 is not ..." do not carry it.
-    // Parsing the text as a plain table tells syntax errors apart.
-    let is_data_error = text.parse::<toml::Table>().is_ok();
-    let mut message = error.message().trim_end().to_owned();
-    if is_data_error
-        && !names_a_field(&message)
-        && let Some(key) = offset.and_then(|offset| toml_key_before(text, offset))
-    {
-        message = format!("`{key}`: {message}");
-    }
-    CatalogError::Parse {
-        format: Format::Toml,
-        at: Location {
-            file: None,
-            line_column,
+/// Where the value of the last `"key": value` pair that starts before `end` begins.
+fn value_start_before(text: &str, end: usize) -> Option<usize> {
+    let before = &text[..end];
+    let after_colon = before.rfind("\":")? + 2;
+    Some(before.len() - before[after_colon..].trim_start().len())
+}
+
+/// `serde_json`'s syntax messages in plain words.
+fn json_syntax_words(words: &str) -> String {
+    match words {
+        // `expected ident` is a word that is not `true`, `false` or `null`.
+        "expected value" | "expected ident" => {
+            "expected a value (an object, a list, a string, a number, true, false or null)".into()
+        }
+        "trailing comma" => "a comma before a closing bracket".into(),
+        "trailing characters" => "more text after the end of the value".into(),
+        "key must be a string" => "an object's key must be a string in double quotes".into(),
+        other => match other.strip_prefix("EOF while parsing ") {
+            Some(what) => format!("the text ends inside {what}"),
+            None => other.to_owned(),
         },
-        message,
     }
 }
 
-/// Builds the error for a JSON text that does not deserialise.
-pub(crate) fn from_json_error(text: &str, error: &serde_json::Error) -> CatalogError {
-    let full = error.to_string();
-    let (line, column) = (error.line(), error.column());
-    // serde_json appends the position to its message; the location already says it.
-    let suffix = format!(" at line {line} column {column}");
-    let mut message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
-    let mut line_column = (line > 0).then_some((line, column.max(1)));
-    if error.classify() == serde_json::error::Category::Data
-        && let Some(offset) = offset_of(text, line, column)
+/// serde's wording of a data error in plain words: `invalid type: integer `5`, expected a
+/// sequence` becomes `expected a list, got the number 5`. Messages of our own (a price, a
+/// model id) pass unchanged.
+fn plain_words(message: &str, format: Format) -> String {
+    if let Some(rest) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+        && let Some((got, expected)) = rest.rsplit_once(", expected ")
     {
-        // serde_json reports a data error where it stopped reading: the closing quote of an
-        // unknown key, or the `,` or `}` after a refused value. Point at the key or value
-        // instead, as the TOML errors do, and name the field a value belongs to.
-        if message.starts_with("unknown field") {
-            if let Some(open) = text[..offset].rfind('"') {
-                line_column = Some(self::line_column(text, open));
-            }
-        } else if !names_a_field(&message)
-            && let Some((key, value_start)) = json_value_before(text, offset)
-        {
-            message = format!("`{key}`: {message}");
-            line_column = Some(self::line_column(text, value_start));
+        return format!(
+            "expected {}, got {}",
+            expected_words(expected, format),
+            got_words(got, format)
+        );
+    }
+    if let Some(rest) = message.strip_prefix("invalid length ")
+        && let Some((length, expected)) = rest.split_once(", expected ")
+    {
+        return format!(
+            "expected {}, got {length} items",
+            expected_words(expected, format)
+        );
+    }
+    for (serde_words, plain) in [
+        ("unknown field ", "unknown key "),
+        ("unknown variant ", "unknown value "),
+        ("missing field ", "missing key "),
+    ] {
+        if let Some(rest) = message.strip_prefix(serde_words) {
+            let rest = rest
+                .trim_end_matches(", there are no fields")
+                .trim_end_matches(", there are no variants");
+            return format!("{plain}{rest}");
         }
     }
-    CatalogError::Parse {
-        format: Format::Json,
-        at: Location {
-            file: None,
-            line_column,
+    if let Some(key) = message.strip_prefix("duplicate field ") {
+        return format!("key {key} is given twice");
+    }
+    message.to_owned()
+}
+
+/// What serde says a field expects, in plain words.
+fn expected_words(expected: &str, format: Format) -> String {
+    let from_zero = |max: u64| format!("a whole number from 0 to {max}");
+    match expected {
+        "u8" => from_zero(u8::MAX.into()),
+        "u16" => from_zero(u16::MAX.into()),
+        "u32" => from_zero(u32::MAX.into()),
+        "u64" | "usize" => from_zero(u64::MAX),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a boolean" => "true or false".into(),
+        "a sequence" => "a list".into(),
+        "a map" => format.table().into(),
+        "struct Catalog" => match format {
+            Format::Json => "a catalog (an object with a `models` list)".into(),
+            Format::Toml => "a catalog (`[[models]]` tables)".into(),
         },
-        message,
+        other if other.starts_with("struct ") => format.table().into(),
+        other => other.to_owned(),
     }
 }
 
-/// Whether serde's message already names the field ("unknown field `x`", "missing field").
-fn names_a_field(message: &str) -> bool {
-    message.contains("field `")
+/// What serde says a field held, in plain words.
+fn got_words(got: &str, format: Format) -> String {
+    let quoted = |prefix: &str| {
+        got.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('`'))
+            .and_then(|rest| rest.strip_suffix('`'))
+            .map(str::to_owned)
+    };
+    if let Some(number) = quoted("integer ").or_else(|| quoted("floating point ")) {
+        return format!("the number {number}");
+    }
+    if let Some(boolean) = quoted("boolean ") {
+        return boolean;
+    }
+    if let Some(text) = got.strip_prefix("string ") {
+        return format!("the text {text}");
+    }
+    match got {
+        "sequence" => "a list".into(),
+        "map" => format.table().into(),
+        "unit value" | "unit" => "nothing".into(),
+        other => other.to_owned(),
+    }
 }
 
-/// The key of the `key = value` pair whose value starts at `offset`, on the same line.
-fn toml_key_before(text: &str, offset: usize) -> Option<String> {
-    let line_start = text[..offset].rfind('\n').map_or(0, |newline| newline + 1);
-    let before = &text[line_start..offset];
-    let (key, _) = before.rsplit_once('=')?;
-    let key = key
-        .trim_end()
-        .rsplit(|c: char| c.is_whitespace() || c == '{' || c == ',')
-        .next()?
-        .trim_matches(|c| c == '"' || c == '\'');
-    is_plain_key(key).then(|| key.to_owned())
+/// A registry check that failed on a catalog read from `text`, located at the model's `id`
+/// and named by its key (`models[2].max_output_tokens`).
+pub(crate) fn in_text(text: &str, format: Format, catalog: &Catalog, error: Error) -> Error {
+    let models = &catalog.models;
+    let (index, field, message) = match &error {
+        Error::InvalidSpec { id, field, problem } => {
+            let Some(index) = models
+                .iter()
+                .position(|m| m.id.as_str() == id && m.validate().is_err())
+            else {
+                return error;
+            };
+            (index, *field, problem.clone())
+        }
+        Error::DuplicateModel { id } => {
+            let mut same = models
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.id.as_str() == id)
+                .map(|(i, _)| i);
+            let (Some(first), Some(index)) = (same.next(), same.next()) else {
+                return error;
+            };
+            (
+                index,
+                "id",
+                format!("`{id}` is already the id of models[{first}]"),
+            )
+        }
+        Error::NameTaken { name, by } => {
+            let Some(index) = models
+                .iter()
+                .position(|m| m.id.as_str() != by && m.aliases.contains(name))
+            else {
+                return error;
+            };
+            (
+                index,
+                "aliases",
+                format!("`{name}` already names model `{by}`"),
+            )
+        }
+        _ => return error,
+    };
+    let position = id_key(text, format, index).map(|offset| Position::of_offset(text, offset));
+    problem(
+        format,
+        position,
+        Some(format!("models[{index}].{field}")),
+        message,
+    )
 }
 
-/// The key and the value's offset of the last `"key": value` pair that starts before `end`.
-fn json_value_before(text: &str, end: usize) -> Option<(String, usize)> {
-    let before = &text[..end];
-    let colon = before.rfind("\":")?;
-    let open = before[..colon].rfind('"')?;
-    let key = &before[open + 1..colon];
-    let after_colon = colon + 2;
-    let value_start = before.len() - before[after_colon..].trim_start().len();
-    is_plain_key(key).then(|| (key.to_owned(), value_start))
-}
-
-fn is_plain_key(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+/// Where the `id` key of the `index`-th model is: each model has exactly one, and none of a
+/// model's other keys is called `id`, so the n-th `id` key belongs to the n-th model.
+fn id_key(text: &str, format: Format, index: usize) -> Option<usize> {
+    match format {
+        Format::Toml => {
+            let mut offset = 0;
+            text.split_inclusive('\n')
+                .filter_map(|line| {
+                    let start = offset;
+                    offset += line.len();
+                    let trimmed = line.trim_start();
+                    let rest = trimmed
+                        .strip_prefix("id")
+                        .or_else(|| trimmed.strip_prefix("\"id\""))?;
+                    let indent = line.len() - trimmed.len();
+                    rest.trim_start().starts_with('=').then_some(start + indent)
+                })
+                .nth(index)
+        }
+        // A JSON model may share its line with others, so keys are counted, not lines.
+        Format::Json => text
+            .match_indices("\"id\"")
+            .filter(|(at, key)| text[at + key.len()..].trim_start().starts_with(':'))
+            .map(|(at, _)| at)
+            .nth(index),
+    }
 }

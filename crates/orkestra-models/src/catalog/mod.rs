@@ -18,8 +18,10 @@
 //! ```
 //!
 //! Reading is strict: an unknown key, a negative price or a malformed id is an error that
-//! names the file, the line and the column, and every importer also runs the checks the
-//! registry runs, so a catalog that loads can be registered. Writing is deterministic, and a
+//! names the file, the line and the column, the key and what was expected, in plain words
+//! (`models.toml:3:18: models[0].context_window: expected a whole number from 0 to
+//! 4294967295, got the text "big"`). Every importer also runs the checks the registry runs,
+//! located the same way, so a catalog that loads can be registered. Writing is deterministic, and a
 //! written catalog reads back equal ([`Catalog::to_json`], [`Catalog::to_toml`]).
 //!
 //! ```
@@ -38,7 +40,7 @@
 //! let registry = catalog.clone().into_registry()?;
 //! assert_eq!(registry.snapshot().len(), 1);
 //! assert_eq!(Catalog::from_json(&catalog.to_json())?, catalog);
-//! # Ok::<(), orkestra_models::catalog::CatalogError>(())
+//! # Ok::<(), orkestra_models::Error>(())
 //! ```
 
 mod error;
@@ -49,7 +51,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use self::error::{CatalogError, Format, Location};
+pub use self::error::Format;
+use crate::error::Error;
 use crate::registry::{ModelRegistry, Snapshot};
 use crate::spec::ModelSpec;
 
@@ -79,37 +82,37 @@ impl Catalog {
     }
 
     /// Reads a catalog from JSON text and checks it as the registry would.
-    pub fn from_json(text: &str) -> Result<Self, CatalogError> {
+    pub fn from_json(text: &str) -> Result<Self, Error> {
         Self::parse(text, Format::Json)
     }
 
     /// Reads a catalog from TOML text and checks it as the registry would.
-    pub fn from_toml(text: &str) -> Result<Self, CatalogError> {
+    pub fn from_toml(text: &str) -> Result<Self, Error> {
         Self::parse(text, Format::Toml)
     }
 
     /// Reads a catalog from text in `format` and checks it as the registry would.
-    pub fn parse(text: &str, format: Format) -> Result<Self, CatalogError> {
-        let catalog: Self = match format {
-            Format::Json => {
-                serde_json::from_str(text).map_err(|e| error::from_json_error(text, &e))?
-            }
-            Format::Toml => toml::from_str(text).map_err(|e| error::from_toml_error(text, &e))?,
-        };
-        catalog.validate()?;
+    ///
+    /// Errors name the text's format as their file (`(TOML text)`); [`Self::load`] names the
+    /// file itself.
+    pub fn parse(text: &str, format: Format) -> Result<Self, Error> {
+        let catalog = error::parse_catalog(text, format)?;
+        catalog
+            .validate()
+            .map_err(|problem| error::in_text(text, format, &catalog, problem))?;
         Ok(catalog)
     }
 
-    fn parse_named(text: &str, format: Format, path: &Path) -> Result<Self, CatalogError> {
+    fn parse_named(text: &str, format: Format, path: &Path) -> Result<Self, Error> {
         Self::parse(text, format).map_err(|e| e.in_file(path))
     }
 
     /// Reads and checks the catalog in `path`, choosing the format by its extension
     /// (`.json` or `.toml`); errors name the file.
-    pub fn load(path: impl AsRef<Path>) -> Result<Self, CatalogError> {
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         let format = Format::from_path(path)?;
-        let text = fs::read_to_string(path).map_err(|source| CatalogError::Read {
+        let text = fs::read_to_string(path).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -117,13 +120,13 @@ impl Catalog {
     }
 
     /// Writes the catalog to `path` in the format its extension names, replacing the file.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CatalogError> {
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
         let path = path.as_ref();
         let text = match Format::from_path(path)? {
             Format::Json => self.to_json(),
             Format::Toml => self.to_toml()?,
         };
-        fs::write(path, text).map_err(|source| CatalogError::Write {
+        fs::write(path, text).map_err(|source| Error::Write {
             path: path.to_owned(),
             source,
         })
@@ -146,7 +149,7 @@ impl Catalog {
     ///
     /// Fails only for a value TOML cannot spell the way JSON reads it back, such as a
     /// non-finite `memory_gb`, which no valid spec holds.
-    pub fn to_toml(&self) -> Result<String, CatalogError> {
+    pub fn to_toml(&self) -> Result<String, Error> {
         let mut out = String::new();
         for (i, model) in self.models.iter().enumerate() {
             if i > 0 {
@@ -162,7 +165,7 @@ impl Catalog {
                 // `preserve_order`); a non-finite float has become `null` on the way, which
                 // TOML cannot hold.
                 if value.is_null() {
-                    return Err(CatalogError::Export {
+                    return Err(Error::Export {
                         format: Format::Toml,
                         id: model.id.to_string(),
                         field: key,
@@ -172,7 +175,7 @@ impl Catalog {
                 let mut inline = String::new();
                 value
                     .serialize(toml::ser::ValueSerializer::new(&mut inline))
-                    .map_err(|e| CatalogError::Export {
+                    .map_err(|e| Error::Export {
                         format: Format::Toml,
                         id: model.id.to_string(),
                         field: key.clone(),
@@ -201,18 +204,15 @@ impl Catalog {
 
     /// A registry holding these models; refused if a spec is invalid, an id repeats or an
     /// alias names two models.
-    pub fn into_registry(self) -> Result<ModelRegistry, CatalogError> {
+    pub fn into_registry(self) -> Result<ModelRegistry, Error> {
         ModelRegistry::from_specs(self.models)
-            .map_err(|error| CatalogError::Invalid { file: None, error })
     }
 
     /// Runs the registry's checks without building a registry.
-    pub fn validate(&self) -> Result<(), CatalogError> {
+    pub fn validate(&self) -> Result<(), Error> {
         // Building a throwaway registry runs exactly the checks `into_registry` runs; a catalog
         // holds tens of models, so the copy is cheap.
-        ModelRegistry::from_specs(self.models.iter().cloned())
-            .map(drop)
-            .map_err(|error| CatalogError::Invalid { file: None, error })
+        ModelRegistry::from_specs(self.models.iter().cloned()).map(drop)
     }
 }
 

@@ -1,5 +1,7 @@
-// Round trips must keep floats exactly, so they are compared exactly.
-#![allow(clippy::float_cmp)]
+#![expect(
+    clippy::float_cmp,
+    reason = "round trips must keep floats exactly, so they are compared exactly"
+)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -239,7 +241,7 @@ fn files_load_and_save_by_extension() {
 }
 
 #[track_caller]
-fn check_error(result: Result<Catalog, CatalogError>, expected: &str) -> CatalogError {
+fn check_error(result: Result<Catalog, crate::Error>, expected: &str) -> crate::Error {
     let error = result.unwrap_err();
     assert_eq!(error.to_string(), expected);
     error
@@ -251,28 +253,38 @@ fn unknown_keys_are_errors_with_file_line_and_column() {
     let error = check_error(
         Catalog::load(&path),
         &format!(
-            "{}:11:1: unknown field `colour`, expected one of `id`, `endpoint`, `aliases`, \
+            "{}:11:1: models[1].colour: unknown key `colour`, expected one of `id`, `endpoint`, \
+             `aliases`, \
              `context_window`, `max_output_tokens`, `input_usd_per_mtok`, \
              `output_usd_per_mtok`, `latency`, `quality`, `capabilities`, `deployment`, \
              `memory_gb`, `tags`",
             path.display()
         ),
     );
-    assert_eq!(error.file(), Some(path.as_path()));
-    assert_eq!(error.line_column(), Some((11, 1)));
+    let at = error.located().unwrap();
+    assert_eq!(at.file, path.display().to_string());
+    assert_eq!(
+        at.position,
+        Some(orkestra_core::Position {
+            line: 11,
+            column: 1
+        })
+    );
+    assert_eq!(at.key.as_deref(), Some("models[1].colour"));
 
     check_error(
         Catalog::from_toml(
             "[[models]]\nid = \"a/b\"\ncontext_window = 9\nmax_output_tokens = 1\n\
              quality = { default = 0.5, cooking = 1.0 }\n",
         ),
-        "line 5, column 28: unknown field `cooking`, expected one of `default`, \
+        "(TOML text):5:28: models[0].quality.cooking: unknown key `cooking`, expected one of \
+         `default`, \
          `code_generation`, `debugging`, `code_review`, `reasoning`, `summarization`, \
          `translation`, `creative_writing`, `extraction`, `classification`, `chat`",
     );
     check_error(
         Catalog::from_json(r#"{"models": [], "version": 2}"#),
-        "line 1, column 16: unknown field `version`, expected `models`",
+        "(JSON text):1:16: version: unknown key `version`, expected `models`",
     );
 }
 
@@ -282,7 +294,7 @@ fn negative_prices_name_the_field_and_where_it_is() {
     check_error(
         Catalog::load(&path),
         &format!(
-            "{}:8:30: `output_usd_per_mtok`: price -0.6 is not a non-negative number of \
+            "{}:8:30: models[0].output_usd_per_mtok: price -0.6 is not a non-negative number of \
              dollars per million tokens",
             path.display()
         ),
@@ -292,7 +304,8 @@ fn negative_prices_name_the_field_and_where_it_is() {
             "[[models]]\nid = \"a/b\"\ncontext_window = 9\nmax_output_tokens = 1\n\
              input_usd_per_mtok = -1.5\n",
         ),
-        "line 5, column 22: `input_usd_per_mtok`: price -1.5 is not a non-negative number of \
+        "(TOML text):5:22: models[0].input_usd_per_mtok: price -1.5 is not a non-negative \
+         number of \
          dollars per million tokens",
     );
 }
@@ -303,7 +316,7 @@ fn malformed_values_are_errors_with_their_location() {
     check_error(
         Catalog::load(&path),
         &format!(
-            "{}:3:6: `id`: invalid model id `gpt-4o-mini`: expected `provider/model`, \
+            "{}:3:6: models[0].id: invalid model id `gpt-4o-mini`: expected `provider/model`, \
              e.g. `openai/gpt-4o-mini`",
             path.display()
         ),
@@ -313,14 +326,14 @@ fn malformed_values_are_errors_with_their_location() {
             "[[models]]\nid = \"a/b\"\ncontext_window = 9\nmax_output_tokens = 1\n\
              latency = { ttft = \"soon\" }\n",
         ),
-        "line 5, column 20: `ttft`: invalid value: string \"soon\", expected a duration",
+        "(TOML text):5:20: models[0].latency.ttft: expected a duration, got the text \"soon\"",
     );
     check_error(
         Catalog::from_toml(
             "[[models]]\nid = \"a/b\"\ncontext_window = 9\nmax_output_tokens = 1\n\
              capabilities = [\"tools\", \"telepathy\"]\n",
         ),
-        "line 5, column 26: `capabilities`: unknown variant `telepathy`, expected one of \
+        "(TOML text):5:26: models[0].capabilities[1]: unknown value `telepathy`, expected one of \
          `tools`, `vision`, `json_mode`, `streaming`",
     );
     check_error(
@@ -328,13 +341,15 @@ fn malformed_values_are_errors_with_their_location() {
             "{\"models\": [{\n  \"id\": \"a/b\",\n  \"context_window\": \"big\",\n  \
              \"max_output_tokens\": 1\n}]}",
         ),
-        "line 3, column 21: `context_window`: invalid type: string \"big\", expected u32",
+        "(JSON text):3:21: models[0].context_window: expected a whole number from 0 to \
+         4294967295, got the text \"big\"",
     );
     check_error(
         Catalog::from_json(
             "{\"models\": [{\"id\": \"a b/c\", \"context_window\": 9, \"max_output_tokens\": 1}]}",
         ),
-        "line 1, column 20: `id`: invalid model id `a b/c`: whitespace and control characters \
+        "(JSON text):1:20: models[0].id: invalid model id `a b/c`: whitespace and control \
+         characters \
          are not allowed",
     );
     check_error(
@@ -342,11 +357,11 @@ fn malformed_values_are_errors_with_their_location() {
             "{\"models\": [{\"id\": \"a/b\", \"context_window\": 9, \"max_output_tokens\": 1,\n\
              \"latency\": {\"ttft\": \"soon\", \"tokens_per_second\": 5}}]}",
         ),
-        "line 2, column 21: `ttft`: invalid value: string \"soon\", expected a duration",
+        "(JSON text):2:21: models[0].latency.ttft: expected a duration, got the text \"soon\"",
     );
     check_error(
         Catalog::from_toml("[[models]]\nid = \"a/b\"\nmax_output_tokens = 1\n"),
-        "line 1, column 1: missing field `context_window`",
+        "(TOML text):1:1: models[0]: missing key `context_window`",
     );
 }
 
@@ -354,11 +369,11 @@ fn malformed_values_are_errors_with_their_location() {
 fn syntax_errors_point_at_the_text() {
     check_error(
         Catalog::from_toml("[[models]]\nid = \"a/b\ncontext_window = 9\n"),
-        "line 2, column 10: invalid basic string, expected `\"`",
+        "(TOML text):2:10: not valid TOML: invalid basic string, expected `\"`",
     );
     check_error(
         Catalog::from_json("{\"models\": [\n  {\"id\": \"a/b\",}\n]}"),
-        "line 2, column 16: trailing comma",
+        "(JSON text):2:16: not valid JSON: a comma before a closing bracket",
     );
 }
 
@@ -368,7 +383,7 @@ fn registry_checks_run_on_import_and_name_the_file() {
     check_error(
         Catalog::load(&path),
         &format!(
-            "{}: model `ollama/llama3.1:8b` is already registered",
+            "{}:8:1: models[1].id: `ollama/llama3.1:8b` is already the id of models[0]",
             path.display()
         ),
     );
@@ -376,11 +391,11 @@ fn registry_checks_run_on_import_and_name_the_file() {
     let error = check_error(
         Catalog::load(&path),
         &format!(
-            "{}: model `openai/x`: `context_window` must be at least 1 token",
+            "{}:3:1: models[0].context_window: must be at least 1 token",
             path.display()
         ),
     );
-    assert!(matches!(error, CatalogError::Invalid { .. }));
+    assert!(matches!(error, crate::Error::Catalog { .. }));
 
     check_error(
         Catalog::from_json(
@@ -389,7 +404,7 @@ fn registry_checks_run_on_import_and_name_the_file() {
                 {"id": "b/two", "aliases": ["a/one"], "context_window": 9, "max_output_tokens": 1}
             ]}"#,
         ),
-        "name `a/one` already refers to model `a/one`",
+        "(JSON text):3:18: models[1].aliases: `a/one` already names model `a/one`",
     );
 }
 
@@ -417,7 +432,7 @@ fn paths_must_name_a_known_format() {
     );
     // The extension is checked before anything is written.
     let error = every_field().save("models.yml").unwrap_err();
-    assert!(matches!(error, CatalogError::UnsupportedFormat { .. }));
+    assert!(matches!(error, crate::Error::UnsupportedFormat { .. }));
 
     let missing = fixture("missing.toml");
     let error = check_error(
@@ -436,4 +451,60 @@ fn toml_export_refuses_non_finite_numbers() {
         catalog.to_toml().unwrap_err().to_string(),
         "cannot write model `ollama/llama3.1:8b` as TOML: `memory_gb` is not a finite number"
     );
+}
+
+/// Words of serde's and Rust's that a person reading a catalog error should never meet.
+const RUST_TERMS: [&str; 9] = [
+    "ident",
+    "u32",
+    "usize",
+    "sequence",
+    "invalid type",
+    "invalid value",
+    "variant",
+    "struct",
+    "field `",
+];
+
+#[test]
+fn a_file_that_is_not_a_catalog_is_explained_in_plain_words() {
+    let dir = scratch_dir("not-a-catalog");
+    for (name, text, expected) in [
+        (
+            "word.json",
+            "nope\n",
+            ":1:2: not valid JSON: expected a value (an object, a list, a string, a number, \
+             true, false or null)",
+        ),
+        (
+            "script.toml",
+            "print(\"hello\")\n",
+            ":1:15: not valid TOML: key with no value, expected `=`",
+        ),
+        (
+            "list.json",
+            "[1, 2]\n",
+            ":1:1: expected a catalog (an object with a `models` list), got a list",
+        ),
+        (
+            "package.json",
+            "{\"name\": \"web\"}\n",
+            ":1:2: name: unknown key `name`, expected `models`",
+        ),
+        (
+            "typed.toml",
+            "[[models]]\nid = \"a/b\"\ncontext_window = \"big\"\n",
+            ":3:18: models[0].context_window: expected a whole number from 0 to 4294967295, \
+             got the text \"big\"",
+        ),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let message = Catalog::load(&path).unwrap_err().to_string();
+        assert_eq!(message, format!("{}{expected}", path.display()));
+        for term in RUST_TERMS {
+            assert!(!message.contains(term), "{term}: {message}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,5 +1,7 @@
-// Prices must round-trip exactly, so exact float comparison is the point.
-#![allow(clippy::float_cmp)]
+#![expect(
+    clippy::float_cmp,
+    reason = "prices must round-trip exactly, so exact float comparison is the point"
+)]
 
 use super::*;
 

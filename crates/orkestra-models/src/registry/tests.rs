@@ -46,7 +46,7 @@ fn add_update_remove_and_look_up_by_id_or_alias() {
 #[track_caller]
 fn check_refused(
     registry: &ModelRegistry,
-    result: Result<impl std::fmt::Debug, RegistryError>,
+    result: Result<impl std::fmt::Debug, crate::Error>,
     expected: &str,
 ) {
     let before = registry.snapshot();

@@ -5,19 +5,24 @@
 //! 1. **Hard constraints** exclude a model, with the first reason found, in this order: an open
 //!    circuit breaker; deny and allow lists; local-only; a required minimum context window;
 //!    prompt plus expected output not fitting the context window; expected output above the
-//!    model's output limit; a missing capability (the request's needs plus the caller's);
-//!    the per-request budget; the latency target.
+//!    model's output limit; a missing capability (what the request states it needs, plus the
+//!    caller's); the per-request budget; the latency target.
 //! 2. **Terms**, each from 0 to 1: quality for the task kind; cost as
-//!    `1 / (1 + cost / cost_reference)`; speed as `1 / (1 + latency / reference latency)`, where
-//!    the reference latency is [`ScorerConfig::speed_reference`]'s estimate for the same output;
-//!    reliability as the live success rate smoothed towards a prior (so three lucky calls do not
-//!    beat a long record), halved while the breaker is half-open.
+//!    `1 / (1 + cost / cost_reference)`; speed as the fastest candidate's latency over the
+//!    model's own (1 for the fastest, 0.5 for a model twice as slow); reliability as the live
+//!    success rate smoothed towards a prior (so three lucky calls do not beat a long record),
+//!    halved while the breaker is half-open.
 //!    Latency is time to first token plus output tokens over tokens per second, from live
 //!    statistics once a model has [`ScorerConfig::min_samples`] calls in the window, from its
 //!    spec before; with live data the speed term also weighs the p95 tail.
+//!    Speed is relative to the candidates rather than to a fixed reference, so it ranks
+//!    simulated models answering in milliseconds as surely as hosted ones taking seconds: a
+//!    fixed reference of a few seconds made every sub-second model score nearly 1, and the
+//!    quality term then put the slowest of them first under `speed`.
 //! 3. **Score** = the weighted sum of the terms (weights normalised, see [`Strategy`]) + the local
 //!    bonus for local models − the adequacy penalty when quality falls short of the floor for the
-//!    task's complexity.
+//!    task's complexity − [`ScorerConfig::preference_penalty`] per capability the prompt's words
+//!    suggest ([`Needs::preferred`](crate::Needs::preferred)) that the model lacks.
 //! 4. **Order**: score, then lower estimated cost, then id, so equal inputs always give the same
 //!    ranking. The fallback chain then keeps endpoints diverse: after the best candidate, each
 //!    next place goes to the best remaining candidate on an endpoint not yet in the chain,
@@ -28,7 +33,9 @@
 mod constraints;
 mod selection;
 mod strategy;
+mod unserved;
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,11 +43,12 @@ use serde::{Deserialize, Serialize};
 
 pub use constraints::Constraints;
 pub use selection::{Breakdown, Candidate, Exclusion, Ranked, Selection, Term, TermValues};
-pub use strategy::{Strategy, UnknownStrategy, Weights};
+pub use strategy::{Strategy, Weights};
+pub use unserved::NoCandidate;
 
 use crate::money::Nanodollars;
 use crate::registry::{Snapshot, SpecSpeed};
-use crate::spec::{Capabilities, Capability, LatencyProfile, ModelSpec};
+use crate::spec::{Capabilities, ModelSpec};
 use crate::stats::{BreakerStatus, LiveSignals, ScoringSignals};
 use crate::task::{Complexity, TaskKind, TaskProfile};
 
@@ -53,14 +61,13 @@ const SIGNAL_CHUNK: usize = 32;
 pub struct ScorerConfig {
     /// The request cost that scores 0.5 on the cost term.
     pub cost_reference: Nanodollars,
-    /// The speed that scores 0.5 on the speed term: a request's reference latency is this
-    /// profile's estimate for the request's output size, so long answers are not all "slow".
-    pub speed_reference: LatencyProfile,
     /// Least quality a model should have for low, medium and high complexity tasks; each
     /// point of shortfall costs `adequacy_penalty` points of score.
     pub adequacy: [f64; 3],
     /// Score points subtracted per point of quality below the floor.
     pub adequacy_penalty: f64,
+    /// Score points subtracted per preferred capability the model lacks.
+    pub preference_penalty: f64,
     /// Calls in the window before live statistics replace the spec's latency.
     pub min_samples: u64,
     /// Success rate assumed before any call, and its weight in calls.
@@ -73,19 +80,15 @@ pub struct ScorerConfig {
 }
 
 impl Default for ScorerConfig {
-    /// Cost reference $0.001 per request, speed reference 1 s to the first token then 50
-    /// tokens per second, quality floors 0.5 / 0.6 /
-    /// 0.75 with a penalty of 2 points per point short, live latency after 20 calls, a prior of
-    /// 99% success worth 10 calls, diversity margin 0.1.
+    /// Cost reference $0.001 per request, quality floors 0.5 / 0.6 / 0.75 with a penalty of 2
+    /// points per point short, 0.1 points per missing preferred capability, live latency after
+    /// 20 calls, a prior of 99% success worth 10 calls, diversity margin 0.1.
     fn default() -> Self {
         Self {
             cost_reference: Nanodollars(1_000_000),
-            speed_reference: LatencyProfile {
-                ttft: Duration::from_secs(1),
-                tokens_per_second: 50.0,
-            },
             adequacy: [0.5, 0.6, 0.75],
             adequacy_penalty: 2.0,
+            preference_penalty: 0.1,
             min_samples: 20,
             prior_success_rate: 0.99,
             prior_weight: 10.0,
@@ -143,10 +146,17 @@ struct Request<'a> {
     input_tokens: u64,
     output_tokens: u32,
     capabilities: Capabilities,
+    preferred: Capabilities,
     floor: f64,
-    inverse_reference_latency: f64,
     inverse_cost_reference: f64,
+    /// The largest inverse latency scored so far: the fastest candidate, which the speed term
+    /// divides by once every model is scored. A `Cell`, so scoring keeps a shared `Request`.
+    fastest: Cell<f64>,
 }
+
+/// The least latency the speed term tells apart from zero, in seconds: a model measured or
+/// specified at zero latency still has a finite speed ratio.
+const LEAST_LATENCY: f64 = 1e-6;
 
 impl Scorer {
     /// A scorer with these settings.
@@ -168,7 +178,26 @@ impl Scorer {
         policy: &Policy,
         live: &dyn LiveSignals,
     ) -> Selection {
-        let request = self.request(profile, policy);
+        self.rank_with(
+            snapshot,
+            profile,
+            policy.strategy,
+            &policy.constraints,
+            live,
+        )
+    }
+
+    /// [`Self::rank`] with the strategy and the constraints apart, so a caller holding
+    /// constraints for many requests lends them instead of cloning them into a [`Policy`].
+    pub fn rank_with(
+        &self,
+        snapshot: &Arc<Snapshot>,
+        profile: &TaskProfile,
+        strategy: Strategy,
+        constraints: &Constraints,
+        live: &dyn LiveSignals,
+    ) -> Selection {
+        let request = self.request(profile, strategy, constraints);
         let models = snapshot.models();
         let mut scored = Vec::with_capacity(models.len());
         let mut excluded = Vec::new();
@@ -184,7 +213,7 @@ impl Scorer {
                 let position = u32::try_from(position).unwrap_or(u32::MAX);
                 let speed = snapshot.speed(position as usize);
                 // The candidate is written straight into `scored`: returning it through a
-                // `Result` copied its 88 bytes twice per model.
+                // `Result` copied its 96 bytes twice per model.
                 if let Err(reason) =
                     self.score(spec, speed, live.as_ref(), &request, position, &mut scored)
                 {
@@ -192,59 +221,52 @@ impl Scorer {
                 }
             }
         }
+        score_speed(&mut scored, request.fastest.get(), request.weights.speed);
         let mut order = sorted(&scored);
         self.diversify(&mut order, &scored, snapshot);
         Selection {
             snapshot: Arc::clone(snapshot),
-            strategy: policy.strategy,
+            strategy,
             kind: profile.kind,
             complexity: profile.complexity,
             weights: request.weights,
+            preferred: request.preferred,
             candidates: scored,
             order,
             excluded,
         }
     }
 
-    fn request<'a>(&self, profile: &TaskProfile, policy: &'a Policy) -> Request<'a> {
-        let needs = profile.needs;
-        let mut capabilities = policy.constraints.capabilities;
-        for (needed, capability) in [
-            (needs.json, Capability::JsonMode),
-            (needs.tools, Capability::Tools),
-            (needs.vision, Capability::Vision),
-        ] {
-            if needed {
-                capabilities = capabilities.with(capability);
-            }
-        }
+    fn request<'a>(
+        &self,
+        profile: &TaskProfile,
+        strategy: Strategy,
+        constraints: &'a Constraints,
+    ) -> Request<'a> {
+        let capabilities = constraints.capabilities.union(profile.needs.required());
+        let preferred = profile.needs.preferred.without(capabilities);
         let floor = match profile.complexity {
             Complexity::Low => self.config.adequacy[0],
             Complexity::Medium => self.config.adequacy[1],
             Complexity::High => self.config.adequacy[2],
         };
         Request {
-            constraints: &policy.constraints,
+            constraints,
             kind: profile.kind,
-            weights: policy.strategy.weights().normalised(),
+            weights: strategy.weights().normalised(),
             needed_tokens: profile.total_tokens(),
             input_tokens: u64::from(profile.input_tokens),
             output_tokens: profile.expected_output_tokens,
             capabilities,
+            preferred,
             floor,
             inverse_cost_reference: 1.0 / self.config.cost_reference.0.max(1) as f64,
-            inverse_reference_latency: 1.0
-                / self
-                    .config
-                    .speed_reference
-                    .estimate(profile.expected_output_tokens)
-                    .as_secs_f64()
-                    .max(1e-9),
+            fastest: Cell::new(0.0),
         }
     }
 
     /// Checks the hard constraints, then scores into `scored`.
-    #[allow(
+    #[expect(
         clippy::inline_always,
         reason = "runs once per model per selection; inlining it into the ranking loop measured faster"
     )]
@@ -332,7 +354,7 @@ impl Scorer {
 
     /// Expected latency in seconds: time to first token plus generation, live values
     /// preferred. Plain floating point: this runs for every model of every selection.
-    #[allow(
+    #[expect(
         clippy::inline_always,
         reason = "runs once per model per selection; inlining it into the ranking loop measured faster"
     )]
@@ -349,7 +371,7 @@ impl Scorer {
         live.ttft_ewma + output / live.tokens_per_second
     }
 
-    #[allow(
+    #[expect(
         clippy::inline_always,
         reason = "runs once per model per selection; inlining it into the ranking loop measured faster"
     )]
@@ -373,12 +395,22 @@ impl Scorer {
             }
             _ => latency,
         };
-        // cost = 1 / a and speed = 1 / b, from the one division 1 / (a * b): this loop runs
-        // for every model of every request, and a division costs as much as the rest of it.
+        // cost = 1 / a and the speed's 1 / latency, from the one division 1 / (a * latency):
+        // this loop runs for every model of every request, and a division costs as much as the
+        // rest of it. The speed term itself needs the fastest candidate: `score_speed` finishes
+        // it once every model is scored, from the inverse latency kept in `values.speed`.
         let a = 1.0 + cost.0 as f64 * request.inverse_cost_reference;
-        let b = 1.0 + effective * request.inverse_reference_latency;
+        // A plain comparison: `f64::max` also orders NaN, which no latency is.
+        let b = if effective > LEAST_LATENCY {
+            effective
+        } else {
+            LEAST_LATENCY
+        };
         let both = 1.0 / (a * b);
-        let (cost_value, speed_value) = (b * both, a * both);
+        let (cost_value, inverse_latency) = (b * both, a * both);
+        if inverse_latency > request.fastest.get() {
+            request.fastest.set(inverse_latency);
+        }
         let prior = config.prior_success_rate * config.prior_weight;
         let mut reliability = signals.map_or(config.prior_success_rate, |s| {
             let calls = s.samples as f64;
@@ -390,25 +422,38 @@ impl Scorer {
         let values = TermValues {
             quality,
             cost: cost_value,
-            speed: speed_value,
+            speed: inverse_latency,
             reliability,
         };
         let local_bonus = if spec.is_local() { w.local } else { 0.0 };
-        let adequacy_penalty = (request.floor - quality).max(0.0) * config.adequacy_penalty;
+        let shortfall = request.floor - quality;
+        let adequacy_penalty = if shortfall > 0.0 {
+            shortfall * config.adequacy_penalty
+        } else {
+            0.0
+        };
+        // Most requests prefer nothing: the count of missing capabilities is skipped for them.
+        let preference_penalty = if request.preferred.is_empty() {
+            0.0
+        } else {
+            f64::from(request.preferred.without(spec.capabilities).len())
+                * config.preference_penalty
+        };
         let score = w.quality * values.quality
             + w.cost * values.cost
-            + w.speed * values.speed
             + w.reliability * values.reliability
             + local_bonus
-            - adequacy_penalty;
+            - adequacy_penalty
+            - preference_penalty;
         Candidate {
             position,
             score,
             values,
             local_bonus,
             adequacy_penalty,
+            preference_penalty,
             estimated_cost: cost,
-            estimated_latency: seconds_to_duration(latency),
+            latency_seconds: latency,
             measured: measured.is_some(),
         }
     }
@@ -447,6 +492,19 @@ impl Scorer {
                 remaining -= 1;
             }
         }
+    }
+}
+
+/// Finishes the speed term of every candidate: until now `values.speed` held the inverse of
+/// its latency, and `fastest`, the largest of them, is now known.
+fn score_speed(scored: &mut [Candidate], fastest: f64, weight: f64) {
+    if fastest <= 0.0 {
+        return;
+    }
+    let scale = 1.0 / fastest;
+    for candidate in scored {
+        candidate.values.speed *= scale;
+        candidate.score += weight * candidate.values.speed;
     }
 }
 
@@ -497,9 +555,7 @@ const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
 /// The index in the scored list that a sort key carries.
 pub(crate) fn key_index(key: u64) -> usize {
     // The mask keeps 20 bits, so the cast cannot truncate.
-    #[allow(clippy::cast_possible_truncation)]
-    let index = (key & INDEX_MASK) as usize;
-    index
+    (key & INDEX_MASK) as usize
 }
 
 /// Sort keys of `scored` (each carrying its index, see [`key_index`]) by score (descending),
@@ -537,9 +593,12 @@ fn sorted(scored: &[Candidate]) -> Vec<u64> {
 }
 
 /// Seconds as a `Duration`, saturating, without the checks of `Duration::from_secs_f64`.
-fn seconds_to_duration(seconds: f64) -> Duration {
-    // `as` saturates for floats: negative and NaN give 0, huge values u64::MAX.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+pub(crate) fn seconds_to_duration(seconds: f64) -> Duration {
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "`as` saturates for floats: negative and NaN give 0, huge values u64::MAX"
+    )]
     Duration::from_nanos((seconds * 1e9) as u64)
 }
 

@@ -11,7 +11,7 @@ use serde::{Serialize, Serializer};
 use super::strategy::{Strategy, Weights};
 use crate::money::Nanodollars;
 use crate::registry::Snapshot;
-use crate::spec::{Capability, ModelSpec};
+use crate::spec::{Capabilities, Capability, ModelSpec};
 use crate::task::{Complexity, TaskKind};
 
 /// One term of a score: the model's value on it, the weight it got, and their product.
@@ -37,14 +37,15 @@ impl Term {
 
 /// Which term contributed what to a candidate's score.
 ///
-/// `score = quality + cost + speed + reliability (contributions) + local - adequacy_penalty`.
+/// The score is the four contributions plus `local`, less `adequacy_penalty` and
+/// `preference_penalty`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Breakdown {
     /// Quality for the task kind.
     pub quality: Term,
     /// Cheapness: `1 / (1 + cost / reference cost)`.
     pub cost: Term,
-    /// Speed: `1 / (1 + latency / reference latency)`.
+    /// Speed: the fastest candidate's expected latency over this model's.
     pub speed: Term,
     /// Smoothed live success rate, halved while the breaker is half-open.
     pub reliability: Term,
@@ -52,6 +53,8 @@ pub struct Breakdown {
     pub local: f64,
     /// Subtracted when quality falls short of the floor for the task's complexity.
     pub adequacy_penalty: f64,
+    /// Subtracted for each capability the prompt's words suggest and the model lacks.
+    pub preference_penalty: f64,
 }
 
 /// The values a model scored on each term (the weights are the selection's).
@@ -82,12 +85,22 @@ pub struct Candidate {
     pub local_bonus: f64,
     /// The penalty for quality below the floor.
     pub adequacy_penalty: f64,
+    /// The penalty for preferred capabilities the model lacks.
+    pub preference_penalty: f64,
     /// Estimated cost of the request on this model.
     pub estimated_cost: Nanodollars,
-    /// Estimated latency of the request on this model.
-    pub estimated_latency: Duration,
+    /// Estimated latency of the request on this model, in seconds: turned into a `Duration`
+    /// only when asked ([`Self::estimated_latency`]), since ranking builds one per model.
+    pub(crate) latency_seconds: f64,
     /// Whether the latency estimate came from live statistics (else from the spec alone).
     pub measured: bool,
+}
+
+impl Candidate {
+    /// Estimated latency of the request on this model.
+    pub fn estimated_latency(&self) -> Duration {
+        super::seconds_to_duration(self.latency_seconds)
+    }
 }
 
 /// A candidate together with its model and the selection's weights.
@@ -111,6 +124,7 @@ impl Ranked<'_> {
             reliability: Term::new(v.reliability, w.reliability),
             local: self.candidate.local_bonus,
             adequacy_penalty: self.candidate.adequacy_penalty,
+            preference_penalty: self.candidate.preference_penalty,
         }
     }
 }
@@ -130,10 +144,7 @@ impl Serialize for Ranked<'_> {
         s.serialize_field("score", &self.score)?;
         s.serialize_field("breakdown", &self.breakdown())?;
         s.serialize_field("estimated_cost_nanodollars", &self.estimated_cost)?;
-        s.serialize_field(
-            "estimated_latency_ms",
-            &(self.estimated_latency.as_secs_f64() * 1e3),
-        )?;
+        s.serialize_field("estimated_latency_ms", &(self.latency_seconds * 1e3))?;
         s.serialize_field("measured", &self.measured)?;
         s.end()
     }
@@ -192,6 +203,23 @@ pub enum Exclusion {
     NotLocal,
     /// The model's circuit breaker is open.
     BreakerOpen,
+    /// No provider is configured for the model's endpoint, so nothing can call it.
+    NoProvider,
+}
+
+impl Exclusion {
+    /// Whether the configuration ruled the model out (deny and allow lists, local-only, a
+    /// least context window, no provider), whatever the request: it was never a candidate.
+    pub fn is_policy(&self) -> bool {
+        matches!(
+            self,
+            Self::Denied
+                | Self::NotAllowed
+                | Self::NotLocal
+                | Self::SmallerThanRequired { .. }
+                | Self::NoProvider
+        )
+    }
 }
 
 impl fmt::Display for Exclusion {
@@ -230,6 +258,7 @@ impl fmt::Display for Exclusion {
             Self::NotAllowed => f.write_str("not on the allow list"),
             Self::NotLocal => f.write_str("not local, and only local models are allowed"),
             Self::BreakerOpen => f.write_str("circuit breaker is open"),
+            Self::NoProvider => f.write_str("no provider is configured for its endpoint"),
         }
     }
 }
@@ -247,6 +276,8 @@ pub struct Selection {
     /// The complexity scored for.
     pub complexity: Complexity,
     pub(crate) weights: Weights,
+    /// Capabilities the prompt's words suggest, beyond those required.
+    pub(crate) preferred: Capabilities,
     /// Candidates in the order they were scored (snapshot order).
     pub(crate) candidates: Vec<Candidate>,
     /// Sort keys carrying indices into [`Self::candidates`] (see [`super::key_index`]), in
@@ -328,6 +359,16 @@ impl Selection {
             .map(|(_, r)| r)
     }
 
+    /// Why the excluded models cannot serve the request, model by model: the error to answer
+    /// when no candidate is left.
+    pub fn refusal(&self) -> super::NoCandidate {
+        super::NoCandidate::new(
+            self.excluded()
+                .map(|(model, reason)| (model.id.clone(), reason.clone()))
+                .collect(),
+        )
+    }
+
     /// The normalised weights used.
     pub fn weights(&self) -> &Weights {
         &self.weights
@@ -369,11 +410,25 @@ impl Selection {
             if b.adequacy_penalty > 0.0 {
                 let _ = write!(out, " - below the quality floor {:.3}", b.adequacy_penalty);
             }
+            if b.preference_penalty > 0.0 {
+                let lacking: Vec<&str> = self
+                    .preferred
+                    .without(c.model.capabilities)
+                    .iter()
+                    .map(Capability::as_str)
+                    .collect();
+                let _ = write!(
+                    out,
+                    " - lacks preferred {} {:.3}",
+                    lacking.join(", "),
+                    b.preference_penalty
+                );
+            }
             let _ = writeln!(
                 out,
                 "  ({}, ~{} ms{})",
                 c.estimated_cost,
-                c.estimated_latency.as_millis(),
+                c.estimated_latency().as_millis(),
                 if c.measured { ", measured" } else { "" },
             );
         }

@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
+
 /// How much each term of a score counts.
 ///
 /// `quality`, `cost`, `speed` and `reliability` are normalised by their sum, so the weighted
@@ -44,7 +46,7 @@ impl Weights {
     }
 
     /// Checks that weights are finite, non-negative and not all zero.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Error> {
         let all = [
             self.quality,
             self.cost,
@@ -53,14 +55,15 @@ impl Weights {
             self.local,
         ];
         if all.iter().any(|w| !w.is_finite() || *w < 0.0) {
-            return Err(format!(
-                "weights must be finite and non-negative, got {self:?}"
-            ));
+            return Err(Error::InvalidWeights {
+                problem: format!("must be finite and non-negative, got {self:?}"),
+            });
         }
         if self.quality + self.cost + self.speed + self.reliability <= 0.0 {
-            return Err(
-                "at least one of quality, cost, speed, reliability must be positive".into(),
-            );
+            return Err(Error::InvalidWeights {
+                problem: "at least one of quality, cost, speed, reliability must be positive"
+                    .into(),
+            });
         }
         Ok(())
     }
@@ -144,7 +147,7 @@ impl fmt::Display for Strategy {
 }
 
 impl FromStr for Strategy {
-    type Err = UnknownStrategy;
+    type Err = Error;
 
     /// `quality`, `cost`, `speed`, `balanced`, `local` (also `local_first`, `local-first`).
     fn from_str(name: &str) -> Result<Self, Self::Err> {
@@ -154,12 +157,9 @@ impl FromStr for Strategy {
             "speed" => Ok(Self::Speed),
             "balanced" => Ok(Self::Balanced),
             "local" | "local_first" | "local-first" => Ok(Self::LocalFirst),
-            _ => Err(UnknownStrategy(name.to_owned())),
+            _ => Err(Error::UnknownStrategy {
+                name: name.to_owned(),
+            }),
         }
     }
 }
-
-/// A strategy name that is not one of the built-in ones.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown strategy `{0}`, expected one of quality, cost, speed, balanced, local")]
-pub struct UnknownStrategy(pub String);

@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use orkestra_core::{Classify, ErrorCategory};
+
 use super::*;
 use crate::TokenPrice;
 use crate::registry::ModelRegistry;
@@ -272,6 +274,160 @@ fn speed_picks_the_fastest_model() {
     );
 }
 
+/// The demo configuration's simulated models (`crates/orkestra-cli/src/demo.toml`): all far
+/// faster than a hosted model, 80, 160 and 325 ms for a 150-token answer.
+fn demo() -> ModelRegistry {
+    let models = [
+        ("sim/small", 16_384, (0.10, 0.40), (0.55, 0.50), 5, 2_000.0),
+        (
+            "sim/medium",
+            128_000,
+            (0.50, 2.00),
+            (0.75, 0.78),
+            10,
+            1_000.0,
+        ),
+        ("sim/large", 200_000, (5.00, 15.0), (0.92, 0.94), 25, 500.0),
+    ];
+    ModelRegistry::from_specs(models.into_iter().map(
+        |(id, window, prices, (default, code_quality), ttft_ms, tps)| {
+            let mut spec = ModelSpec::new(ModelId::new(id).unwrap(), window);
+            spec.max_output_tokens = 4_096;
+            spec.input_price = TokenPrice::from_usd_per_million(prices.0).unwrap();
+            spec.output_price = TokenPrice::from_usd_per_million(prices.1).unwrap();
+            spec.quality = code(default, code_quality);
+            spec.latency.ttft = Duration::from_millis(ttft_ms);
+            spec.latency.tokens_per_second = tps;
+            spec.capabilities = Capabilities::of(&[Streaming]);
+            spec
+        },
+    ))
+    .unwrap()
+}
+
+#[test]
+fn speed_ranks_sub_second_models_fastest_first() {
+    let registry = demo();
+    for task in [
+        profile(Chat, Complexity::Low, 15, 150),
+        profile(CodeGeneration, Complexity::Low, 19, 300),
+    ] {
+        let selection =
+            Scorer::default().rank(&registry.snapshot(), &task, &strategy(Strategy::Speed), &());
+        assert_eq!(
+            selection.ids(),
+            ["sim/small", "sim/medium", "sim/large"],
+            "\n{}",
+            selection.explain()
+        );
+    }
+}
+
+#[test]
+fn json_asked_for_in_words_excludes_no_model() {
+    // No demo model has JSON mode; a prompt that asks for JSON in words must still be served.
+    let task = crate::TaskAnalyzer::new()
+        .analyze_text("List three colours and return the result as JSON.");
+    let selection = Scorer::default().rank(
+        &demo().snapshot(),
+        &task,
+        &strategy(Strategy::Balanced),
+        &(),
+    );
+    assert_eq!(selection.len(), 3, "\n{}", selection.explain());
+}
+
+#[test]
+fn json_asked_for_in_words_prefers_models_with_json_mode() {
+    let task = profile(Chat, Complexity::Low, 300, 200);
+    let policy = cloud_only(Strategy::Quality);
+    check_head(&rank(&task, &policy), &["anthropic/claude-sonnet-4"]);
+    let mut in_words = task.clone();
+    in_words.needs.preferred = Capabilities::of(&[JsonMode]);
+    let selection = rank(&in_words, &policy);
+    // Sonnet lacks JSON mode: it falls behind gpt-4o, but stays a candidate.
+    check_head(&selection, &["openai/gpt-4o"]);
+    assert_eq!(selection.len(), rank(&task, &policy).len());
+    let sonnet = selection
+        .ranked()
+        .find(|c| c.model.id.as_str() == "anthropic/claude-sonnet-4")
+        .unwrap();
+    assert!(sonnet.breakdown().preference_penalty > 0.0);
+    let text = selection.explain();
+    assert!(text.contains("lacks preferred json_mode"), "{text}");
+}
+
+/// The category and message of the refusal of `task` on the demo models under `policy`.
+#[track_caller]
+fn refusal(task: &TaskProfile, policy: &Policy, live: &dyn LiveSignals) -> (ErrorCategory, String) {
+    let selection = Scorer::default().rank(&demo().snapshot(), task, policy, live);
+    assert!(selection.is_empty(), "{}", selection.explain());
+    let refusal = crate::Error::Unserved(selection.refusal());
+    (refusal.class().category, refusal.to_string())
+}
+
+#[test]
+fn a_refusal_says_why_model_by_model_with_the_class_of_the_cause() {
+    let balanced = strategy(Strategy::Balanced);
+    let mut no_echo = balanced.clone();
+    no_echo.constraints.deny.push("echo/*".into());
+
+    let huge = profile(Chat, Complexity::Low, 250_000, 150);
+    let (category, message) = refusal(&huge, &no_echo, &());
+    assert_eq!(category, ErrorCategory::ContextLength, "{message}");
+    assert!(
+        message.starts_with("the request needs 250150 tokens, more than the context window"),
+        "{message}"
+    );
+    for window in [
+        "sim/small: needs 250150 tokens, context window is 16384",
+        "200000",
+    ] {
+        assert!(message.contains(window), "{message}");
+    }
+
+    let mut picture = profile(Chat, Complexity::Low, 100, 150);
+    picture.needs.vision = true;
+    let (category, message) = refusal(&picture, &balanced, &());
+    assert_eq!(category, ErrorCategory::InvalidRequest, "{message}");
+    assert!(
+        message.starts_with("the request requires vision, which no model"),
+        "{message}"
+    );
+    assert!(message.contains("sim/medium: lacks vision"), "{message}");
+
+    // Too long for two models, and the third lacks vision: both reasons, still the caller's.
+    let mut both = profile(Chat, Complexity::Low, 150_000, 150);
+    both.needs.vision = true;
+    let (category, message) = refusal(&both, &balanced, &());
+    assert_eq!(category, ErrorCategory::InvalidRequest, "{message}");
+    assert!(message.contains("context window is 16384"), "{message}");
+    assert!(message.contains("sim/large: lacks vision"), "{message}");
+
+    let small = profile(Chat, Complexity::Low, 100, 150);
+    let open = |id| (id, observed(100, 0.2, 100, BreakerStatus::Open));
+    let broken = Live(vec![
+        open("sim/small"),
+        open("sim/medium"),
+        open("sim/large"),
+    ]);
+    let (category, message) = refusal(&small, &balanced, &broken);
+    assert_eq!(category, ErrorCategory::Overloaded, "{message}");
+    assert!(
+        message.contains("sim/large: circuit breaker is open"),
+        "{message}"
+    );
+
+    let mut nothing = balanced.clone();
+    nothing.constraints.deny.push("sim/*".into());
+    let (category, message) = refusal(&small, &nothing, &());
+    assert_eq!(category, ErrorCategory::Overloaded, "{message}");
+    assert!(
+        message.starts_with("no configured model is available to this request: sim/large: denied"),
+        "{message}"
+    );
+}
+
 #[test]
 fn every_constraint_excludes_with_its_reason() {
     let task = profile(CodeGeneration, Complexity::Medium, 2_000, 1_000);
@@ -500,8 +656,10 @@ fn ties_break_by_cost_then_id_and_ranking_is_deterministic() {
 
 #[test]
 fn breakdowns_add_up_to_the_score_and_the_explanation_names_reasons() {
-    let task = profile(Summarization, Complexity::High, 20_000, 500);
+    let mut task = profile(Summarization, Complexity::High, 20_000, 500);
+    task.needs.preferred = Capabilities::of(&[JsonMode]);
     let selection = rank(&task, &strategy(Strategy::Balanced));
+    assert!(selection.ranked().any(|c| c.preference_penalty > 0.0));
     for c in selection.ranked() {
         let b = c.breakdown();
         let sum = b.quality.contribution
@@ -509,7 +667,8 @@ fn breakdowns_add_up_to_the_score_and_the_explanation_names_reasons() {
             + b.speed.contribution
             + b.reliability.contribution
             + b.local
-            - b.adequacy_penalty;
+            - b.adequacy_penalty
+            - b.preference_penalty;
         assert!((sum - c.score).abs() < 1e-12);
         let weights = b.quality.weight + b.cost.weight + b.speed.weight + b.reliability.weight;
         assert!((weights - 1.0).abs() < 1e-12);

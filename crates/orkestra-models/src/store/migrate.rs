@@ -7,7 +7,7 @@
 //! advisory lock, so two processes starting at once apply each migration exactly once; on SQLite
 //! `BEGIN IMMEDIATE` takes the database's write lock for the same effect.
 
-use super::{Dialect, Store, StoreError};
+use super::{Dialect, Error, Store};
 use crate::time::UnixMillis;
 
 /// One schema change, written once per backend.
@@ -47,9 +47,9 @@ const INSERT_APPLIED: &str =
 
 /// Refuses a database migrated by a newer build, or by a build that disagrees about what a
 /// version is; returns whether `version` is already applied.
-pub(super) fn is_applied(applied: &[(i64, String)], version: i64) -> Result<bool, StoreError> {
+pub(super) fn is_applied(applied: &[(i64, String)], version: i64) -> Result<bool, Error> {
     if let Some((found, name)) = applied.iter().rev().find(|(v, _)| *v > LATEST) {
-        return Err(StoreError::NewerSchema {
+        return Err(Error::NewerSchema {
             found: *found,
             name: name.clone(),
             known: LATEST,
@@ -60,7 +60,7 @@ pub(super) fn is_applied(applied: &[(i64, String)], version: i64) -> Result<bool
         if let Some(known) = known
             && known.name != found
         {
-            return Err(StoreError::MigrationMismatch {
+            return Err(Error::MigrationMismatch {
                 version: *version,
                 found: found.clone(),
                 expected: known.name,
@@ -82,29 +82,23 @@ impl Dialect {
 
 impl Store {
     /// Applies every migration the database lacks, each in its own transaction.
-    pub(super) async fn migrate(&self) -> Result<(), StoreError> {
+    pub(super) async fn migrate(&self) -> Result<(), Error> {
         const OP: &str = "migrate";
         for migration in MIGRATIONS {
-            let failed = |source| StoreError::Migrate {
+            let failed = |source| Error::Migrate {
                 version: migration.version,
                 name: migration.name,
                 source,
             };
             transaction!(self, OP, write, |tx, sql| {
                 if let Some(lock) = sql.migration_lock {
-                    sqlx::query(lock)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::query(OP))?;
+                    statement!(tx, OP, execute, lock);
                 }
                 sqlx::raw_sql(CREATE_LEDGER)
                     .execute(&mut *tx)
                     .await
-                    .map_err(StoreError::query(OP))?;
-                let applied: Vec<(i64, String)> = sqlx::query_as(SELECT_APPLIED)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(OP))?;
+                    .map_err(Error::query(OP))?;
+                let applied: Vec<(i64, String)> = statement!(tx, OP, fetch_all, SELECT_APPLIED);
                 // Re-read under the lock: another process may have applied it meanwhile.
                 if !is_applied(&applied, migration.version)? {
                     sqlx::raw_sql(sql.script(migration))

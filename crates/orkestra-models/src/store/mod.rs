@@ -18,7 +18,7 @@
 //! reads one summed row per day, principal and model rather than one per call.
 //!
 //! Unsigned counters are stored in signed 64-bit columns; a value above `i64::MAX` is refused
-//! with [`StoreError::OutOfRange`] rather than wrapped.
+//! with [`Error::OutOfRange`] rather than wrapped.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -53,30 +53,25 @@ macro_rules! transaction {
                 let $sql: &$crate::store::Dialect = &$crate::store::SQLITE;
                 let pool = if transaction!(@writes $mode) { write } else { read };
                 let begin = transaction!(@begin $mode, $crate::store::SQLITE);
-                let mut $tx = pool
-                    .begin_with(begin)
-                    .await
-                    .map_err($crate::store::StoreError::query(operation))?;
-                let out = $body;
-                $tx.commit()
-                    .await
-                    .map_err($crate::store::StoreError::query(operation))?;
-                out
+                transaction!(@run pool, begin, operation, $tx, $body)
             }
             $crate::store::Backend::Postgres(pool) => {
                 let $sql: &$crate::store::Dialect = &$crate::store::POSTGRES;
                 let begin = transaction!(@begin $mode, $crate::store::POSTGRES);
-                let mut $tx = pool
-                    .begin_with(begin)
-                    .await
-                    .map_err($crate::store::StoreError::query(operation))?;
-                let out = $body;
-                $tx.commit()
-                    .await
-                    .map_err($crate::store::StoreError::query(operation))?;
-                out
+                transaction!(@run pool, begin, operation, $tx, $body)
             }
         }
+    }};
+    (@run $pool:ident, $begin:ident, $operation:ident, $tx:ident, $body:block) => {{
+        let mut $tx = $pool
+            .begin_with($begin)
+            .await
+            .map_err($crate::Error::query($operation))?;
+        let out = $body;
+        $tx.commit()
+            .await
+            .map_err($crate::Error::query($operation))?;
+        out
     }};
     (@writes read) => {
         false
@@ -89,6 +84,25 @@ macro_rules! transaction {
     };
     (@begin write, $dialect:path) => {
         $dialect.begin_write
+    };
+}
+
+/// Runs one statement in the transaction `$tx`, with each `$value` bound in order:
+/// `execute` discards the count of rows, `fetch_all` reads every row. A failure returns
+/// [`Error::Query`](crate::Error::Query) naming `$operation`.
+macro_rules! statement {
+    ($tx:ident, $operation:expr, execute, $sql:expr $(, $value:expr)* $(,)?) => {
+        statement!(@run $tx, $operation, query, execute, $sql $(, $value)*)
+    };
+    ($tx:ident, $operation:expr, fetch_all, $sql:expr $(, $value:expr)* $(,)?) => {
+        statement!(@run $tx, $operation, query_as, fetch_all, $sql $(, $value)*)
+    };
+    (@run $tx:ident, $operation:expr, $query:ident, $run:ident, $sql:expr $(, $value:expr)*) => {
+        sqlx::$query($sql)
+            $(.bind($value))*
+            .$run(&mut *$tx)
+            .await
+            .map_err($crate::Error::query($operation))?
     };
 }
 
@@ -106,7 +120,8 @@ use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-pub use error::StoreError;
+pub(crate) use self::error::classify;
+use crate::error::Error;
 
 use crate::ledger::{Budget, Charge, CostLedger, Totals};
 use crate::money::Nanodollars;
@@ -288,18 +303,17 @@ impl Store {
     ///
     /// A PostgreSQL server that refuses connections is retried for up to 30 s (the pool's
     /// acquire timeout) before this fails, so a server still starting up is waited for.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
+    pub async fn open(url: &str) -> Result<Self, Error> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options =
-                PgConnectOptions::from_str(url).map_err(|source| StoreError::Connect {
-                    backend: "postgres",
-                    target: error::redact(url),
-                    source,
-                })?;
+            let options = PgConnectOptions::from_str(url).map_err(|source| Error::Connect {
+                backend: "postgres",
+                target: error::redact(url),
+                source,
+            })?;
             return Self::open_postgres(options).await;
         }
         let options = if url.starts_with("sqlite:") {
-            SqliteConnectOptions::from_str(url).map_err(|source| StoreError::Connect {
+            SqliteConnectOptions::from_str(url).map_err(|source| Error::Connect {
                 backend: "sqlite",
                 target: error::redact(url),
                 source,
@@ -307,7 +321,7 @@ impl Store {
         } else if url.is_empty() || url.contains("://") {
             // SQLite would take an empty name as a throwaway temporary database: refuse it
             // rather than lose everything written to a misconfigured store.
-            return Err(StoreError::UnsupportedUrl {
+            return Err(Error::UnsupportedStoreUrl {
                 url: error::redact(url),
             });
         } else {
@@ -319,7 +333,7 @@ impl Store {
 
     /// Opens and migrates a PostgreSQL database with these options (for settings a URL cannot
     /// carry, or a `search_path` that puts the tables in their own schema).
-    pub async fn open_postgres(options: PgConnectOptions) -> Result<Self, StoreError> {
+    pub async fn open_postgres(options: PgConnectOptions) -> Result<Self, Error> {
         let target = format!(
             "postgres://{}@{}:{}/{}",
             options.get_username(),
@@ -331,7 +345,7 @@ impl Store {
             .max_connections(POSTGRES_CONNECTIONS)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Connect {
+            .map_err(|source| Error::Connect {
                 backend: "postgres",
                 target,
                 source,
@@ -342,9 +356,9 @@ impl Store {
         store.migrate_or_close().await
     }
 
-    async fn open_sqlite(options: SqliteConnectOptions, memory: bool) -> Result<Self, StoreError> {
+    async fn open_sqlite(options: SqliteConnectOptions, memory: bool) -> Result<Self, Error> {
         let target = options.get_filename().display().to_string();
-        let failed = |source| StoreError::Connect {
+        let failed = |source| Error::Connect {
             backend: "sqlite",
             target: target.clone(),
             source,
@@ -382,7 +396,7 @@ impl Store {
         Self { backend }.migrate_or_close().await
     }
 
-    async fn migrate_or_close(self) -> Result<Self, StoreError> {
+    async fn migrate_or_close(self) -> Result<Self, Error> {
         match self.migrate().await {
             Ok(()) => Ok(self),
             Err(error) => {
@@ -401,12 +415,12 @@ impl Store {
     }
 
     /// Runs `SELECT 1`: whether the database answers now (readiness checks).
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    pub async fn ping(&self) -> Result<(), Error> {
         let answered = match &self.backend {
             Backend::Sqlite { read, .. } => sqlx::query("SELECT 1").execute(read).await.map(drop),
             Backend::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
         };
-        answered.map_err(StoreError::query("ping"))
+        answered.map_err(Error::query("ping"))
     }
 
     /// Closes every connection, waiting for those in use to be returned. Clones are closed too;
@@ -423,48 +437,35 @@ impl Store {
 
     /// Stores `snapshot` as the registry, in one transaction: models in it are inserted or
     /// updated, stored models missing from it are deleted.
-    pub async fn save_registry(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+    pub async fn save_registry(&self, snapshot: &Snapshot) -> Result<(), Error> {
         const OP: &str = "save_registry";
         let now = to_db(UnixMillis::now().0, "current time (ms)")?;
         let rows: Vec<(&str, String)> = snapshot
             .models()
             .iter()
             .map(|spec| Ok((spec.id.as_str(), to_json(&**spec, "model spec")?)))
-            .collect::<Result<_, StoreError>>()?;
+            .collect::<Result<_, Error>>()?;
         let keep = to_json(&rows.iter().map(|r| r.0).collect::<Vec<_>>(), "model ids")?;
         transaction!(self, OP, write, |tx, sql| {
             for (id, spec) in &rows {
-                sqlx::query(UPSERT_SPEC)
-                    .bind(*id)
-                    .bind(spec.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(OP))?;
+                statement!(tx, OP, execute, UPSERT_SPEC, *id, spec.as_str(), now);
             }
-            sqlx::query(sql.delete_other_specs)
-                .bind(keep.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query(OP))?;
+            statement!(tx, OP, execute, sql.delete_other_specs, keep.as_str());
         });
         Ok(())
     }
 
     /// The stored registry. A row that does not parse or validate is an error naming its id.
-    pub async fn load_registry(&self) -> Result<ModelRegistry, StoreError> {
+    pub async fn load_registry(&self) -> Result<ModelRegistry, Error> {
         const OP: &str = "load_registry";
         let rows: Vec<(String, String)> = transaction!(self, OP, read, |tx, _| {
-            sqlx::query_as(SELECT_SPECS)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(StoreError::query(OP))?
+            statement!(tx, OP, fetch_all, SELECT_SPECS)
         });
         let specs = rows
             .iter()
             .map(|(id, json)| parse_spec(id, json))
             .collect::<Result<Vec<_>, _>>()?;
-        ModelRegistry::from_specs(specs).map_err(|error| StoreError::Corrupt {
+        ModelRegistry::from_specs(specs).map_err(|error| Error::Corrupt {
             table: "models_registry",
             key: "all rows".into(),
             problem: error.to_string(),
@@ -474,7 +475,7 @@ impl Store {
     /// Stores the history of every model in `stats`, in one transaction: slots and moving
     /// averages are inserted or updated, and stored slots and models that `stats` no longer
     /// holds are deleted. Load before the first save, or the save drops what was stored.
-    pub async fn save_stats(&self, stats: &PerfStats) -> Result<(), StoreError> {
+    pub async fn save_stats(&self, stats: &PerfStats) -> Result<(), Error> {
         const OP: &str = "save_stats";
         let history = stats.history();
         let mut ewmas = Vec::with_capacity(history.len());
@@ -504,55 +505,44 @@ impl Store {
         let keep_slots = to_json(&slot_keys, "slot keys")?;
         transaction!(self, OP, write, |tx, sql| {
             for (model, ewma) in &ewmas {
-                sqlx::query(UPSERT_EWMA)
-                    .bind(*model)
-                    .bind(ewma.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(OP))?;
+                statement!(tx, OP, execute, UPSERT_EWMA, *model, ewma.as_str());
             }
             for (model, start, [successes, failures, input, output], latency, ttft) in &slots {
-                sqlx::query(UPSERT_SLOT)
-                    .bind(*model)
-                    .bind(*start)
-                    .bind(*successes)
-                    .bind(*failures)
-                    .bind(*input)
-                    .bind(*output)
-                    .bind(latency.as_str())
-                    .bind(ttft.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(OP))?;
+                statement!(
+                    tx,
+                    OP,
+                    execute,
+                    UPSERT_SLOT,
+                    *model,
+                    *start,
+                    *successes,
+                    *failures,
+                    *input,
+                    *output,
+                    latency.as_str(),
+                    ttft.as_str()
+                );
             }
-            sqlx::query(sql.delete_other_slots)
-                .bind(keep_slots.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query(OP))?;
-            sqlx::query(sql.delete_other_ewmas)
-                .bind(keep_models.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query(OP))?;
+            statement!(tx, OP, execute, sql.delete_other_slots, keep_slots.as_str());
+            statement!(
+                tx,
+                OP,
+                execute,
+                sql.delete_other_ewmas,
+                keep_models.as_str()
+            );
         });
         Ok(())
     }
 
     /// Restores the stored history into `stats` (see [`PerfStats::restore`]). Nothing is
     /// restored when a row is corrupt.
-    pub async fn load_stats(&self, stats: &PerfStats) -> Result<(), StoreError> {
+    pub async fn load_stats(&self, stats: &PerfStats) -> Result<(), Error> {
         const OP: &str = "load_stats";
         let (ewmas, slots): (Vec<(String, String)>, Vec<SlotRow>) =
             transaction!(self, OP, read, |tx, _| {
-                let ewmas = sqlx::query_as(SELECT_EWMAS)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(OP))?;
-                let slots = sqlx::query_as(SELECT_SLOTS)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(OP))?;
+                let ewmas = statement!(tx, OP, fetch_all, SELECT_EWMAS);
+                let slots = statement!(tx, OP, fetch_all, SELECT_SLOTS);
                 (ewmas, slots)
             });
         let mut history: BTreeMap<String, ModelHistory> = BTreeMap::new();
@@ -603,12 +593,12 @@ impl Store {
     }
 
     /// Appends one billed call to the ledger table.
-    pub async fn append_charge(&self, charge: &Charge) -> Result<(), StoreError> {
+    pub async fn append_charge(&self, charge: &Charge) -> Result<(), Error> {
         self.append_charges(std::slice::from_ref(charge)).await
     }
 
     /// Appends billed calls to the ledger table, all or none.
-    pub async fn append_charges(&self, charges: &[Charge]) -> Result<(), StoreError> {
+    pub async fn append_charges(&self, charges: &[Charge]) -> Result<(), Error> {
         const OP: &str = "append_charges";
         if charges.is_empty() {
             return Ok(());
@@ -627,7 +617,7 @@ impl Store {
                     c,
                 ))
             })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            .collect::<Result<Vec<_>, Error>>()?;
         transaction!(self, OP, write, |tx, dialect| {
             let full: Arc<str> = insert_charges_sql(CHARGES_PER_INSERT, dialect.postgres).into();
             for chunk in rows.chunks(CHARGES_PER_INSERT) {
@@ -650,10 +640,7 @@ impl Store {
                         .bind(*cost)
                         .bind(charge.request_id.as_deref());
                 }
-                query
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(OP))?;
+                query.execute(&mut *tx).await.map_err(Error::query(OP))?;
             }
         });
         Ok(())
@@ -664,18 +651,12 @@ impl Store {
     /// [`CostLedger::restore_totals`]), so a restart reads one row per group, not per call.
     /// Load into a fresh ledger, or spend already in it is counted twice. Nothing is restored
     /// when a row is corrupt.
-    pub async fn load_ledger(&self, ledger: &CostLedger) -> Result<(), StoreError> {
+    pub async fn load_ledger(&self, ledger: &CostLedger) -> Result<(), Error> {
         const OP: &str = "load_ledger";
         let (budget_rows, total_rows): (Vec<BudgetRow>, Vec<TotalsRow>) =
             transaction!(self, OP, read, |tx, _| {
-                let budgets = sqlx::query_as(SELECT_BUDGETS)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(OP))?;
-                let totals = sqlx::query_as(SELECT_TOTALS)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(OP))?;
+                let budgets = statement!(tx, OP, fetch_all, SELECT_BUDGETS);
+                let totals = statement!(tx, OP, fetch_all, SELECT_TOTALS);
                 (budgets, totals)
             });
         let budgets = budget_rows
@@ -711,21 +692,16 @@ impl Store {
         principal: Option<&str>,
         from: Day,
         to: Day,
-    ) -> Result<Vec<Charge>, StoreError> {
+    ) -> Result<Vec<Charge>, Error> {
         const OP: &str = "charges";
         let (from, to) = (i64::from(from.0), i64::from(to.0));
         let rows: Vec<ChargeRow> = transaction!(self, OP, read, |tx, _| {
-            let query = match principal {
-                Some(principal) => sqlx::query_as(SELECT_CHARGES_OF)
-                    .bind(from)
-                    .bind(to)
-                    .bind(principal),
-                None => sqlx::query_as(SELECT_CHARGES).bind(from).bind(to),
-            };
-            query
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(StoreError::query(OP))?
+            match principal {
+                Some(principal) => {
+                    statement!(tx, OP, fetch_all, SELECT_CHARGES_OF, from, to, principal)
+                }
+                None => statement!(tx, OP, fetch_all, SELECT_CHARGES, from, to),
+            }
         });
         rows.into_iter().map(parse_charge).collect()
     }
@@ -733,7 +709,7 @@ impl Store {
     /// Stores the budgets of `ledger` as the budgets, in one transaction: principals without
     /// a budget in `ledger` lose their stored one. The default budget is configuration and is
     /// not stored.
-    pub async fn save_budgets(&self, ledger: &CostLedger) -> Result<(), StoreError> {
+    pub async fn save_budgets(&self, ledger: &CostLedger) -> Result<(), Error> {
         const OP: &str = "save_budgets";
         let budgets = ledger.budgets();
         let limit = |nanos: Option<Nanodollars>| {
@@ -744,31 +720,21 @@ impl Store {
         let rows = budgets
             .iter()
             .map(|(principal, b)| Ok((principal.as_str(), limit(b.daily)?, limit(b.monthly)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            .collect::<Result<Vec<_>, Error>>()?;
         let keep = to_json(&rows.iter().map(|r| r.0).collect::<Vec<_>>(), "principals")?;
         transaction!(self, OP, write, |tx, sql| {
             for (principal, daily, monthly) in &rows {
-                sqlx::query(UPSERT_BUDGET)
-                    .bind(*principal)
-                    .bind(*daily)
-                    .bind(*monthly)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(OP))?;
+                statement!(tx, OP, execute, UPSERT_BUDGET, *principal, *daily, *monthly);
             }
-            sqlx::query(sql.delete_other_budgets)
-                .bind(keep.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query(OP))?;
+            statement!(tx, OP, execute, sql.delete_other_budgets, keep.as_str());
         });
         Ok(())
     }
 }
 
 /// `value` as a signed column value, refused rather than wrapped when it is too large.
-fn to_db(value: u64, what: &'static str) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::OutOfRange { what, value })
+fn to_db(value: u64, what: &'static str) -> Result<i64, Error> {
+    i64::try_from(value).map_err(|_| Error::OutOfRange { what, value })
 }
 
 /// A signed column value as the unsigned value it was saved from; negative means corrupt.
@@ -777,18 +743,18 @@ fn from_db(
     table: &'static str,
     key: impl FnOnce() -> String,
     column: &str,
-) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt {
+) -> Result<u64, Error> {
+    u64::try_from(value).map_err(|_| Error::Corrupt {
         table,
         key: key(),
         problem: format!("`{column}` is {value}, expected a non-negative number"),
     })
 }
 
-fn to_json(value: &impl Serialize, what: &'static str) -> Result<String, StoreError> {
+fn to_json(value: &impl Serialize, what: &'static str) -> Result<String, Error> {
     // Serialising these plain data types cannot fail (no maps with non-string keys, no
     // fallible `Serialize` impls), but the error is still reported rather than unwrapped.
-    serde_json::to_string(value).map_err(|source| StoreError::Encode { what, source })
+    serde_json::to_string(value).map_err(|source| Error::Encode { what, source })
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(
@@ -796,8 +762,8 @@ fn from_json<T: serde::de::DeserializeOwned>(
     table: &'static str,
     key: impl FnOnce() -> String,
     column: &str,
-) -> Result<T, StoreError> {
-    serde_json::from_str(json).map_err(|error| StoreError::Corrupt {
+) -> Result<T, Error> {
+    serde_json::from_str(json).map_err(|error| Error::Corrupt {
         table,
         key: key(),
         problem: format!("`{column}` is not valid: {error}"),
@@ -808,33 +774,27 @@ fn parse_model_id(
     id: &str,
     table: &'static str,
     key: impl FnOnce() -> String,
-) -> Result<ModelId, StoreError> {
-    ModelId::new(id).map_err(|error| StoreError::Corrupt {
+) -> Result<ModelId, Error> {
+    ModelId::new(id).map_err(|error| Error::Corrupt {
         table,
         key: key(),
         problem: error.to_string(),
     })
 }
 
-fn parse_day(
-    day: i64,
-    table: &'static str,
-    key: impl FnOnce() -> String,
-) -> Result<Day, StoreError> {
-    u32::try_from(day)
-        .map(Day)
-        .map_err(|_| StoreError::Corrupt {
-            table,
-            key: key(),
-            problem: format!("`day` is {day}, outside the days a `Day` counts"),
-        })
+fn parse_day(day: i64, table: &'static str, key: impl FnOnce() -> String) -> Result<Day, Error> {
+    u32::try_from(day).map(Day).map_err(|_| Error::Corrupt {
+        table,
+        key: key(),
+        problem: format!("`day` is {day}, outside the days a `Day` counts"),
+    })
 }
 
-fn parse_spec(id: &str, json: &str) -> Result<ModelSpec, StoreError> {
+fn parse_spec(id: &str, json: &str) -> Result<ModelSpec, Error> {
     let table = "models_registry";
     let key = || format!("id = {id:?}");
     let spec: ModelSpec = from_json(json, table, key, "spec")?;
-    let corrupt = |problem| StoreError::Corrupt {
+    let corrupt = |problem| Error::Corrupt {
         table,
         key: key(),
         problem,
@@ -847,7 +807,7 @@ fn parse_spec(id: &str, json: &str) -> Result<ModelSpec, StoreError> {
     Ok(spec)
 }
 
-fn parse_budget((principal, daily, monthly): BudgetRow) -> Result<(String, Budget), StoreError> {
+fn parse_budget((principal, daily, monthly): BudgetRow) -> Result<(String, Budget), Error> {
     let table = "models_budgets";
     let key = || format!("principal = {principal:?}");
     let limit = |value: Option<i64>, column| {
@@ -862,7 +822,7 @@ fn parse_budget((principal, daily, monthly): BudgetRow) -> Result<(String, Budge
     Ok((principal, budget))
 }
 
-fn parse_charge(row: ChargeRow) -> Result<Charge, StoreError> {
+fn parse_charge(row: ChargeRow) -> Result<Charge, Error> {
     let (at, principal, model, input, output, cost, request_id) = row;
     let table = "models_ledger_charges";
     let key = || format!("at_ms = {at}, principal = {principal:?}, model = {model:?}");

@@ -90,7 +90,7 @@ impl Target {
         })))
     }
 
-    async fn try_open(&self) -> Result<Store, StoreError> {
+    async fn try_open(&self) -> Result<Store, Error> {
         match self {
             Self::Sqlite { path, .. } => Store::open(path.to_str().unwrap()).await,
             Self::Postgres(target) => Store::open_postgres(target.options.clone()).await,
@@ -254,24 +254,24 @@ fn budget(daily: Option<u64>, monthly: Option<u64>) -> Budget {
 
 /// Runs raw SQL on the store's database, as a damaged or foreign database would look.
 async fn execute(store: &Store, statement: &'static str) {
-    async fn run(store: &Store, statement: &'static str) -> Result<(), StoreError> {
+    async fn run(store: &Store, statement: &'static str) -> Result<(), Error> {
         transaction!(store, "test", write, |tx, _| {
             sqlx::raw_sql(statement)
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::query("test"))?;
+                .map_err(Error::query("test"))?;
         });
         Ok(())
     }
     run(store, statement).await.unwrap();
 }
 
-async fn recorded_migrations(store: &Store) -> Result<Vec<(i64, String)>, StoreError> {
+async fn recorded_migrations(store: &Store) -> Result<Vec<(i64, String)>, Error> {
     Ok(transaction!(store, "test", read, |tx, _| {
         sqlx::query_as("SELECT version, name FROM models_migrations ORDER BY version")
             .fetch_all(&mut *tx)
             .await
-            .map_err(StoreError::query("test"))?
+            .map_err(Error::query("test"))?
     }))
 }
 
@@ -410,7 +410,7 @@ async fn a_newer_schema_is_refused(target: &Target) {
     assert!(
         matches!(
             &error,
-            StoreError::NewerSchema { found: 999, name, known } if name == "from_the_future" && *known == migrate::LATEST
+            Error::NewerSchema { found: 999, name, known } if name == "from_the_future" && *known == migrate::LATEST
         ),
         "{error:?}"
     );
@@ -431,18 +431,18 @@ async fn a_renamed_migration_is_refused(target: &Target) {
     store.close().await;
     let error = target.try_open().await.unwrap_err();
     assert!(
-        matches!(&error, StoreError::MigrationMismatch { version: 1, found, .. } if found == "something_else"),
+        matches!(&error, Error::MigrationMismatch { version: 1, found, .. } if found == "something_else"),
         "{error:?}"
     );
 }
 
 #[track_caller]
-fn check_corrupt_spec(error: &StoreError, id: &str, problem: &str) {
+fn check_corrupt_spec(error: &Error, id: &str, problem: &str) {
     let message = error.to_string();
     assert!(
         matches!(
             error,
-            StoreError::Corrupt {
+            Error::Corrupt {
                 table: "models_registry",
                 ..
             }
@@ -643,7 +643,7 @@ async fn values_above_i64_max_are_refused_not_wrapped(target: &Target) {
     assert!(
         matches!(
             error,
-            StoreError::OutOfRange {
+            Error::OutOfRange {
                 what: "charge cost (nano-dollars)",
                 value: u64::MAX
             }
@@ -662,7 +662,7 @@ async fn values_above_i64_max_are_refused_not_wrapped(target: &Target) {
     assert!(
         matches!(
             error,
-            StoreError::OutOfRange {
+            Error::OutOfRange {
                 value: u64::MAX,
                 ..
             }
@@ -770,20 +770,20 @@ async fn unsupported_and_unreachable_urls_fail_without_showing_passwords() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, StoreError::UnsupportedUrl { .. }),
+        matches!(error, Error::UnsupportedStoreUrl { .. }),
         "{error:?}"
     );
     assert!(!error.to_string().contains("hunter2"), "{error}");
     let error = Store::open("").await.unwrap_err();
     assert!(
-        matches!(error, StoreError::UnsupportedUrl { .. }),
+        matches!(error, Error::UnsupportedStoreUrl { .. }),
         "{error:?}"
     );
     // A URL the driver cannot parse: the error repeats it, without the password.
     let error = Store::open("postgres://orkestra:hunter2@127.0.0.1:not-a-port/db")
         .await
         .unwrap_err();
-    assert!(matches!(error, StoreError::Connect { .. }), "{error:?}");
+    assert!(matches!(error, Error::Connect { .. }), "{error:?}");
     assert!(!error.is_retryable(), "a malformed URL stays malformed");
     let shown = error.to_string();
     assert!(!shown.contains("hunter2"), "{shown}");
@@ -795,7 +795,7 @@ async fn unsupported_and_unreachable_urls_fail_without_showing_passwords() {
     assert!(
         matches!(
             error,
-            StoreError::Connect {
+            Error::Connect {
                 backend: "sqlite",
                 ..
             }

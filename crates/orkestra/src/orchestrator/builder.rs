@@ -6,10 +6,8 @@ use std::time::Duration;
 
 use orkestra_core::ChatBackend;
 use orkestra_models::stats::StatsConfig;
-use orkestra_models::store::{Store, StoreError};
-use orkestra_models::{
-    CostLedger, ModelRegistry, ModelSpec, PerfStats, RegistryError, Scorer, TaskAnalyzer,
-};
+use orkestra_models::store::Store;
+use orkestra_models::{CostLedger, ModelRegistry, ModelSpec, PerfStats, Scorer, TaskAnalyzer};
 use orkestra_resilience::PipelineConfig;
 use rustc_hash::FxHashMap;
 
@@ -253,7 +251,7 @@ impl OrchestratorBuilder {
 pub enum BuildError {
     /// Two models share an id or alias, or a spec is invalid.
     #[error("models: {0}")]
-    Registry(#[source] RegistryError),
+    Registry(#[source] orkestra_models::Error),
     /// A fallback names a model that does not exist.
     #[error("{key}: no model `{model}` (see `orkestra models list`)")]
     UnknownModel {
@@ -280,10 +278,10 @@ pub enum BuildError {
     },
     /// The model catalog could not be read.
     #[error("models.catalog: {0}")]
-    Catalog(#[source] orkestra_models::CatalogError),
+    Catalog(#[source] orkestra_models::Error),
     /// The store could not be opened or read.
     #[error("storage: {0}")]
-    Store(#[source] StoreError),
+    Store(#[source] orkestra_models::Error),
     /// A store was configured but no tokio runtime is running.
     #[error("an orchestrator with a store must be built inside a tokio runtime")]
     NoRuntime,

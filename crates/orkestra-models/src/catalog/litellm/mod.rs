@@ -48,12 +48,12 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::error::{Location, line_column};
-use super::{Catalog, CatalogError, Format};
+use orkestra_core::{Located, Position};
+
+use super::{Catalog, Format, error};
+use crate::error::Error;
 use crate::money::TokenPrice;
-use crate::spec::{
-    Capabilities, Capability, Deployment, InvalidModelId, ModelId, ModelSpec, SpecError,
-};
+use crate::spec::{Capabilities, Capability, Deployment, ModelId, ModelSpec};
 
 /// The key LiteLLM uses to describe its own schema.
 const SAMPLE_SPEC: &str = "sample_spec";
@@ -114,67 +114,83 @@ impl fmt::Display for UnusableEntry {
 }
 
 /// Why an entry could not become a model.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SkipReason {
     /// The entry is not a JSON object.
-    #[error("the entry is not an object")]
     NotAnObject,
     /// The entry has no `mode`, so it is not known to be a chat model.
-    #[error("no `mode`; only `chat` entries are imported")]
     NoMode,
     /// The entry has no `litellm_provider`.
-    #[error("no `litellm_provider`")]
     NoProvider,
     /// `max_input_tokens` is missing or zero.
-    #[error("no usable context window: `max_input_tokens` is missing or zero")]
     NoContextWindow,
     /// A cloud model without a per-token price.
-    #[error("no `{field}` for a cloud model")]
     NoPrice {
         /// The missing field.
         field: &'static str,
     },
     /// A field the import reads holds something else than expected.
-    #[error("`{field}` {problem}")]
     BadValue {
         /// The field.
         field: &'static str,
         /// What it holds and what was expected.
         problem: String,
     },
-    /// The mapped id is not a valid model id.
-    #[error(transparent)]
-    InvalidId(#[from] InvalidModelId),
     /// An earlier entry already produced this id.
-    #[error("maps to `{id}`, already imported from `{first_key}`")]
     Duplicate {
         /// The id both entries map to.
         id: String,
         /// The key of the entry that was kept.
         first_key: String,
     },
-    /// The spec built from the entry fails validation.
-    #[error(transparent)]
-    Invalid(#[from] SpecError),
+    /// The mapped id is not a valid model id, or the spec built from the entry fails
+    /// validation: what [`Error`] said.
+    Invalid(String),
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAnObject => f.write_str("the entry is not an object"),
+            Self::NoMode => f.write_str("no `mode`; only `chat` entries are imported"),
+            Self::NoProvider => f.write_str("no `litellm_provider`"),
+            Self::NoContextWindow => {
+                f.write_str("no usable context window: `max_input_tokens` is missing or zero")
+            }
+            Self::NoPrice { field } => write!(f, "no `{field}` for a cloud model"),
+            Self::BadValue { field, problem } => write!(f, "`{field}` {problem}"),
+            Self::Duplicate { id, first_key } => {
+                write!(f, "maps to `{id}`, already imported from `{first_key}`")
+            }
+            Self::Invalid(problem) => f.write_str(problem),
+        }
+    }
+}
+
+/// An entry whose id or spec the crate refuses is skipped for that reason.
+impl From<Error> for SkipReason {
+    fn from(error: Error) -> Self {
+        Self::Invalid(error.to_string())
+    }
 }
 
 /// Imports LiteLLM's `model_prices_and_context_window.json`.
 ///
 /// Fails only when the text is not a JSON object; problems with single entries are reported
 /// in [`LiteLlmImport::skipped`]. See the [module docs](self) for the mapping.
-pub fn import(json: &str) -> Result<LiteLlmImport, CatalogError> {
-    let root: Value =
-        serde_json::from_str(json).map_err(|error| super::error::from_json_error(json, &error))?;
+pub fn import(json: &str) -> Result<LiteLlmImport, Error> {
+    let root: Value = error::parse(json, Format::Json)?;
     let Value::Object(entries) = root else {
         let start = json.len() - json.trim_start().len();
-        return Err(CatalogError::Parse {
+        let at = Located::new(
+            Format::Json.text_name(),
+            "expected a JSON object keyed by model name",
+        )
+        .at(Position::of_offset(json, start));
+        return Err(Error::Catalog {
             format: Format::Json,
-            at: Location {
-                file: None,
-                line_column: Some(line_column(json, start)),
-            },
-            message: "expected a JSON object keyed by model name".to_owned(),
+            at,
         });
     };
 
@@ -239,9 +255,9 @@ pub fn import(json: &str) -> Result<LiteLlmImport, CatalogError> {
 }
 
 /// Imports LiteLLM's price file from `path`; errors name the file.
-pub fn import_file(path: impl AsRef<Path>) -> Result<LiteLlmImport, CatalogError> {
+pub fn import_file(path: impl AsRef<Path>) -> Result<LiteLlmImport, Error> {
     let path = path.as_ref();
-    let json = fs::read_to_string(path).map_err(|source| CatalogError::Read {
+    let json = fs::read_to_string(path).map_err(|source| Error::Read {
         path: path.to_owned(),
         source,
     })?;
@@ -379,9 +395,13 @@ fn tokens(fields: &Map<String, Value>, field: &'static str) -> Result<Option<u32
         value
             .as_f64()
             .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0)
-            // The filter leaves whole non-negative numbers; the cast saturates above u64::MAX.
             .map(|f| {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "the filter leaves whole non-negative numbers; the cast saturates \
+                              above u64::MAX"
+                )]
                 let whole = f as u64;
                 whole
             })

@@ -1,6 +1,3 @@
-// Quality and latency defaults are compared exactly: the import copies them, it computes nothing.
-#![allow(clippy::float_cmp)]
-
 use super::*;
 use crate::spec::{LatencyProfile, QualityScores};
 
@@ -485,10 +482,13 @@ fn a_file_that_is_not_an_object_is_an_error_with_a_location() {
     let error = import("\n  [1, 2]").unwrap_err();
     assert_eq!(
         error.to_string(),
-        "line 2, column 3: expected a JSON object keyed by model name"
+        "(JSON text):2:3: expected a JSON object keyed by model name"
     );
     let error = import("{\"gpt-4o\": {\"mode\": \"chat\",,}}").unwrap_err();
-    assert_eq!(error.to_string(), "line 1, column 28: key must be a string");
+    assert_eq!(
+        error.to_string(),
+        "(JSON text):1:28: not valid JSON: an object's key must be a string in double quotes"
+    );
     assert!(import("{}").unwrap().models.is_empty());
 }
 
@@ -504,7 +504,11 @@ fn files_import_like_text_and_errors_name_them() {
     let not_json = fixtures.join("catalog/malformed_id.toml");
     assert_eq!(
         import_file(&not_json).unwrap_err().to_string(),
-        format!("{}:1:1: expected value", not_json.display())
+        format!(
+            "{}:1:1: not valid JSON: expected a value (an object, a list, a string, a number, \
+             true, false or null)",
+            not_json.display()
+        )
     );
 }
 
