@@ -11,7 +11,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+use orkestra_core::{Clock, SystemClock, Timestamp};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -41,15 +43,16 @@ const MAX_DEFAULT_NAMES: usize = 10_000;
 pub(crate) struct ModelSlot {
     pub(crate) behaviour: ModelBehaviour,
     pub(crate) requests: AtomicU64,
-    pub(crate) set_at: Instant,
+    /// When the behaviour was set, on the server's clock.
+    pub(crate) set_at: Timestamp,
 }
 
 impl ModelSlot {
-    fn new(behaviour: ModelBehaviour) -> Arc<Self> {
+    fn new(behaviour: ModelBehaviour, now: Timestamp) -> Arc<Self> {
         Arc::new(Self {
             behaviour,
             requests: AtomicU64::new(0),
-            set_at: Instant::now(),
+            set_at: now,
         })
     }
 }
@@ -65,15 +68,18 @@ pub(crate) struct Shared {
     pub(crate) log: RequestLog,
     pub(crate) next_id: AtomicU64,
     pub(crate) started: SystemTime,
+    /// The time flapping schedules are read on.
+    pub(crate) clock: Arc<dyn Clock>,
     shutdown: watch::Receiver<bool>,
 }
 
 impl Shared {
-    fn new(config: MockConfig, shutdown: watch::Receiver<bool>) -> Self {
+    fn new(config: MockConfig, shutdown: watch::Receiver<bool>, clock: Arc<dyn Clock>) -> Self {
+        let now = clock.now();
         let models = config
             .models
             .into_iter()
-            .map(|model| (model.name.clone(), ModelSlot::new(model)))
+            .map(|model| (model.name.clone(), ModelSlot::new(model, now)))
             .collect();
         Self {
             seed: config.seed,
@@ -83,6 +89,7 @@ impl Shared {
             log: RequestLog::default(),
             next_id: AtomicU64::new(1),
             started: SystemTime::now(),
+            clock,
             shutdown,
         }
     }
@@ -101,10 +108,13 @@ impl Shared {
             defaults.clear();
         }
         let slot = defaults.entry(name.to_owned()).or_insert_with(|| {
-            ModelSlot::new(ModelBehaviour {
-                name: name.to_owned(),
-                ..default.clone()
-            })
+            ModelSlot::new(
+                ModelBehaviour {
+                    name: name.to_owned(),
+                    ..default.clone()
+                },
+                self.clock.now(),
+            )
         });
         Some(Arc::clone(slot))
     }
@@ -139,7 +149,7 @@ impl Shared {
         write(&self.defaults).remove(&behaviour.name);
         let name = behaviour.name.clone();
         write(&self.models)
-            .insert(name, ModelSlot::new(behaviour))
+            .insert(name, ModelSlot::new(behaviour, self.clock.now()))
             .is_none()
     }
 
@@ -189,13 +199,29 @@ impl MockServer {
 
     /// Starts a server on `addr`.
     pub async fn bind(addr: impl ToSocketAddrs, config: MockConfig) -> io::Result<Self> {
+        Self::bind_with_clock(addr, config, Arc::new(SystemClock::new())).await
+    }
+
+    /// Starts a server on `127.0.0.1` on a free port whose flapping schedules follow `clock`,
+    /// so a test moves a model between down and up by advancing a
+    /// [`ManualClock`](orkestra_core::ManualClock) instead of waiting.
+    pub async fn start_with_clock(config: MockConfig, clock: Arc<dyn Clock>) -> io::Result<Self> {
+        Self::bind_with_clock("127.0.0.1:0", config, clock).await
+    }
+
+    /// Starts a server on `addr` whose flapping schedules follow `clock`.
+    pub async fn bind_with_clock(
+        addr: impl ToSocketAddrs,
+        config: MockConfig,
+        clock: Arc<dyn Clock>,
+    ) -> io::Result<Self> {
         config
             .validate()
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (shutdown, receiver) = watch::channel(false);
-        let shared = Arc::new(Shared::new(config, receiver.clone()));
+        let shared = Arc::new(Shared::new(config, receiver.clone(), clock));
         let task = tokio::spawn(serve(listener, Arc::clone(&shared), receiver));
         Ok(Self {
             addr,
@@ -216,7 +242,11 @@ impl MockServer {
             .validate()
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
         let (sender, receiver) = watch::channel(false);
-        let shared = Arc::new(Shared::new(config, receiver.clone()));
+        let shared = Arc::new(Shared::new(
+            config,
+            receiver.clone(),
+            Arc::new(SystemClock::new()),
+        ));
         let serving = serve(listener, shared, receiver);
         tokio::pin!(serving);
         tokio::select! {

@@ -10,6 +10,8 @@
 //! A request no model can serve is still answered `200`: explaining why is this endpoint's
 //! job. Only a request that cannot be routed at all (no messages, an unknown model) is an error.
 
+use std::borrow::Cow;
+
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse as _, Response};
 use orkestra::Target;
@@ -52,8 +54,8 @@ struct ExcludedView<'a> {
 struct RefusalView {
     status: u16,
     #[serde(rename = "type")]
-    kind: &'static str,
-    code: Option<&'static str>,
+    kind: Cow<'static, str>,
+    code: Option<Cow<'static, str>>,
     message: String,
 }
 

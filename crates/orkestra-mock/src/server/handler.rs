@@ -242,7 +242,7 @@ async fn chat(
         number,
     };
     let model = &slot.behaviour;
-    let fault = behaviour::select_fault(&model.faults, &key, slot.set_at.elapsed());
+    let fault = behaviour::select_fault(&model.faults, &key, shared.clock.now() - slot.set_at);
     entry.record(
         shared,
         &input.model,

@@ -1,8 +1,10 @@
 //! Every fault, seen from the client, and every trigger.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use orkestra_mock::{Fault, MockServer, ModelBehaviour, Trigger};
+use orkestra_core::ManualClock;
+use orkestra_mock::{Fault, MockConfig, MockServer, ModelBehaviour, Trigger};
 use serde_json::{Value, json};
 
 use crate::common::{
@@ -481,38 +483,36 @@ async fn counted_triggers_pick_their_requests() {
     );
 }
 
+/// The schedule is read on the server's clock, so the test moves it by hand: a boundary is
+/// judged exactly, however slowly the machine answers.
 #[tokio::test]
 async fn flapping_is_down_then_up_on_a_schedule_from_when_the_model_was_set() {
-    let server = server(vec![]).await;
-    let period = Duration::from_millis(300);
-    let down = Duration::from_millis(150);
-    let set_at = Instant::now();
+    let clock = Arc::new(ManualClock::new());
+    let config = MockConfig {
+        seed: 7,
+        models: vec![],
+        default_model: None,
+    };
+    let server = MockServer::start_with_clock(config, clock.clone())
+        .await
+        .expect("the server starts");
+    // The clock runs before the model is set: its schedule starts when it is set.
+    clock.advance(Duration::from_secs(1));
     server.set_model(faulty(
         Fault::Status { code: 503 },
         Trigger::Flapping {
-            down,
-            up: Some(period.saturating_sub(down)),
+            down: Duration::from_millis(150),
+            up: Some(Duration::from_millis(150)),
         },
     ));
     let mut seen = Vec::new();
-    while set_at.elapsed() < Duration::from_millis(1200) {
-        let before = set_at.elapsed();
-        let status = status(&server).await;
-        let after = set_at.elapsed();
-        let phase = |at: Duration| at.as_millis() % period.as_millis() < down.as_millis();
-        // Only judge requests that did not straddle a boundary.
-        if phase(before) == phase(after) && after.saturating_sub(before) < Duration::from_millis(50)
-        {
-            assert_eq!(
-                status,
-                if phase(before) { 503 } else { 200 },
-                "at {before:?}"
-            );
-            seen.push(status);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    // Down for [0, 150), up for [150, 300), down again from 300.
+    for step in [0, 149, 1, 148, 1, 1, 149, 1] {
+        clock.advance(Duration::from_millis(step));
+        seen.push(status(&server).await);
     }
-    assert!(seen.contains(&503) && seen.contains(&200), "{seen:?}");
+    // At 0, 149, 150, 298, 299, 300, 449 and 450 ms.
+    assert_eq!(seen, [503, 503, 200, 200, 200, 503, 503, 200]);
 
     server.set_model(faulty(
         Fault::Status { code: 503 },
@@ -522,10 +522,14 @@ async fn flapping_is_down_then_up_on_a_schedule_from_when_the_model_was_set() {
         },
     ));
     assert_eq!(status(&server).await, 503);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    clock.advance(Duration::from_millis(99));
+    assert_eq!(status(&server).await, 503, "still down");
+    clock.advance(Duration::from_millis(1));
     assert_eq!(
         statuses(&server, 3).await,
         [200, 200, 200],
         "healthy for good"
     );
+    clock.advance(Duration::from_hours(1));
+    assert_eq!(status(&server).await, 200, "still healthy an hour later");
 }
