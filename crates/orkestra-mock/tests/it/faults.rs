@@ -318,14 +318,18 @@ async fn a_cut_plain_answer_declares_more_than_it_sends() {
 
 #[tokio::test]
 async fn a_stall_goes_silent_then_closes() {
+    let stall = Duration::from_millis(150);
     let server = server(vec![faulty(
         Fault::Stall {
             after_chunks: 1,
-            duration: Duration::from_millis(150),
+            duration: stall,
         },
         Trigger::Always,
     )])
     .await;
+    // Only a lower bound on wall time holds on a busy machine: a gap measured between two reads
+    // shrinks when the first read is late, so the whole answer's time is what is judged.
+    let started = Instant::now();
     let mut response = client()
         .post(format!("{}/v1/messages", server.base_url()))
         .json(&json!({"model": "m", "max_tokens": 100, "stream": true, "messages": [{"role": "user", "content": "Hello streaming world"}]}))
@@ -333,22 +337,15 @@ async fn a_stall_goes_silent_then_closes() {
         .await
         .expect("headers arrive");
     let mut received = String::new();
-    let mut last_gap = Duration::ZERO;
-    let mut at = Instant::now();
     let ended = loop {
         match response.chunk().await {
-            Ok(Some(chunk)) => {
-                last_gap = at.elapsed();
-                at = Instant::now();
-                received.push_str(&String::from_utf8_lossy(&chunk));
-            }
+            Ok(Some(chunk)) => received.push_str(&String::from_utf8_lossy(&chunk)),
             Ok(None) => break Ok(()),
             Err(error) => break Err(error),
         }
     };
-    let silence = at.elapsed().max(last_gap);
     assert!(ended.is_err(), "the stream ends in an error");
-    assert!(silence >= Duration::from_millis(140), "{silence:?}");
+    assert!(started.elapsed() >= stall, "{:?}", started.elapsed());
     assert_eq!(
         received.matches("event: content_block_delta").count(),
         1,
