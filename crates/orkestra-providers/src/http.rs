@@ -179,6 +179,8 @@ struct PlainTarget {
     host: HeaderValue,
     /// The request target: path and query.
     path: Uri,
+    /// The whole URL, as `hyper_util`'s client wants it.
+    absolute: Uri,
 }
 
 impl fmt::Debug for Endpoint {
@@ -221,6 +223,7 @@ impl Endpoint {
                 host: HeaderValue::from_str(authority.as_str())
                     .map_err(|_| invalid("the host is not a valid header value"))?,
                 path,
+                absolute: uri,
             })
         } else if url.starts_with("https://") {
             Target::Tls(reqwest::Url::parse(url).map_err(|e| invalid(&e.to_string()))?)
@@ -364,6 +367,32 @@ struct ClientInner {
     /// Idle `http://` connections per `host:port`, the most recently used last.
     idle: Mutex<HashMap<Arc<str>, VecDeque<Idle>>>,
     user_agent: HeaderValue,
+    /// `hyper_util`'s pooled client, used for `http://` instead of our pool when
+    /// `ORKESTRA_UPSTREAM_TRANSPORT=hyper-util`: the two are measured side by side in
+    /// `cargo xtask load-gateway` (issue 14) and the slower one goes.
+    legacy: Option<LegacyClient>,
+}
+
+type LegacyClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    Full<Bytes>,
+>;
+
+fn legacy_client(config: &HttpConfig) -> Option<LegacyClient> {
+    if std::env::var("ORKESTRA_UPSTREAM_TRANSPORT").ok()? != "hyper-util" {
+        return None;
+    }
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(config.connect_timeout));
+    connector.set_keepalive(Some(Duration::from_secs(30)));
+    Some(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            .pool_timer(hyper_util::rt::TokioTimer::new())
+            .build(connector),
+    )
 }
 
 #[derive(Debug)]
@@ -387,12 +416,14 @@ impl HttpClient {
             .user_agent(USER_AGENT_VALUE)
             .build()
             .map_err(error::from_reqwest)?;
+        let legacy = legacy_client(&config);
         Ok(Self {
             inner: Arc::new(ClientInner {
                 config,
                 tls,
                 idle: Mutex::new(HashMap::new()),
                 user_agent: HeaderValue::from_static(USER_AGENT_VALUE),
+                legacy,
             }),
         })
     }
@@ -480,6 +511,27 @@ impl HttpClient {
         fields.insert(HOST, target.host.clone());
         if !fields.contains_key(USER_AGENT) {
             fields.insert(USER_AGENT, self.inner.user_agent.clone());
+        }
+        if let Some(legacy) = &self.inner.legacy {
+            *request.uri_mut() = target.absolute.clone();
+            let response = legacy.request(request).await.map_err(|failure| {
+                let what = if failure.is_connect() {
+                    "connect failed"
+                } else {
+                    "request failed"
+                };
+                Error::new(ErrorCategory::Network, format!("{what}: {failure}"))
+                    .with_source(failure)
+            })?;
+            let (parts, incoming) = response.into_parts();
+            return Ok((
+                parts.status,
+                parts.headers,
+                Body::Plain {
+                    incoming,
+                    release: None,
+                },
+            ));
         }
         loop {
             let (mut sender, reused) = match self.checkout(&target.address).await {
