@@ -147,16 +147,8 @@ fn install_crypto_provider() {
 }
 
 /// A URL parsed once, to be requested many times. Cheap to clone.
-///
-/// ```
-/// use orkestra_providers::http::Endpoint;
-/// let local = Endpoint::parse("http://127.0.0.1:8000/v1/chat/completions")?;
-/// assert_eq!(local.as_str(), "http://127.0.0.1:8000/v1/chat/completions");
-/// assert!(Endpoint::parse("ftp://example.com/").is_err());
-/// # Ok::<(), orkestra_core::Error>(())
-/// ```
 #[derive(Clone)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     inner: Arc<EndpointInner>,
 }
 
@@ -192,7 +184,7 @@ impl fmt::Debug for Endpoint {
 impl Endpoint {
     /// Parses an `http://` or `https://` URL; anything else, a URL with credentials in it, or
     /// one that does not parse is an `invalid_request` error naming it.
-    pub fn parse(url: &str) -> Result<Self, Error> {
+    pub(crate) fn parse(url: &str) -> Result<Self, Error> {
         let invalid = |why: &str| {
             Error::new(
                 ErrorCategory::InvalidRequest,
@@ -237,15 +229,10 @@ impl Endpoint {
             }),
         })
     }
-
-    /// The URL as given.
-    pub fn as_str(&self) -> &str {
-        &self.inner.url
-    }
 }
 
 /// What a request can be sent to: an [`Endpoint`], or a URL parsed on the spot.
-pub trait IntoEndpoint {
+pub(crate) trait IntoEndpoint {
     /// The endpoint, or why the URL is not one.
     fn into_endpoint(self) -> Result<Endpoint, Error>;
 }
@@ -277,7 +264,7 @@ impl IntoEndpoint for &String {
 /// A request being built: method, endpoint, headers and body. An invalid URL or header is
 /// reported by [`HttpClient::send`], as an `invalid_request` error.
 #[derive(Debug)]
-pub struct RequestBuilder {
+pub(crate) struct RequestBuilder {
     method: Method,
     endpoint: Result<Endpoint, Error>,
     headers: HeaderMap,
@@ -296,7 +283,7 @@ impl RequestBuilder {
 
     /// Sets every header of `headers`, replacing values already set under the same names.
     #[must_use]
-    pub fn headers(mut self, headers: HeaderMap) -> Self {
+    pub(crate) fn headers(mut self, headers: HeaderMap) -> Self {
         let mut last = None;
         for (name, value) in headers {
             // A name comes with its first value only; the others follow with `None`.
@@ -317,7 +304,7 @@ impl RequestBuilder {
 
     /// Sets one header, replacing a value already set under its name.
     #[must_use]
-    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    pub(crate) fn header<K, V>(mut self, name: K, value: V) -> Self
     where
         HeaderName: TryFrom<K>,
         HeaderValue: TryFrom<V>,
@@ -343,10 +330,28 @@ impl RequestBuilder {
         self
     }
 
-    /// Sets the body.
+    /// Sets the body to `body` as JSON, with `Content-Type: application/json`. A body that
+    /// cannot be written as JSON is reported by [`HttpClient::send`], as an `invalid_request`
+    /// error.
     #[must_use]
-    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
-        self.body = body.into();
+    pub(crate) fn json(mut self, body: &impl serde::Serialize) -> Self {
+        match serde_json::to_vec(body) {
+            Ok(bytes) => {
+                self.body = Bytes::from(bytes);
+                self.headers.insert(
+                    hyper::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+            }
+            Err(failure) => {
+                if self.endpoint.is_ok() {
+                    self.endpoint = Err(Error::new(
+                        ErrorCategory::InvalidRequest,
+                        format!("the request could not be written as JSON: {failure}"),
+                    ));
+                }
+            }
+        }
         self
     }
 }
@@ -355,7 +360,7 @@ impl RequestBuilder {
 ///
 /// Cheap to clone: clones share the connection pool.
 #[derive(Debug, Clone)]
-pub struct HttpClient {
+pub(crate) struct HttpClient {
     inner: Arc<ClientInner>,
 }
 
@@ -403,7 +408,7 @@ struct Idle {
 
 impl HttpClient {
     /// Builds the client. Fails on an invalid configuration, naming the field.
-    pub fn new(config: HttpConfig) -> Result<Self, Error> {
+    pub(crate) fn new(config: HttpConfig) -> Result<Self, Error> {
         config.validate()?;
         install_crypto_provider();
         let tls = reqwest::Client::builder()
@@ -429,24 +434,32 @@ impl HttpClient {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &HttpConfig {
+    pub(crate) fn config(&self) -> &HttpConfig {
         &self.inner.config
     }
 
     /// Starts a `GET` request.
-    pub fn get(&self, endpoint: impl IntoEndpoint) -> RequestBuilder {
+    #[expect(
+        clippy::unused_self,
+        reason = "a request starts from the client that sends it: `http.get(url)`"
+    )]
+    pub(crate) fn get(&self, endpoint: impl IntoEndpoint) -> RequestBuilder {
         RequestBuilder::new(Method::GET, endpoint.into_endpoint())
     }
 
     /// Starts a `POST` request.
-    pub fn post(&self, endpoint: impl IntoEndpoint) -> RequestBuilder {
+    #[expect(
+        clippy::unused_self,
+        reason = "a request starts from the client that sends it: `http.post(url)`"
+    )]
+    pub(crate) fn post(&self, endpoint: impl IntoEndpoint) -> RequestBuilder {
         RequestBuilder::new(Method::POST, endpoint.into_endpoint())
     }
 
     /// Sends `request` and waits for the response headers, at most `first_byte_timeout`
     /// (and never past `total_timeout`). Any status is returned; see
     /// [`HttpResponse::error_for_status`].
-    pub async fn send(&self, request: RequestBuilder) -> Result<HttpResponse, Error> {
+    pub(crate) async fn send(&self, request: RequestBuilder) -> Result<HttpResponse, Error> {
         let RequestBuilder {
             method,
             endpoint,
@@ -485,9 +498,13 @@ impl HttpClient {
             Ok(sent) => sent?,
             Err(_) => return Err(error::timeout(kind, wait)),
         };
+        let content_length = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|length| length.to_str().ok()?.parse().ok());
         Ok(HttpResponse {
             status,
             headers,
+            content_length,
             body,
             deadline,
             idle: config.idle_timeout,
@@ -605,6 +622,23 @@ impl HttpClient {
     }
 }
 
+/// Adds a configuration's extra `headers` to `headers`, each marked sensitive (it may carry a
+/// token); a name or value that is not valid in HTTP is an error naming the header.
+pub(crate) fn extra_headers(
+    headers: &mut HeaderMap,
+    extra: &std::collections::BTreeMap<String, String>,
+) -> Result<(), String> {
+    for (name, value) in extra {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("headers: {name:?} is not a valid header name"))?;
+        let mut value = HeaderValue::from_str(value)
+            .map_err(|_| format!("headers.{name}: not a valid header value"))?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    Ok(())
+}
+
 /// `orkestra/<version>`.
 const USER_AGENT_VALUE: &str = concat!("orkestra/", env!("CARGO_PKG_VERSION"));
 
@@ -691,16 +725,18 @@ impl Body {
 
 /// A boxed stream of body chunks, each gap bounded by the idle timeout and the whole by the
 /// total timeout; it ends after the last chunk or after its first `Err`.
-pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+pub(crate) type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
 
 /// How much of an error body is read to classify it; the rest is not needed.
 const ERROR_BODY_BYTES: usize = 64 * 1024;
 
 /// A response whose headers arrived; its body is read under the client's timeouts.
 #[derive(Debug)]
-pub struct HttpResponse {
+pub(crate) struct HttpResponse {
     status: StatusCode,
     headers: HeaderMap,
+    /// Read from the headers on arrival, so they can be moved out before the body is read.
+    content_length: Option<u64>,
     body: Body,
     deadline: Instant,
     idle: Duration,
@@ -710,33 +746,33 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     /// The HTTP status code.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         self.status.as_u16()
     }
 
     /// The response headers.
-    pub fn headers(&self) -> &HeaderMap {
+    pub(crate) fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
+    /// The response headers, moved out: the response keeps none.
+    pub(crate) fn take_headers(&mut self) -> HeaderMap {
+        std::mem::take(&mut self.headers)
+    }
+
     /// The media type of the body (`application/json`), without parameters.
-    pub fn content_type(&self) -> Option<&str> {
+    pub(crate) fn content_type(&self) -> Option<&str> {
         error::content_type(self.headers())
     }
 
     /// The `Content-Length`, when the server sent a valid one.
     fn content_length(&self) -> Option<u64> {
-        self.headers
-            .get(CONTENT_LENGTH)?
-            .to_str()
-            .ok()?
-            .parse()
-            .ok()
+        self.content_length
     }
 
     /// The response itself on a 2xx status; otherwise the classified error, read from the
     /// status, the headers and the first 64 KiB of the body.
-    pub async fn error_for_status(self) -> Result<Self, Error> {
+    pub(crate) async fn error_for_status(self) -> Result<Self, Error> {
         if self.status.is_success() {
             return Ok(self);
         }
@@ -756,7 +792,7 @@ impl HttpResponse {
     }
 
     /// The whole body, within the idle and total timeouts and at most `max_body_bytes`.
-    pub async fn bytes(self) -> Result<Bytes, Error> {
+    pub(crate) async fn bytes(self) -> Result<Bytes, Error> {
         let limit = self.max_body_bytes;
         let length = self.content_length();
         if length.is_some_and(|length| length > limit as u64) {
@@ -788,7 +824,7 @@ impl HttpResponse {
     }
 
     /// The body as a stream of chunks under the idle and total timeouts.
-    pub fn into_stream(self) -> BodyStream {
+    pub(crate) fn into_stream(self) -> BodyStream {
         let reader = Some(BodyReader::from(self));
         Box::pin(futures_util::stream::unfold(reader, |reader| async move {
             let mut reader = reader?;

@@ -11,7 +11,7 @@ use orkestra_core::{Error, ErrorCategory};
 use serde::{Serialize, Serializer};
 
 /// What [`Secret`] prints instead of its value.
-pub const REDACTED: &str = "*****";
+pub(crate) const REDACTED: &str = "*****";
 
 /// A secret string, such as an API key, redacted everywhere it could be printed.
 ///
@@ -64,7 +64,7 @@ impl Secret {
         &self.0
     }
 
-    /// `text` with every occurrence of the secret replaced by [`REDACTED`].
+    /// `text` with every occurrence of the secret replaced by `*****`.
     ///
     /// Servers sometimes quote the key they rejected in their error message; clients pass
     /// such messages through this before they reach an [`Error`]. Secrets shorter than

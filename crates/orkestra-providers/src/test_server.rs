@@ -2,9 +2,6 @@
 //! script, so tests can send exactly what a broken server or proxy would (garbage, cut bodies,
 //! resets, silence) to the real `reqwest` client over loopback.
 
-// Helpers shared by every client's tests; not every test module uses every helper.
-#![allow(dead_code, reason = "helpers shared by the tests of every client")]
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -282,7 +282,7 @@ async fn requests_carry_host_user_agent_and_the_headers_set() {
         .post(&server.url("/v1/chat?x=1"))
         .headers(headers)
         .header("x-replaced", "new")
-        .body(&b"{\"a\":1}"[..]);
+        .json(&serde_json::json!({"a": 1}));
     http.send(request).await.unwrap().bytes().await.unwrap();
     let received = &server.received()[0];
     assert_eq!(received.request_line(), "POST /v1/chat?x=1 HTTP/1.1");

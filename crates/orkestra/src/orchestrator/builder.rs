@@ -384,7 +384,7 @@ mod from_config {
             ProviderKind::Openai => {
                 let defaults = OpenAiConfig::default();
                 let config = OpenAiConfig {
-                    provider: name.to_owned(),
+                    name: name.to_owned(),
                     // The public API needs a key; a server at another address may not.
                     api_key_env: match &provider.base_url {
                         None => provider.api_key_env.clone().or(defaults.api_key_env),

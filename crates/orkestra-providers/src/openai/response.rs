@@ -85,7 +85,7 @@ impl<'de> Deserialize<'de> for Lenient {
                     .map(Lenient)
                     .map_err(|_| E::invalid_value(de::Unexpected::Signed(value), &self))
             }
-            #[allow(
+            #[expect(
                 clippy::cast_possible_truncation,
                 clippy::cast_sign_loss,
                 reason = "a float count is truncated on purpose; negatives are rejected first"
