@@ -154,10 +154,7 @@ fn framed_events_reach_the_format_and_a_cut_before_the_answer_is_whole_is_an_err
             result = framed.chunk(chunk, &mut events);
         }
         let end = result.and_then(|()| framed.end(&mut events));
-        (
-            framed.format.seen,
-            end.map_err(|e| e.class.category),
-        )
+        (framed.format.seen, end.map_err(|e| e.class.category))
     };
     // A body cut in the middle of an event before the answer is whole.
     assert_eq!(
