@@ -424,40 +424,44 @@ pub(crate) fn from_reqwest(error: reqwest::Error) -> Error {
     Error::new(category, message).with_source(error)
 }
 
-/// Where a failure of our own HTTP/1 transport happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    /// Connecting, sending the request, or waiting for the response headers.
-    Request,
-    /// Reading the response body.
-    Body,
-}
-
-/// Classifies a failure of the `http://` transport (hyper's connection API).
-///
-/// Every one is `network`, retryable: the connection was lost or the server answered with
-/// something that is not HTTP/1.1. Timeouts we enforce ourselves come from [`timeout`].
-pub(crate) fn from_hyper(error: hyper::Error, phase: Phase) -> Error {
-    let what = match phase {
-        Phase::Request => "request failed",
-        Phase::Body => "body read failed",
-    };
+/// Classifies a failure while reading a response body from `hyper_util`'s client: the
+/// connection was lost, or the server sent something that is not HTTP/1.1. Every one is
+/// `network`, retryable. Timeouts we enforce ourselves come from [`timeout`].
+pub(crate) fn from_hyper(error: hyper::Error) -> Error {
     let reason = if error.is_parse() || error.is_parse_status() {
         format!("the answer is not valid HTTP/1.1: {}", root_cause(&error))
     } else if error.is_incomplete_message() {
         "connection closed before the response was complete".to_owned()
-    } else if error.is_canceled() {
-        "connection closed before the request was sent".to_owned()
     } else {
         io_description(&error).unwrap_or_else(|| root_cause(&error))
     };
-    Error::new(ErrorCategory::Network, format!("{what}: {reason}")).with_source(error)
+    Error::new(
+        ErrorCategory::Network,
+        format!("body read failed: {reason}"),
+    )
+    .with_source(error)
 }
 
-/// Classifies a failed TCP connect.
-pub(crate) fn connect_failed(error: std::io::Error) -> Error {
-    let reason = io_description(&error).unwrap_or_else(|| error.to_string());
-    Error::new(ErrorCategory::Network, format!("connect failed: {reason}")).with_source(error)
+/// Classifies a failure of `hyper_util`'s client before the response headers: a connect that
+/// failed (refused, reset, unreachable), or the connection lost while sending.
+pub(crate) fn from_client(error: hyper_util::client::legacy::Error) -> Error {
+    if error.is_connect() {
+        let reason = io_description(&error).unwrap_or_else(|| root_cause(&error));
+        return Error::new(ErrorCategory::Network, format!("connect failed: {reason}"))
+            .with_source(error);
+    }
+    let hyper =
+        std::error::Error::source(&error).and_then(|source| source.downcast_ref::<hyper::Error>());
+    let reason = match hyper {
+        Some(hyper) if hyper.is_parse() || hyper.is_parse_status() => {
+            format!("the answer is not valid HTTP/1.1: {}", root_cause(hyper))
+        }
+        Some(hyper) if hyper.is_incomplete_message() => {
+            "connection closed before the response was complete".to_owned()
+        }
+        _ => io_description(&error).unwrap_or_else(|| root_cause(&error)),
+    };
+    Error::new(ErrorCategory::Network, format!("request failed: {reason}")).with_source(error)
 }
 
 /// The innermost cause's text: `reqwest`'s own text repeats the URL and hides the reason.

@@ -119,7 +119,8 @@ impl TestServer {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Waits until a connection in [`Step::Hang`] sees the client close it.
+    /// Waits until the client closes a connection: one in [`Step::Hang`], or an idle one
+    /// between requests.
     pub(crate) async fn client_closed(&mut self) {
         self.closed.recv().await.unwrap();
     }
@@ -144,6 +145,7 @@ async fn serve(
     let mut buffer = Vec::new();
     loop {
         let Some(request) = read_request(&mut socket, &mut buffer).await else {
+            let _ = closed.send(());
             return;
         };
         log.lock().unwrap().push(request.clone());

@@ -272,6 +272,18 @@ pub(super) fn foreign_key<'k>(
     })
 }
 
+/// `keys` as a client's configuration, naming the key at fault.
+#[cfg(feature = "providers")]
+fn typed<T: serde::de::DeserializeOwned>(keys: toml::Table) -> Result<T, KeyProblem> {
+    serde_path_to_error::deserialize(toml::Value::Table(keys)).map_err(|error| {
+        let key = error.path().to_string();
+        KeyProblem {
+            key: (key != ".").then_some(key),
+            message: error.into_inner().message().trim_end().to_owned(),
+        }
+    })
+}
+
 /// The client settings of a provider of `kind` from its table's other keys.
 ///
 /// An `openai` provider given a `base_url` and no `api_key_env` sends no key: a server at its
@@ -280,16 +292,6 @@ pub(super) fn foreign_key<'k>(
 fn client_config(kind: ProviderKind, mut keys: toml::Table) -> Result<ClientConfig, KeyProblem> {
     if let Some(problem) = foreign_key(kind, keys.keys().map(String::as_str)) {
         return Err(problem);
-    }
-    #[cfg(feature = "providers")]
-    fn typed<T: serde::de::DeserializeOwned>(keys: toml::Table) -> Result<T, KeyProblem> {
-        serde_path_to_error::deserialize(toml::Value::Table(keys)).map_err(|error| {
-            let key = error.path().to_string();
-            KeyProblem {
-                key: (key != ".").then_some(key),
-                message: error.into_inner().message().trim_end().to_owned(),
-            }
-        })
     }
     Ok(match kind {
         #[cfg(feature = "providers")]
@@ -368,7 +370,10 @@ pub(super) fn check_client_keys(text: &str, origin: &str) -> Result<(), orkestra
     let Ok(document) = DeTable::parse(text) else {
         return Ok(());
     };
-    let Some(DeValue::Table(providers)) = document.get_ref().get("providers").map(|v| v.get_ref())
+    let Some(DeValue::Table(providers)) = document
+        .get_ref()
+        .get("providers")
+        .map(toml::Spanned::get_ref)
     else {
         return Ok(());
     };
@@ -430,9 +435,9 @@ pub(super) fn check_client_keys(text: &str, origin: &str) -> Result<(), orkestra
         reason = "without clients there is nothing to read"
     )
 )]
-fn deserialize_client<'de>(
+fn deserialize_client(
     kind: ProviderKind,
-    deserializer: toml::de::ValueDeserializer<'de>,
+    deserializer: toml::de::ValueDeserializer<'_>,
 ) -> Result<(), toml::de::Error> {
     match kind {
         #[cfg(feature = "providers")]
