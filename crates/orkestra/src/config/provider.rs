@@ -432,6 +432,7 @@ pub(super) fn check_client_keys(text: &str, origin: &str) -> Result<(), orkestra
     not(feature = "providers"),
     expect(
         clippy::unnecessary_wraps,
+        clippy::needless_pass_by_value,
         reason = "without clients there is nothing to read"
     )
 )]

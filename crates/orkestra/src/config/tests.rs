@@ -31,6 +31,7 @@ fn unknown_keys_name_the_line_and_the_key() {
     );
 }
 
+#[cfg(feature = "providers")]
 #[test]
 fn a_key_the_kinds_client_does_not_have_is_refused_naming_file_line_and_key() {
     // A secret in the file, where a key variable was meant.
@@ -76,6 +77,7 @@ fn a_key_the_kinds_client_does_not_have_is_refused_naming_file_line_and_key() {
     );
 }
 
+#[cfg(feature = "providers")]
 #[test]
 fn each_kinds_client_settings_are_reachable_from_the_file() {
     let config = Config::from_toml_str(
