@@ -99,11 +99,10 @@ impl AnthropicClient {
             Error::new(ErrorCategory::InvalidRequest, message).with_provider(&config.name)
         };
         let mut headers = HeaderMap::new();
-        let mut value = HeaderValue::from_str(key.expose()).map_err(|_| {
-            invalid("the API key contains characters not allowed in a header".to_owned())
-        })?;
-        value.set_sensitive(true);
-        headers.insert(HeaderName::from_static("x-api-key"), value);
+        headers.insert(
+            HeaderName::from_static("x-api-key"),
+            key.header_value("").map_err(invalid)?,
+        );
         let version = HeaderValue::from_str(&config.anthropic_version).map_err(|_| {
             invalid(format!(
                 "anthropic_version {:?} is not a valid header value",

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hyper::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use hyper::header::{AUTHORIZATION, HeaderMap};
 use orkestra_core::{
     ChatBackend, ChatRequest, ChatResponse, ChatStream, Error, ErrorCategory, ErrorClass,
     StreamEvent,
@@ -78,10 +78,7 @@ impl OllamaClient {
     /// A client for the server of `config`, reading the key from `config.api_key_env` when
     /// set.
     pub fn new(config: OllamaConfig) -> Result<Self, Error> {
-        let key = match &config.api_key_env {
-            Some(var) => Some(Secret::from_env(var).map_err(|e| e.with_provider(&config.name))?),
-            None => None,
-        };
+        let key = Secret::from_optional_env(config.api_key_env.as_deref(), &config.name)?;
         Self::with_key(config, key)
     }
 
@@ -92,12 +89,7 @@ impl OllamaClient {
         };
         let mut headers = HeaderMap::new();
         if let Some(key) = &key {
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
-                    invalid("the API key contains characters not allowed in a header".to_owned())
-                })?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
+            headers.insert(AUTHORIZATION, key.header_value("Bearer ").map_err(invalid)?);
         }
         crate::http::extra_headers(&mut headers, &config.headers).map_err(invalid)?;
         let http = HttpClient::new(config.http.clone())

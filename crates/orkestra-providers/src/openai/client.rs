@@ -97,10 +97,7 @@ impl fmt::Debug for OpenAiClient {
 impl OpenAiClient {
     /// A client for `config`, reading the key from `config.api_key_env` when set.
     pub fn new(config: OpenAiConfig) -> Result<Self, Error> {
-        let key = match &config.api_key_env {
-            Some(var) => Some(Secret::from_env(var).map_err(|e| e.with_provider(&config.name))?),
-            None => None,
-        };
+        let key = Secret::from_optional_env(config.api_key_env.as_deref(), &config.name)?;
         Self::build(config, key)
     }
 
@@ -123,12 +120,7 @@ impl OpenAiClient {
         }
         let mut headers = HeaderMap::new();
         if let Some(key) = &key {
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
-                    invalid("the API key contains characters not allowed in a header".to_owned())
-                })?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
+            headers.insert(AUTHORIZATION, key.header_value("Bearer ").map_err(invalid)?);
         }
         if let Some(organization) = &config.organization {
             let value = HeaderValue::from_str(organization).map_err(|_| {

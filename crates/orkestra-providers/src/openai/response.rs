@@ -434,23 +434,15 @@ impl<'de> Visitor<'de> for ChunkSeed {
                 created,
             });
         }
-        // The same rules as `ChatChunk::into_events`, which the tests hold this to.
+        // The rules of `ChatChunk::into_events`, from the one place that states them.
         for choice in choices {
-            let mut delta = choice.delta;
-            delta.index = choice.index;
-            let has_content = delta.role.is_some()
-                || delta.content.is_some()
-                || !delta.tool_calls.is_empty()
-                || !delta.extra.is_empty();
-            if has_content {
-                events.push(StreamEvent::Delta(delta));
+            ChunkChoice {
+                index: choice.index,
+                delta: choice.delta,
+                finish_reason: choice.finish_reason,
+                extra: Map::new(),
             }
-            if let Some(reason) = choice.finish_reason {
-                events.push(StreamEvent::Finish {
-                    index: choice.index,
-                    reason,
-                });
-            }
+            .push_events(&mut events);
         }
         if let Some(usage) = usage {
             events.push(StreamEvent::Usage(usage));
