@@ -71,6 +71,19 @@ async fn collect(stream: ChatStream) -> (Vec<StreamEvent>, Option<Error>) {
     (events, None)
 }
 
+/// The answer a server streaming these body pieces gives, which must end without an error.
+async fn streamed_answer(pieces: &[&'static [u8]]) -> orkestra_core::ChatResponse {
+    let pieces = pieces.to_vec();
+    let server = TestServer::start(move |_| sse_answer(&pieces, true)).await;
+    let (events, error) = collect(client(&server).stream(&request()).await.unwrap()).await;
+    assert!(error.is_none(), "{error:?}");
+    let mut accumulator = StreamAccumulator::default();
+    for event in events {
+        accumulator.push(event);
+    }
+    accumulator.finish().unwrap()
+}
+
 #[track_caller]
 fn check(error: &Error, category: C, fragment: &str) {
     assert_eq!(error.class().category, category, "{error}");
@@ -196,14 +209,7 @@ async fn reported_stream_usage_is_used_and_tool_calls_accumulate() {
         (fixture!("llamacpp_stream.sse"), "Paris", Some(13)),
         (fixture!("stream_tool_calls.sse"), "", None),
     ] {
-        let server = TestServer::start(move |_| sse_answer(&[transcript], true)).await;
-        let (events, error) = collect(client(&server).stream(&request()).await.unwrap()).await;
-        assert!(error.is_none(), "{error:?}");
-        let mut accumulator = StreamAccumulator::default();
-        for event in events {
-            accumulator.push(event);
-        }
-        let answer = accumulator.finish().unwrap();
+        let answer = streamed_answer(&[transcript]).await;
         assert_eq!(answer.text(), text);
         let usage = answer.usage.unwrap();
         if let Some(total) = total {
@@ -437,14 +443,7 @@ async fn a_stream_that_finished_then_ended_without_done_is_complete() {
             true,
         ),
     ] {
-        let server = TestServer::start(move |_| sse_answer(&pieces, true)).await;
-        let (events, error) = collect(client(&server).stream(&request()).await.unwrap()).await;
-        assert!(error.is_none(), "{error:?}");
-        let mut accumulator = StreamAccumulator::default();
-        for event in events {
-            accumulator.push(event);
-        }
-        let answer = accumulator.finish().unwrap();
+        let answer = streamed_answer(&pieces).await;
         assert_eq!(answer.text(), "Hi");
         assert_eq!(
             answer.finish_reason(),
