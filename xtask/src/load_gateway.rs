@@ -18,6 +18,12 @@
 //! 3. the gateway's resident memory after the throughput phase;
 //! 4. a burst of 50 requests at once to the 200 ms model: direct, gateway, LiteLLM.
 //!
+//! With `--against PATH`, PATH (another `orkestra` build, or a script starting one with other
+//! settings) runs beside this build's gateway, in front of the same simulator with the same
+//! configuration: its c=1 runs follow the gateway's in each round, the closed loop on 64
+//! connections alternates between the two, [`MAX_ROUNDS`] rounds, and the report compares them
+//! figure by figure, the gateway's own CPU per request included.
+//!
 //! Prints a markdown table (also written to `target/load-gateway/report.md`) and fails if the
 //! gateway misses a bar. Every child process is killed when the run ends, however it ends.
 //! Until `orkestra-cli` exists, the gateway is skipped with a warning and only the direct and
