@@ -104,7 +104,7 @@ pub(crate) struct Run {
     /// The first error loadgen saw, if any.
     pub(crate) first_error: Option<String>,
     /// The server's own CPU time (user + system) per request, in microseconds, when its
-    /// process was watched (see [`Cpu`]).
+    /// process was watched (see [`cpu_seconds`]).
     pub(crate) cpu_per_request: Option<f64>,
 }
 
