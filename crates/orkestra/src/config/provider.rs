@@ -155,8 +155,9 @@ impl ProviderConfig {
     }
 }
 
-/// The keys of a provider's table that are the facade's, not the client's.
+/// The key naming a provider's wire format: the facade's, not the client's.
 const KIND: &str = "kind";
+/// The key of a provider's resilience sections: the facade's, not the client's.
 const RESILIENCE: &str = "resilience";
 /// The key of the simulator's table.
 const SIMULATOR: &str = "simulator";

@@ -119,6 +119,10 @@ fn each_kinds_client_settings_are_reachable_from_the_file() {
     let again = Config::from_toml_str(&config.to_toml().expect("serializes"), "again")
         .expect("what we write, we read");
     assert_eq!(again, config);
+    // A provider made in code starts from its client's documented defaults.
+    let made = ProviderConfig::new(ProviderKind::Ollama);
+    assert_eq!(made.kind(), ProviderKind::Ollama);
+    assert_eq!(made.base_url(), Some("http://127.0.0.1:11434"));
 }
 
 #[test]
