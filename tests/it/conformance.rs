@@ -100,6 +100,7 @@ impl Wire {
                     name: "mock-ollama".to_owned(),
                     base_url,
                     http: http_config(),
+                    ..OllamaConfig::default()
                 })
                 .unwrap(),
             ),
@@ -264,6 +265,7 @@ async fn discovery_lists_the_simulators_models() {
         name: "mock-ollama".to_owned(),
         base_url: server.base_url(),
         http: http_config(),
+        ..OllamaConfig::default()
     })
     .unwrap();
     let (openai, ollama) = tokio::join!(openai.list_models(), ollama.list_models());

@@ -142,6 +142,7 @@ fn ollama(name: &str, mock: &MockServer) -> Arc<dyn ChatBackend> {
             name: name.to_owned(),
             base_url: mock.base_url(),
             http: http_config(),
+            ..OllamaConfig::default()
         })
         .unwrap(),
     )

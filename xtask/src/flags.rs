@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::path::PathBuf;
 
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,9 @@ Commands:
                              Prints a markdown table (also target/load-gateway/report.md) and fails if
                              the gateway misses a bar. Default: 10 seconds per phase (LiteLLM: 5).
       --no-litellm           Skip LiteLLM (otherwise it must be installed: pip install 'litellm[proxy]').
+      --against PATH         Also run PATH, another `orkestra` executable (an earlier build, or a script
+                             that starts one with other settings), in the same rounds: c=1 added latency,
+                             CPU per request, and 3 alternating closed loops on 64 connections.
   help                       Print this text (also `-h`, `--help`).
 
 Environment:
@@ -71,6 +75,8 @@ pub(crate) enum Command {
         seconds: u32,
         /// Measure LiteLLM's proxy too.
         litellm: bool,
+        /// Another `orkestra` executable to measure beside this build's, in the same rounds.
+        against: Option<PathBuf>,
     },
 }
 
@@ -97,6 +103,13 @@ pub(crate) enum UsageError {
     },
     /// An argument that is not valid Unicode; every argument xtask knows is.
     NotUnicode(OsString),
+    /// A flag that needs a value got none, or another flag.
+    MissingValue {
+        /// The flag.
+        flag: &'static str,
+        /// What followed it, if anything.
+        value: Option<String>,
+    },
     /// A flag that needs a positive number got something else.
     BadNumber {
         /// The flag.
@@ -123,6 +136,11 @@ impl fmt::Display for UsageError {
             Self::NotUnicode(argument) => {
                 write!(f, "argument `{}` is not valid Unicode", argument.display())
             }
+            Self::MissingValue { flag, value: None } => write!(f, "`{flag}` needs a value"),
+            Self::MissingValue {
+                flag,
+                value: Some(value),
+            } => write!(f, "`{flag}` needs a value, not the flag `{value}`"),
             Self::BadNumber { flag, value: None } => {
                 write!(f, "`{flag}` needs a positive number")
             }
@@ -228,15 +246,29 @@ fn parse_load_mock(mut args: impl Iterator<Item = String>) -> Result<Command, Us
 fn parse_load_gateway(mut args: impl Iterator<Item = String>) -> Result<Command, UsageError> {
     let mut seconds = 10;
     let mut litellm = true;
+    let mut against = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--seconds" => seconds = positive("--seconds", args.next())?,
             "--no-litellm" => litellm = false,
+            "--against" => match args.next() {
+                Some(path) if !path.starts_with('-') => against = Some(PathBuf::from(path)),
+                value => {
+                    return Err(UsageError::MissingValue {
+                        flag: "--against",
+                        value,
+                    });
+                }
+            },
             "-h" | "--help" => return Ok(Command::Help),
             _ => return Err(unexpected("load-gateway", arg)),
         }
     }
-    Ok(Command::LoadGateway { seconds, litellm })
+    Ok(Command::LoadGateway {
+        seconds,
+        litellm,
+        against,
+    })
 }
 
 fn positive(flag: &'static str, value: Option<String>) -> Result<u32, UsageError> {

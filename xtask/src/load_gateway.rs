@@ -18,6 +18,12 @@
 //! 3. the gateway's resident memory after the throughput phase;
 //! 4. a burst of 50 requests at once to the 200 ms model: direct, gateway, LiteLLM.
 //!
+//! With `--against PATH`, PATH (another `orkestra` build, or a script starting one with other
+//! settings) runs beside this build's gateway, in front of the same simulator with the same
+//! configuration: its c=1 runs follow the gateway's in each round, the closed loop on 64
+//! connections alternates between the two, [`MAX_ROUNDS`] rounds, and the report compares them
+//! figure by figure, the gateway's own CPU per request included.
+//!
 //! Prints a markdown table (also written to `target/load-gateway/report.md`) and fails if the
 //! gateway misses a bar. Every child process is killed when the run ends, however it ends.
 //! Until `orkestra-cli` exists, the gateway is skipped with a warning and only the direct and
@@ -60,6 +66,9 @@ const GOAL_RATIO: f64 = 10.0;
 const C1_ROUNDS: u32 = 5;
 /// Rounds of direct and gateway runs of the open loop.
 const OPEN_ROUNDS: u32 = 3;
+/// Rounds of the closed loop on [`CONNECTIONS`] connections when another build runs beside
+/// the gateway (`--against`): this build, then the other, in turn.
+const MAX_ROUNDS: u32 = 3;
 
 /// Concurrent requests of the burst phase.
 const BURST: u32 = 50;
@@ -94,6 +103,9 @@ pub(crate) struct Run {
     pub(crate) bursts: Vec<f64>,
     /// The first error loadgen saw, if any.
     pub(crate) first_error: Option<String>,
+    /// The server's own CPU time (user + system) per request, in microseconds, when its
+    /// process was watched (see [`cpu_seconds`]).
+    pub(crate) cpu_per_request: Option<f64>,
 }
 
 impl Run {
@@ -138,6 +150,7 @@ pub(crate) fn parse_run(json: &str) -> anyhow::Result<Run> {
             .get("first_error")
             .and_then(serde_json::Value::as_str)
             .map(str::to_owned),
+        cpu_per_request: None,
     })
 }
 
@@ -159,6 +172,9 @@ pub(crate) struct Paired {
     /// `hop`'s runs, each between the direct and the gateway run of its round; empty when it
     /// was not run.
     pub(crate) hop: Vec<Run>,
+    /// The `--against` build's runs, each right after the gateway run of its round; empty when
+    /// there is none.
+    pub(crate) against: Vec<Run>,
 }
 
 impl Paired {
@@ -185,6 +201,12 @@ impl Paired {
     /// `hop`'s added latency in `pick`, as [`Paired::added`] gives the gateway's.
     pub(crate) fn hop_added(&self, pick: Pick) -> Option<f64> {
         median(differences(&self.direct, &self.hop, pick))
+    }
+
+    /// The `--against` build's added latency in `pick`, as [`Paired::added`] gives the
+    /// gateway's.
+    pub(crate) fn against_added(&self, pick: Pick) -> Option<f64> {
+        median(differences(&self.direct, &self.against, pick))
     }
 
     /// The median of the rounds' differences in `pick`, gateway minus `hop`: the gateway's cost
@@ -230,6 +252,7 @@ fn median_run(runs: &[Run]) -> Run {
         max: of(|run| run.max),
         bursts: runs.iter().flat_map(|run| run.bursts.clone()).collect(),
         first_error: runs.iter().find_map(|run| run.first_error.clone()),
+        cpu_per_request: median(runs.iter().filter_map(|run| run.cpu_per_request).collect()),
     }
 }
 
@@ -241,8 +264,11 @@ pub(crate) struct Figures {
     /// Concurrency 1, closed loop, [`C1_ROUNDS`] rounds.
     pub(crate) c1: Paired,
     pub(crate) c1_litellm: Option<Run>,
-    /// Closed loop on [`CONNECTIONS`] connections through the gateway.
+    /// Closed loop on [`CONNECTIONS`] connections through the gateway: the median of
+    /// [`MAX_ROUNDS`] runs when another build runs beside it, else one run.
     pub(crate) max_gateway: Option<Run>,
+    /// Another build of the gateway measured in the same rounds (`--against`).
+    pub(crate) against: Option<Comparison>,
     /// Closed loop on [`LITELLM_CONNECTIONS`] connections through LiteLLM.
     pub(crate) max_litellm: Option<Run>,
     /// The open loop at [`BAR_RATE`], [`OPEN_ROUNDS`] rounds.
@@ -254,6 +280,19 @@ pub(crate) struct Figures {
     pub(crate) burst_direct: Run,
     pub(crate) burst_gateway: Option<Run>,
     pub(crate) burst_litellm: Option<Run>,
+}
+
+/// Another build of the gateway (`--against PATH`), run in the same rounds as this one: its
+/// c=1 runs are [`Paired::against`]; the closed loops on [`CONNECTIONS`] connections alternate
+/// between the two builds, [`MAX_ROUNDS`] rounds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Comparison {
+    /// What the other build is, as given on the command line.
+    pub(crate) label: String,
+    /// This build's closed loops, in order.
+    pub(crate) max_ours: Vec<Run>,
+    /// The other build's, each right after this build's of the same round.
+    pub(crate) max_theirs: Vec<Run>,
 }
 
 /// The rendered report and the bars the gateway missed.
@@ -563,10 +602,125 @@ fn render(figures: &Figures, table: Table) -> Report {
             );
         }
     }
+    cpu_lines(&mut markdown, figures);
+    if let Some(comparison) = &figures.against {
+        comparison_section(&mut markdown, figures, comparison);
+    }
     Report {
         markdown,
         missed: table.missed,
     }
+}
+
+/// The gateway's (and `hop`'s) own CPU per request, when their processes were watched.
+fn cpu_lines(markdown: &mut String, figures: &Figures) {
+    let cpu = |runs: &[Run]| median(runs.iter().filter_map(|run| run.cpu_per_request).collect());
+    let gateway_c1 = cpu(&figures.c1.gateway);
+    let gateway_max = figures
+        .max_gateway
+        .as_ref()
+        .and_then(|run| run.cpu_per_request);
+    if gateway_c1.is_none() && gateway_max.is_none() {
+        return;
+    }
+    let _ = writeln!(
+        markdown,
+        "\nThe gateway's own CPU per request (user + system, from `/proc/PID/stat` around each run, warmup included at the run's rate): c=1 {}, {CONNECTIONS} connections {}; `hop` at c=1: {}.",
+        cell(gateway_c1, time),
+        cell(gateway_max, time),
+        cell(cpu(&figures.c1.hop), time),
+    );
+}
+
+/// A figure's name, this build's value, the other build's, and how to show them.
+type ComparedRow = (String, Option<f64>, Option<f64>, fn(f64) -> String);
+
+/// This build against the `--against` build, figure by figure, and each round's figures.
+fn comparison_section(markdown: &mut String, figures: &Figures, comparison: &Comparison) {
+    let label = &comparison.label;
+    let c1 = &figures.c1;
+    let cpu = |runs: &[Run]| median(runs.iter().filter_map(|run| run.cpu_per_request).collect());
+    let rate_of = |runs: &[Run]| median(runs.iter().map(|run| run.rate).collect());
+    let rows: [ComparedRow; 5] = [
+        (
+            "c=1 added p50 (median of the rounds' differences)".to_owned(),
+            c1.added(|run| run.p50),
+            c1.against_added(|run| run.p50),
+            time,
+        ),
+        (
+            "c=1 added p99".to_owned(),
+            c1.added(|run| run.p99),
+            c1.against_added(|run| run.p99),
+            time,
+        ),
+        (
+            "c=1 CPU per request (median of the rounds)".to_owned(),
+            cpu(&c1.gateway),
+            cpu(&c1.against),
+            time,
+        ),
+        (
+            format!("closed loop on {CONNECTIONS} connections, most answered (median)"),
+            rate_of(&comparison.max_ours),
+            rate_of(&comparison.max_theirs),
+            rate,
+        ),
+        (
+            format!("closed loop on {CONNECTIONS} connections, CPU per request"),
+            cpu(&comparison.max_ours),
+            cpu(&comparison.max_theirs),
+            time,
+        ),
+    ];
+    let _ = writeln!(
+        markdown,
+        "\n## This build against `{label}`, in the same rounds\n\n\
+         | figure | this build | `{label}` | this build / `{label}` |\n|---|---:|---:|---:|"
+    );
+    for (figure, ours, theirs, show) in rows {
+        let ratio = match (ours, theirs) {
+            (Some(ours), Some(theirs)) if theirs > 0.0 => format!("{:.2}", ours / theirs),
+            _ => "-".to_owned(),
+        };
+        let _ = writeln!(
+            markdown,
+            "| {figure} | {} | {} | {ratio} |",
+            cell(ours, show),
+            cell(theirs, show)
+        );
+    }
+    let per_round = |runs: &[Run], pick: Pick, show: fn(f64) -> String| {
+        runs.iter()
+            .map(|run| show(pick(run)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let cpu_of = |run: &Run| run.cpu_per_request.unwrap_or(f64::NAN);
+    let _ = writeln!(
+        markdown,
+        "\nEach round, this build then `{label}`:\n\
+         - c=1 added p50: {} / {}\n\
+         - c=1 CPU per request: {} / {}\n\
+         - {CONNECTIONS} connections: {} / {}\n\
+         - {CONNECTIONS} connections, CPU per request: {} / {}",
+        differences(&c1.direct, &c1.gateway, |run| run.p50)
+            .into_iter()
+            .map(time)
+            .collect::<Vec<_>>()
+            .join(", "),
+        differences(&c1.direct, &c1.against, |run| run.p50)
+            .into_iter()
+            .map(time)
+            .collect::<Vec<_>>()
+            .join(", "),
+        per_round(&c1.gateway, cpu_of, time),
+        per_round(&c1.against, cpu_of, time),
+        per_round(&comparison.max_ours, |run| run.rate, rate),
+        per_round(&comparison.max_theirs, |run| run.rate, rate),
+        per_round(&comparison.max_ours, cpu_of, time),
+        per_round(&comparison.max_theirs, cpu_of, time),
+    );
 }
 
 /// The length of each run when `rounds` rounds share `seconds`, in seconds, at least 1.
@@ -576,8 +730,14 @@ fn slice(seconds: u32, rounds: u32) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-/// Runs the load test.
-pub(crate) fn run(root: &Path, seconds: u32, with_litellm: bool) -> anyhow::Result<()> {
+/// Runs the load test; `against` is another `orkestra` executable measured beside this
+/// build's in the same rounds.
+pub(crate) fn run(
+    root: &Path,
+    seconds: u32,
+    with_litellm: bool,
+    against: Option<&Path>,
+) -> anyhow::Result<()> {
     let gateway_present = root.join("crates/orkestra-cli/Cargo.toml").is_file();
     if !gateway_present {
         println!("{}", warning_banner());
@@ -590,7 +750,19 @@ pub(crate) fn run(root: &Path, seconds: u32, with_litellm: bool) -> anyhow::Resu
     let dir = root.join("target/load-gateway");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let loadgen = Loadgen(release.join("loadgen"));
-    let servers = Servers::start(&release, &dir, gateway_present, with_litellm)?;
+    let against = against
+        .map(|path| {
+            std::path::absolute(path)
+                .with_context(|| format!("--against {}: not a usable path", path.display()))
+        })
+        .transpose()?;
+    let servers = Servers::start(
+        &release,
+        &dir,
+        gateway_present,
+        with_litellm,
+        against.as_deref(),
+    )?;
     let figures = measure(&loadgen, &servers, seconds)?;
     // The servers stop before the report, so a failing bar never leaves them running.
     drop(servers);
@@ -654,6 +826,7 @@ fn build(root: &Path, gateway_present: bool) -> anyhow::Result<()> {
 struct Servers {
     // Fields drop in order: the proxies stop before the simulator behind them.
     gateway: Option<(Process, Target)>,
+    against: Option<(Process, Target, String)>,
     hop: Option<(Process, Target)>,
     litellm: Option<(Process, Target)>,
     _mock: Process,
@@ -666,6 +839,7 @@ impl Servers {
         dir: &Path,
         gateway_present: bool,
         with_litellm: bool,
+        against: Option<&Path>,
     ) -> anyhow::Result<Self> {
         let mock_config = write(dir, "mock.toml", MOCK_CONFIG)?;
         let mut command = Command::new(release.join("examples/serve"));
@@ -677,32 +851,36 @@ impl Servers {
             .context("the simulator's URL")?
             .to_owned();
         let upstream = format!("{mock_base}/v1");
-        let gateway = if gateway_present {
+        let start_gateway = |name: &'static str, binary: &Path| {
             // The gateway keeps its statistics and charges in a SQLite file, its default
             // storage; an in-memory database would hold every charge of the run in RAM.
-            let database = dir.join("orkestra.db");
+            let database = dir.join(format!("{name}.db"));
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));
             }
             let config = write(
                 dir,
-                "orkestra.toml",
+                &format!("{name}.toml"),
                 &gateway_config(
                     &upstream,
                     &format!("sqlite://{}?mode=rwc", database.display()),
                 ),
             )?;
-            let mut command = Command::new(release.join("orkestra"));
+            let mut command = Command::new(binary);
             command.arg("serve").arg("--config").arg(&config);
-            Some(start_target(
-                "gateway",
-                command,
-                dir,
-                ("sim/m", "sim/slow"),
-                30,
-            )?)
+            start_target(name, command, dir, ("sim/m", "sim/slow"), 30)
+        };
+        let gateway = if gateway_present {
+            Some(start_gateway("gateway", &release.join("orkestra"))?)
         } else {
             None
+        };
+        let against = match against {
+            Some(binary) if gateway_present => {
+                let (process, target) = start_gateway("against", binary)?;
+                Some((process, target, binary.display().to_string()))
+            }
+            _ => None,
         };
         let mut command = Command::new(release.join("hop"));
         command.args(["--port", "0", "--upstream", &mock_base]);
@@ -714,6 +892,7 @@ impl Servers {
         };
         Ok(Self {
             gateway,
+            against,
             hop,
             litellm,
             _mock: mock,
@@ -740,6 +919,7 @@ fn start_target(
         model,
         slow_model,
         headers: Vec::new(),
+        pid: Some(process.child.id()),
     };
     wait_until_answering(&mut process, &target, Duration::from_secs(patience_seconds))?;
     Ok((process, target))
@@ -751,23 +931,27 @@ fn measure(loadgen: &Loadgen, servers: &Servers, seconds: u32) -> anyhow::Result
     let short = seconds.min(LITELLM_SECONDS);
     let direct = &servers.direct;
     let gateway = servers.gateway.as_ref();
+    let against = servers.against.as_ref();
     let hop = servers.hop.as_ref();
     let litellm = servers.litellm.as_ref();
     let on = |server: Option<&(Process, Target)>,
               phase: &dyn Fn(&Target) -> anyhow::Result<Run>| {
         server.map(|(_, target)| phase(target)).transpose()
     };
-    // Direct, (hop,) gateway, direct, (hop,) gateway, ...
+    // Direct, (hop,) gateway, (against,) direct, (hop,) gateway, (against,) ...
     let paired =
-        |rounds: u32, with_hop: bool, phase: &dyn Fn(&Target, &str) -> anyhow::Result<Run>| {
+        |rounds: u32, with_peers: bool, phase: &dyn Fn(&Target, &str) -> anyhow::Result<Run>| {
             let mut runs = Paired::default();
             for _ in 0..rounds {
                 runs.direct.push(phase(direct, "direct")?);
-                if let Some((_, target)) = hop.filter(|_| with_hop) {
+                if let Some((_, target)) = hop.filter(|_| with_peers) {
                     runs.hop.push(phase(target, "hop")?);
                 }
                 if let Some((_, target)) = gateway {
                     runs.gateway.push(phase(target, "orkestra")?);
+                }
+                if let Some((_, target, _)) = against.filter(|_| with_peers) {
+                    runs.against.push(phase(target, "against")?);
                 }
             }
             anyhow::Ok(runs)
@@ -785,9 +969,28 @@ fn measure(loadgen: &Loadgen, servers: &Servers, seconds: u32) -> anyhow::Result
     })?;
 
     println!("\nload-gateway: throughput");
-    let max_gateway = on(gateway, &|target| {
-        loadgen.closed(target, "orkestra", CONNECTIONS, &long.to_string())
-    })?;
+    let (max_gateway, against) = match (gateway, against) {
+        (Some((_, ours)), Some((_, theirs, label))) => {
+            let each = slice(long, MAX_ROUNDS);
+            let mut comparison = Comparison {
+                label: label.clone(),
+                ..Comparison::default()
+            };
+            for _ in 0..MAX_ROUNDS {
+                let ours = loadgen.closed(ours, "orkestra", CONNECTIONS, &each)?;
+                comparison.max_ours.push(ours);
+                let theirs = loadgen.closed(theirs, "against", CONNECTIONS, &each)?;
+                comparison.max_theirs.push(theirs);
+            }
+            (Some(median_run(&comparison.max_ours)), Some(comparison))
+        }
+        _ => (
+            on(gateway, &|target| {
+                loadgen.closed(target, "orkestra", CONNECTIONS, &long.to_string())
+            })?,
+            None,
+        ),
+    };
     let max_litellm = on(litellm, &|target| {
         loadgen.closed(target, "litellm", LITELLM_CONNECTIONS, &short.to_string())
     })?;
@@ -807,6 +1010,7 @@ fn measure(loadgen: &Loadgen, servers: &Servers, seconds: u32) -> anyhow::Result
         c1,
         c1_litellm,
         max_gateway,
+        against,
         max_litellm,
         open,
         rss_gateway_kb,
@@ -903,6 +1107,7 @@ fn start_litellm(dir: &Path, upstream: &str) -> anyhow::Result<(Process, Target)
         model: "m",
         slow_model: "slow",
         headers: vec![format!("Authorization: Bearer {LITELLM_KEY}")],
+        pid: None,
     };
     println!(
         "load-gateway: waiting for LiteLLM on port {port} (log: {})",
@@ -926,6 +1131,9 @@ struct Target {
     slow_model: &'static str,
     /// Extra headers, as `loadgen --header` takes them.
     headers: Vec<String>,
+    /// The server's process, whose CPU time each run measures; `None` when it is not one
+    /// process of ours to watch.
+    pid: Option<u32>,
 }
 
 /// Polls `target` with one chat request until it answers 200, the process exits, or `within`
@@ -1016,6 +1224,7 @@ impl Loadgen {
                 "--warmup",
                 "1",
             ],
+            1.0,
         )?;
         println!(
             "  {name:<9} closed loop, {connections:>2} connections: {:>9}, p50 {:>8}, p99 {:>8}, p99.9 {:>8}, max {:>8}{}",
@@ -1045,6 +1254,7 @@ impl Loadgen {
                 "--warmup",
                 "2",
             ],
+            2.0,
         )?;
         println!(
             "  {name:<9} open loop at {}: {:>9}, p50 {:>8}, p90 {:>8}, p99 {:>8}, max {:>8}{}",
@@ -1067,6 +1277,7 @@ impl Loadgen {
             target,
             target.slow_model,
             &["--burst", &burst, "--repeat", "3", "--warmup", "1"],
+            0.0,
         )?;
         let walls: Vec<String> = run.bursts.iter().map(|wall| time(*wall)).collect();
         println!(
@@ -1077,7 +1288,16 @@ impl Loadgen {
         Ok(run)
     }
 
-    fn run(&self, target: &Target, model: &str, args: &[&str]) -> anyhow::Result<Run> {
+    /// Runs `loadgen` with `args` (whose warmup lasts `warmup_seconds`) against `target`,
+    /// measuring the target's CPU time over the run.
+    fn run(
+        &self,
+        target: &Target,
+        model: &str,
+        args: &[&str],
+        warmup_seconds: f64,
+    ) -> anyhow::Result<Run> {
+        let cpu_before = target.pid.and_then(cpu_seconds);
         let mut command = Command::new(&self.0);
         command
             .args(["--url", &target.url, "--model", model])
@@ -1092,8 +1312,15 @@ impl Loadgen {
         if !output.status.success() {
             bail!("loadgen against {} failed ({})", target.url, output.status);
         }
-        parse_run(&String::from_utf8_lossy(&output.stdout))
-            .with_context(|| format!("reading loadgen's summary for {}", target.url))
+        let mut run = parse_run(&String::from_utf8_lossy(&output.stdout))
+            .with_context(|| format!("reading loadgen's summary for {}", target.url))?;
+        if let (Some(before), Some(after)) = (cpu_before, target.pid.and_then(cpu_seconds)) {
+            // The warmup's answers are not counted by loadgen but cost CPU all the same: a
+            // closed loop answers them at the measured rate.
+            let answered = run.requests as f64 + run.rate * warmup_seconds;
+            run.cpu_per_request = (answered > 0.0).then(|| (after - before) * 1e6 / answered);
+        }
+        Ok(run)
     }
 }
 
@@ -1243,6 +1470,30 @@ pub(crate) fn parent_pid(stat: &str) -> Option<u32> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// The user and system CPU time of a `/proc/<pid>/stat` text, in clock ticks: fields 14 and 15,
+/// counted after the command name as [`parent_pid`] does.
+pub(crate) fn cpu_ticks(stat: &str) -> Option<u64> {
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
+}
+
+/// The CPU time process `pid` has used so far, every thread counted, in seconds.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    static TICKS_PER_SECOND: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ticks_per_second = *TICKS_PER_SECOND.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|output| String::from_utf8_lossy(&output.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    });
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(cpu_ticks(&stat)? as f64 / ticks_per_second)
 }
 
 /// Every process below `pid`, children first.

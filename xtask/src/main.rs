@@ -7,7 +7,7 @@
 //! - `cargo xtask tidy` checks the workspace conventions every member package must follow;
 //! - `cargo xtask bench [crate] [-- <criterion args>]` runs criterion benches;
 //! - `cargo xtask load-mock [--seconds N] [--connections N]` load-tests the simulator with wrk;
-//! - `cargo xtask load-gateway [--seconds N] [--no-litellm]` measures the gateway's added latency,
+//! - `cargo xtask load-gateway [--seconds N] [--no-litellm] [--against PATH]` measures the gateway's added latency,
 //!   throughput, memory and burst time against the simulator directly, a bare HTTP hop and
 //!   LiteLLM's proxy;
 //! - `cargo xtask help` prints the usage text.
@@ -69,7 +69,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             seconds,
             connections,
         } => load_mock::run(&root, seconds, connections),
-        Command::LoadGateway { seconds, litellm } => load_gateway::run(&root, seconds, litellm),
+        Command::LoadGateway {
+            seconds,
+            litellm,
+            against,
+        } => load_gateway::run(&root, seconds, litellm, against.as_deref()),
     }
 }
 

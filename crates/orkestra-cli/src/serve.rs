@@ -22,7 +22,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let kinds: Vec<(String, ProviderKind)> = config
         .providers
         .iter()
-        .map(|(name, provider)| (name.clone(), provider.kind))
+        .map(|(name, provider)| (name.clone(), provider.kind()))
         .collect();
     let simulators = setup::start_simulators(&mut config, &source).await?;
     let orchestrator = setup::orchestrator(&config, &source).await?;
@@ -92,9 +92,8 @@ fn summary(
             "echo (built in: answers with your last message, no network)".to_owned()
         } else {
             let url = config.providers[name]
-                .base_url
-                .clone()
-                .unwrap_or_else(|| "its public API".to_owned());
+                .base_url()
+                .unwrap_or("its public API");
             format!("{kind} at {url}")
         };
         let _ = writeln!(out, "  {name:<12} {detail}");

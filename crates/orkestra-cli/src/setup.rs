@@ -5,8 +5,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
-use orkestra::config::{Config, ConfigError, ProviderConfig, ProviderKind, key_position};
+use orkestra::config::{ClientConfig, Config, ConfigError, ProviderConfig, key_position};
 use orkestra::core::{Located, Syntax, plain_words};
+use orkestra::providers::OpenAiConfig;
 use orkestra::{BuildError, Orchestrator, OrchestratorBuilder};
 use orkestra_mock::{ConfigError as MockConfigError, MockConfig, MockServer, ModelBehaviour};
 
@@ -104,7 +105,7 @@ pub(crate) fn simulator_config(
     provider: &ProviderConfig,
     source: &Source,
 ) -> Result<MockConfig, Failure> {
-    let Some(table) = &provider.simulator else {
+    let ClientConfig::Simulator(Some(table)) = &provider.client else {
         return Ok(MockConfig {
             default_model: Some(ModelBehaviour::echo("")),
             ..MockConfig::default()
@@ -158,17 +159,17 @@ pub(crate) async fn start_simulators(
 ) -> Result<Simulators, Failure> {
     let mut simulators = Simulators::default();
     for (name, provider) in &mut config.providers {
-        if provider.kind != ProviderKind::Simulator {
+        if !matches!(provider.client, ClientConfig::Simulator(_)) {
             continue;
         }
         let mock = simulator_config(name, provider, source)?;
         let server = MockServer::start(mock)
             .await
             .with_context(|| format!("cannot start the simulator of provider `{name}`"))?;
-        provider.kind = ProviderKind::Openai;
-        provider.base_url = Some(format!("{}/v1", server.base_url()));
-        provider.api_key_env = None;
-        provider.simulator = None;
+        provider.client = ClientConfig::Openai(OpenAiConfig::local(
+            name.clone(),
+            format!("{}/v1", server.base_url()),
+        ));
         simulators.running.push((name.clone(), server));
     }
     Ok(simulators)
@@ -178,11 +179,10 @@ pub(crate) async fn start_simulators(
 /// (`route`, `models`): the registry and the ranking are the same, and nothing is started.
 pub(crate) fn without_simulators(config: &mut Config, source: &Source) -> Result<(), Failure> {
     for (name, provider) in &mut config.providers {
-        if provider.kind == ProviderKind::Simulator {
+        if matches!(provider.client, ClientConfig::Simulator(_)) {
             // Check the table anyway, so `route` reports the error `serve` would.
             simulator_config(name, provider, source)?;
-            provider.kind = ProviderKind::Echo;
-            provider.simulator = None;
+            provider.client = ClientConfig::Echo;
         }
     }
     Ok(())

@@ -71,7 +71,7 @@ fn help_documents_the_exit_codes() {
 fn demo_config_parses_and_its_simulated_models_are_simulated() {
     let config = Config::from_toml_str(setup::DEMO, "demo.toml").unwrap();
     let sim = &config.providers["sim"];
-    assert_eq!(sim.kind, ProviderKind::Simulator);
+    assert_eq!(sim.kind(), ProviderKind::Simulator);
     let mock = setup::simulator_config("sim", sim, &Source::Demo).unwrap();
     // Every model the demo lists under `sim` must exist in the simulator, or it would 404.
     let listed: Vec<&str> = config

@@ -21,6 +21,12 @@ use crate::stream::StreamEvent;
 pub type ChatStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, Error>> + Send>>;
 
 /// Something that answers chat requests.
+///
+/// A router sends one caller's request to several upstream models in turn, each under its own
+/// name (`gpt-4o-mini` for the caller's `openai/gpt-4o-mini`). [`ChatBackend::chat_as`] and
+/// [`ChatBackend::stream_as`] take that name beside the request, so a backend that writes the
+/// request itself (every wire client) never copies it; the default methods copy the request
+/// once with the name changed, which is right for a backend that just forwards it.
 #[async_trait]
 pub trait ChatBackend: Send + Sync {
     /// Answers `request` in one piece.
@@ -31,6 +37,111 @@ pub trait ChatBackend: Send + Sync {
     /// An `Err` here means no event was produced; failures after the first event arrive as
     /// an `Err` item of the stream.
     async fn stream(&self, request: &ChatRequest) -> Result<ChatStream, Error>;
+
+    /// Answers `request` as if its `model` were `model`.
+    ///
+    /// The default copies the request with `model` written in, unless it names `model`
+    /// already; a backend that serialises the request should override it and write `model`
+    /// in place of the request's own.
+    async fn chat_as(&self, model: &str, request: &ChatRequest) -> Result<ChatResponse, Error> {
+        if request.model == model {
+            return self.chat(request).await;
+        }
+        self.chat(&renamed(model, request)).await
+    }
+
+    /// Streams the answer to `request` as if its `model` were `model`; see
+    /// [`ChatBackend::chat_as`].
+    async fn stream_as(&self, model: &str, request: &ChatRequest) -> Result<ChatStream, Error> {
+        if request.model == model {
+            return self.stream(request).await;
+        }
+        self.stream(&renamed(model, request)).await
+    }
+}
+
+/// A copy of `request` naming `model`.
+fn renamed(model: &str, request: &ChatRequest) -> ChatRequest {
+    let mut copy = request.clone();
+    model.clone_into(&mut copy.model);
+    copy
+}
+
+/// A borrowed backend that answers every request as one model, through
+/// [`ChatBackend::chat_as`] and [`ChatBackend::stream_as`]: the request is passed on as it
+/// is, never copied.
+///
+/// It lets code written against `&dyn ChatBackend` and a request send that request to an
+/// upstream model of another name.
+///
+/// ```
+/// use orkestra_core::{AsModel, ChatBackend, ChatRequest, ChatResponse, ChatStream, Error};
+/// use orkestra_core::{ErrorCategory, Message};
+///
+/// /// Answers nothing, but says which model it was asked for.
+/// struct Upstream;
+///
+/// #[async_trait::async_trait]
+/// impl ChatBackend for Upstream {
+///     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
+///         Err(Error::new(ErrorCategory::NotFound, format!("asked for {}", request.model)))
+///     }
+///     async fn stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+///         Err(Error::new(ErrorCategory::NotFound, format!("asked for {}", request.model)))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let request = ChatRequest::new("openai/gpt-4o-mini", vec![Message::user("Hi")]);
+/// let error = AsModel::new(&Upstream, "gpt-4o-mini").chat(&request).await.unwrap_err();
+/// assert_eq!(error.message, "asked for gpt-4o-mini");
+/// assert_eq!(request.model, "openai/gpt-4o-mini", "the caller's request is untouched");
+/// # }
+/// ```
+#[derive(Clone, Copy)]
+pub struct AsModel<'a> {
+    backend: &'a dyn ChatBackend,
+    model: &'a str,
+}
+
+impl<'a> AsModel<'a> {
+    /// `backend`, answering every request as `model`.
+    pub fn new(backend: &'a dyn ChatBackend, model: &'a str) -> Self {
+        Self { backend, model }
+    }
+
+    /// The model every request is sent as.
+    pub fn model(&self) -> &str {
+        self.model
+    }
+}
+
+impl fmt::Debug for AsModel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsModel")
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl ChatBackend for AsModel<'_> {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
+        self.backend.chat_as(self.model, request).await
+    }
+
+    async fn stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+        self.backend.stream_as(self.model, request).await
+    }
+
+    async fn chat_as(&self, model: &str, request: &ChatRequest) -> Result<ChatResponse, Error> {
+        self.backend.chat_as(model, request).await
+    }
+
+    async fn stream_as(&self, model: &str, request: &ChatRequest) -> Result<ChatStream, Error> {
+        self.backend.stream_as(model, request).await
+    }
 }
 
 /// A failed backend call: its class, a one-line message, and where it came from.
@@ -58,7 +169,9 @@ pub struct Error {
     /// The upstream error body's own `type`, `code` and `param`, when it had them: a gateway
     /// passes them on unchanged, with [`Error::message`] as the upstream wrote it.
     pub upstream: Option<Box<UpstreamDetails>>,
-    source: Option<Box<dyn StdError + Send + Sync>>,
+    /// Boxed twice so the field is one pointer wide: an `Error` travels in every `Result` of
+    /// the request path, and the cause is rare and only read when reported.
+    source: Option<Box<Box<dyn StdError + Send + Sync>>>,
 }
 
 impl Error {
@@ -111,7 +224,7 @@ impl Error {
     /// The same error with an underlying cause, reported by [`StdError::source`].
     #[must_use]
     pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.source = Some(Box::new(Box::new(source)));
         self
     }
 }
@@ -155,7 +268,7 @@ impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         self.source
             .as_deref()
-            .map(|source| source as &(dyn StdError + 'static))
+            .map(|source| &**source as &(dyn StdError + 'static))
     }
 }
 

@@ -48,7 +48,7 @@ pub mod error;
 pub mod located;
 pub mod stream;
 
-pub use backend::{ChatBackend, ChatStream, Error, UpstreamDetails};
+pub use backend::{AsModel, ChatBackend, ChatStream, Error, UpstreamDetails};
 pub use chat::{
     ChatRequest, ChatResponse, Choice, Content, ContentPart, FinishReason, FunctionCall,
     FunctionDefinition, ImageUrl, InvalidParam, Message, Role, StreamOptions, Tool, ToolCall,

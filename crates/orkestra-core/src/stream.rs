@@ -251,6 +251,28 @@ pub struct ChunkChoice {
     pub extra: Map<String, Value>,
 }
 
+impl ChunkChoice {
+    /// Pushes the events this choice carries: a `Delta` when it has any content, then a
+    /// `Finish` when it ends the choice. Its `extra` fields travel in no event.
+    pub fn push_events(self, events: &mut Vec<StreamEvent>) {
+        let mut delta = self.delta;
+        delta.index = self.index;
+        let has_content = delta.role.is_some()
+            || delta.content.is_some()
+            || !delta.tool_calls.is_empty()
+            || !delta.extra.is_empty();
+        if has_content {
+            events.push(StreamEvent::Delta(delta));
+        }
+        if let Some(reason) = self.finish_reason {
+            events.push(StreamEvent::Finish {
+                index: self.index,
+                reason,
+            });
+        }
+    }
+}
+
 impl ChatChunk {
     /// The events this chunk carries, in order: `Start` when `first`, deltas, finishes, usage.
     pub fn into_events(self, first: bool) -> Vec<StreamEvent> {
@@ -263,21 +285,7 @@ impl ChatChunk {
             });
         }
         for choice in self.choices {
-            let mut delta = choice.delta;
-            delta.index = choice.index;
-            let has_content = delta.role.is_some()
-                || delta.content.is_some()
-                || !delta.tool_calls.is_empty()
-                || !delta.extra.is_empty();
-            if has_content {
-                events.push(StreamEvent::Delta(delta));
-            }
-            if let Some(reason) = choice.finish_reason {
-                events.push(StreamEvent::Finish {
-                    index: choice.index,
-                    reason,
-                });
-            }
+            choice.push_events(&mut events);
         }
         if let Some(usage) = self.usage {
             events.push(StreamEvent::Usage(usage));

@@ -3,12 +3,16 @@
 //! into an untyped `Value`, the least work any typed reader must do.
 
 // A bench is a binary whose inputs are fixed: a failed parse must stop it loudly.
-#![allow(missing_docs, clippy::unwrap_used)]
+#![expect(
+    missing_docs,
+    clippy::unwrap_used,
+    reason = "a bench is a binary whose inputs are fixed: a failed parse must stop it loudly"
+)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use orkestra_core::ChatResponse;
+use orkestra_providers::SseDecoder;
 use orkestra_providers::openai::{chunk_events, parse_response};
-use orkestra_providers::sse::SseDecoder;
 use serde_json::Value;
 use std::hint::black_box;
 

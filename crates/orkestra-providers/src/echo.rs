@@ -25,13 +25,13 @@ use serde_json::Map;
 use crate::usage::{prompt_tokens, text_tokens};
 
 /// The default provider name of an [`EchoBackend`].
-pub const DEFAULT_ECHO_NAME: &str = "echo";
+pub(crate) const DEFAULT_ECHO_NAME: &str = "echo";
 
 /// Answers every request with the text of its last user message; no network involved.
 ///
 /// ```
 /// use orkestra_core::{ChatBackend, ChatRequest, Message};
-/// use orkestra_providers::echo::EchoBackend;
+/// use orkestra_providers::EchoBackend;
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let echo = EchoBackend::new();
@@ -56,7 +56,7 @@ impl Default for EchoBackend {
 }
 
 impl EchoBackend {
-    /// An echo backend named [`DEFAULT_ECHO_NAME`].
+    /// An echo backend named `echo`.
     pub fn new() -> Self {
         Self::with_name(DEFAULT_ECHO_NAME)
     }

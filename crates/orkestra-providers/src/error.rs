@@ -43,17 +43,16 @@
 //! is `network` rather than `internal` because nothing the server said was wrong.
 
 use std::error::Error as StdError;
-use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
-use orkestra_core::{Error, ErrorCategory, ErrorClass, Resource};
+use orkestra_core::{Error, ErrorCategory, ErrorClass, Resource, UpstreamDetails};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 /// Which of the HTTP timeouts fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum TimeoutKind {
+pub(crate) enum TimeoutKind {
     /// Opening the TCP (and TLS) connection.
     Connect,
     /// Waiting for the response headers after sending the request.
@@ -66,7 +65,7 @@ pub enum TimeoutKind {
 
 impl TimeoutKind {
     /// The configuration name of this timeout, as in [`crate::HttpConfig`].
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Connect => "connect_timeout",
             Self::FirstByte => "first_byte_timeout",
@@ -77,7 +76,7 @@ impl TimeoutKind {
 }
 
 /// A timeout error: which timeout fired and its limit.
-pub fn timeout(kind: TimeoutKind, limit: Duration) -> Error {
+pub(crate) fn timeout(kind: TimeoutKind, limit: Duration) -> Error {
     let what = match kind {
         TimeoutKind::Connect => "no connection",
         TimeoutKind::FirstByte => "no response headers",
@@ -100,7 +99,7 @@ pub fn timeout(kind: TimeoutKind, limit: Duration) -> Error {
 /// "code"}` and `FastAPI`'s `{"detail": "..."}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// The human-readable message.
     pub message: Option<String>,
     /// The error `type` (`invalid_request_error`, `rate_limit_error`, ...).
@@ -113,13 +112,13 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     /// Reads an error body; `None` when `body` is not JSON or has no recognisable error.
-    pub fn parse(body: &[u8]) -> Option<Self> {
+    pub(crate) fn parse(body: &[u8]) -> Option<Self> {
         let value: Value = serde_json::from_slice(body).ok()?;
         Self::from_value(&value)
     }
 
     /// Reads an error from a parsed JSON value (an in-stream `error` event, for instance).
-    pub fn from_value(value: &Value) -> Option<Self> {
+    pub(crate) fn from_value(value: &Value) -> Option<Self> {
         let object = value.as_object()?;
         match object.get("error") {
             Some(Value::String(message)) => Some(Self {
@@ -157,7 +156,7 @@ impl ErrorBody {
     }
 
     /// What the body says the failure is, when it says something more precise than a status.
-    pub fn category(&self) -> Option<ErrorCategory> {
+    pub(crate) fn category(&self) -> Option<ErrorCategory> {
         let code = self.code.as_deref().unwrap_or_default();
         let kind = self.kind.as_deref().unwrap_or_default();
         let message = self
@@ -225,24 +224,32 @@ impl ErrorBody {
         None
     }
 
-    /// One line: `code: message`, or whatever parts are present.
-    pub fn summary(&self) -> String {
-        let label = self.code.as_deref().or(self.kind.as_deref());
-        let mut line = match (label, self.message.as_deref()) {
-            (Some(label), Some(message)) => format!("{label}: {}", one_line(message, 500)),
-            (None, Some(message)) => one_line(message, 500),
-            (Some(label), None) => label.to_owned(),
-            (None, None) => "error body without a message".to_owned(),
+    /// The classified error this body describes, `category` unless the body says more: the
+    /// upstream's message exactly as it wrote it, and its `type`, `code` and `param` in
+    /// [`Error::upstream`], so a gateway can pass them on unchanged.
+    pub(crate) fn into_error(self, category: ErrorCategory) -> Error {
+        let category = self.category().unwrap_or(category);
+        self.into_error_of(ErrorClass::new(category))
+    }
+
+    fn into_error_of(self, class: ErrorClass) -> Error {
+        let message = match self.message {
+            Some(message) => message,
+            None => match self.code.as_deref().or(self.kind.as_deref()) {
+                Some(label) => format!("{label} (the error body has no message)"),
+                None => "an error body without a message".to_owned(),
+            },
         };
-        if let Some(param) = &self.param {
-            let _ = write!(line, " (param {param})");
+        let error = Error::with_class(class, message);
+        if self.kind.is_none() && self.code.is_none() && self.param.is_none() {
+            return error;
         }
-        line
+        error.with_upstream(UpstreamDetails::new(self.kind, self.code, self.param))
     }
 }
 
 /// The category an HTTP status means on its own (see the [module docs](self)).
-pub const fn status_category(status: u16) -> ErrorCategory {
+pub(crate) const fn status_category(status: u16) -> ErrorCategory {
     match status {
         401 | 403 => ErrorCategory::Auth,
         402 => ErrorCategory::ResourceExhausted(Resource::Quota),
@@ -256,43 +263,51 @@ pub const fn status_category(status: u16) -> ErrorCategory {
 }
 
 /// Classifies a non-success HTTP answer from its status, headers and (possibly truncated) body.
-pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+pub(crate) fn from_status(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     from_status_at(status, headers, body, SystemTime::now())
 }
 
 /// [`from_status`] with the current time given, for `Retry-After` dates.
-pub fn from_status_at(status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Error {
+pub(crate) fn from_status_at(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Error {
     let parsed = ErrorBody::parse(body);
     let category = parsed
         .as_ref()
         .and_then(ErrorBody::category)
         .unwrap_or_else(|| status_category(status));
-    let message = match &parsed {
-        Some(body) => body.summary(),
-        None if body.is_empty() => "empty error body".to_owned(),
-        None => {
-            let kind = content_type(headers).unwrap_or("no content type");
-            format!("non-JSON error body ({kind}): {}", snippet(body))
-        }
-    };
     let mut class = ErrorClass::new(category);
     if let Some(after) = retry_after_at(headers, now, category == ErrorCategory::RateLimited) {
         class = class.with_retry_after(after);
     }
-    Error::with_class(class, message).with_status(status)
+    let error = match parsed {
+        Some(parsed) => parsed.into_error_of(class),
+        None if body.is_empty() => Error::with_class(class, "empty error body"),
+        None => {
+            let kind = content_type(headers).unwrap_or("no content type");
+            Error::with_class(
+                class,
+                format!("non-JSON error body ({kind}): {}", snippet(body)),
+            )
+        }
+    };
+    error.with_status(status)
 }
 
 /// Classifies an `error` object a server sent inside a stream (after a 200 status).
-pub fn from_stream_error(value: &Value) -> Error {
-    let body = ErrorBody::from_value(value).unwrap_or_default();
-    let category = body.category().unwrap_or(ErrorCategory::Internal);
-    Error::new(category, format!("error in stream: {}", body.summary()))
+pub(crate) fn from_stream_error(value: &Value) -> Error {
+    ErrorBody::from_value(value)
+        .unwrap_or_default()
+        .into_error(ErrorCategory::Internal)
 }
 
 /// How long the server asked us to wait, from `retry-after-ms`, `Retry-After` (seconds or an
 /// HTTP date), or with `rate_limit_headers` `x-ratelimit-reset-requests` / `-tokens`
 /// (`OpenAI`'s `"6m0s"` form; the longer of the two).
-pub fn retry_after_at(
+pub(crate) fn retry_after_at(
     headers: &HeaderMap,
     now: SystemTime,
     rate_limit_headers: bool,
@@ -359,7 +374,7 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
 ///
 /// Timeouts we enforce ourselves come from [`timeout`]; the only `reqwest` timeout configured
 /// is the connect timeout.
-pub fn from_reqwest(error: reqwest::Error) -> Error {
+pub(crate) fn from_reqwest(error: reqwest::Error) -> Error {
     let cause = root_cause(&error);
     let (category, message) = if error.is_builder() {
         (
@@ -409,40 +424,44 @@ pub fn from_reqwest(error: reqwest::Error) -> Error {
     Error::new(category, message).with_source(error)
 }
 
-/// Where a failure of our own HTTP/1 transport happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Connecting, sending the request, or waiting for the response headers.
-    Request,
-    /// Reading the response body.
-    Body,
-}
-
-/// Classifies a failure of the `http://` transport (hyper's connection API).
-///
-/// Every one is `network`, retryable: the connection was lost or the server answered with
-/// something that is not HTTP/1.1. Timeouts we enforce ourselves come from [`timeout`].
-pub fn from_hyper(error: hyper::Error, phase: Phase) -> Error {
-    let what = match phase {
-        Phase::Request => "request failed",
-        Phase::Body => "body read failed",
-    };
+/// Classifies a failure while reading a response body from `hyper_util`'s client: the
+/// connection was lost, or the server sent something that is not HTTP/1.1. Every one is
+/// `network`, retryable. Timeouts we enforce ourselves come from [`timeout`].
+pub(crate) fn from_hyper(error: hyper::Error) -> Error {
     let reason = if error.is_parse() || error.is_parse_status() {
         format!("the answer is not valid HTTP/1.1: {}", root_cause(&error))
     } else if error.is_incomplete_message() {
         "connection closed before the response was complete".to_owned()
-    } else if error.is_canceled() {
-        "connection closed before the request was sent".to_owned()
     } else {
         io_description(&error).unwrap_or_else(|| root_cause(&error))
     };
-    Error::new(ErrorCategory::Network, format!("{what}: {reason}")).with_source(error)
+    Error::new(
+        ErrorCategory::Network,
+        format!("body read failed: {reason}"),
+    )
+    .with_source(error)
 }
 
-/// Classifies a failed TCP connect.
-pub fn connect_failed(error: std::io::Error) -> Error {
-    let reason = io_description(&error).unwrap_or_else(|| error.to_string());
-    Error::new(ErrorCategory::Network, format!("connect failed: {reason}")).with_source(error)
+/// Classifies a failure of `hyper_util`'s client before the response headers: a connect that
+/// failed (refused, reset, unreachable), or the connection lost while sending.
+pub(crate) fn from_client(error: hyper_util::client::legacy::Error) -> Error {
+    if error.is_connect() {
+        let reason = io_description(&error).unwrap_or_else(|| root_cause(&error));
+        return Error::new(ErrorCategory::Network, format!("connect failed: {reason}"))
+            .with_source(error);
+    }
+    let hyper =
+        std::error::Error::source(&error).and_then(|source| source.downcast_ref::<hyper::Error>());
+    let reason = match hyper {
+        Some(hyper) if hyper.is_parse() || hyper.is_parse_status() => {
+            format!("the answer is not valid HTTP/1.1: {}", root_cause(hyper))
+        }
+        Some(hyper) if hyper.is_incomplete_message() => {
+            "connection closed before the response was complete".to_owned()
+        }
+        _ => io_description(&error).unwrap_or_else(|| root_cause(&error)),
+    };
+    Error::new(ErrorCategory::Network, format!("request failed: {reason}")).with_source(error)
 }
 
 /// The innermost cause's text: `reqwest`'s own text repeats the URL and hides the reason.
@@ -481,7 +500,7 @@ fn io_description(error: &(dyn StdError + 'static)) -> Option<String> {
 }
 
 /// A response body larger than the configured cap.
-pub fn body_too_large(limit: usize) -> Error {
+pub(crate) fn body_too_large(limit: usize) -> Error {
     Error::with_class(
         ErrorClass::new(ErrorCategory::Internal).with_retryable(false),
         format!("response body exceeds the {limit}-byte limit (max_body_bytes)"),
@@ -489,7 +508,7 @@ pub fn body_too_large(limit: usize) -> Error {
 }
 
 /// A body that is not the JSON `what` should be: names the line, column and nearby text.
-pub fn malformed_json(what: &str, error: serde_json::Error, body: &[u8]) -> Error {
+pub(crate) fn malformed_json(what: &str, error: serde_json::Error, body: &[u8]) -> Error {
     let message = if error.is_eof() {
         format!(
             "{what}: JSON ends early at line {} column {} (body cut?)",
@@ -533,7 +552,7 @@ fn near(body: &[u8], line: usize, column: usize) -> String {
 }
 
 /// A 2xx answer whose content type is not the one the format uses (a proxy's HTML page).
-pub fn unexpected_content_type(expected: &str, got: Option<&str>, body: &[u8]) -> Error {
+pub(crate) fn unexpected_content_type(expected: &str, got: Option<&str>, body: &[u8]) -> Error {
     Error::new(
         ErrorCategory::Internal,
         format!(
@@ -545,7 +564,7 @@ pub fn unexpected_content_type(expected: &str, got: Option<&str>, body: &[u8]) -
 }
 
 /// A stream chunk that breaks the event-stream or JSON rules.
-pub fn malformed_stream(detail: impl std::fmt::Display) -> Error {
+pub(crate) fn malformed_stream(detail: impl std::fmt::Display) -> Error {
     Error::new(
         ErrorCategory::Internal,
         format!("malformed stream chunk: {detail}"),
@@ -553,7 +572,7 @@ pub fn malformed_stream(detail: impl std::fmt::Display) -> Error {
 }
 
 /// A stream that ended without `terminator`: a cut connection (see the [module docs](self)).
-pub fn stream_cut(terminator: &str) -> Error {
+pub(crate) fn stream_cut(terminator: &str) -> Error {
     Error::new(
         ErrorCategory::Network,
         format!("stream ended without {terminator}: the connection was cut mid-answer"),
@@ -561,7 +580,7 @@ pub fn stream_cut(terminator: &str) -> Error {
 }
 
 /// The `content-type` header's media type, without parameters.
-pub fn content_type(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn content_type(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(reqwest::header::CONTENT_TYPE)?
         .to_str()
@@ -570,7 +589,7 @@ pub fn content_type(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The first 200 bytes of a body, as one line of text.
-pub fn snippet(body: &[u8]) -> String {
+pub(crate) fn snippet(body: &[u8]) -> String {
     let head = &body[..body.len().min(200)];
     let mut text = one_line(&String::from_utf8_lossy(head), 200);
     if body.len() > head.len() {

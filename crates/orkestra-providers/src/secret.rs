@@ -7,11 +7,12 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use hyper::header::HeaderValue;
 use orkestra_core::{Error, ErrorCategory};
 use serde::{Serialize, Serializer};
 
 /// What [`Secret`] prints instead of its value.
-pub const REDACTED: &str = "*****";
+pub(crate) const REDACTED: &str = "*****";
 
 /// A secret string, such as an API key, redacted everywhere it could be printed.
 ///
@@ -59,12 +60,32 @@ impl Secret {
         }
     }
 
+    /// The key in the environment variable `var` when a variable is named, for provider
+    /// `provider`: a named variable that is unset or empty is an error naming both.
+    pub(crate) fn from_optional_env(
+        var: Option<&str>,
+        provider: &str,
+    ) -> Result<Option<Self>, Error> {
+        var.map(|var| Self::from_env(var).map_err(|error| error.with_provider(provider)))
+            .transpose()
+    }
+
+    /// The secret after `prefix` (`"Bearer "`, or nothing) as a header value, marked sensitive so
+    /// that HTTP libraries never log it; a key with characters a header cannot carry is an
+    /// error saying so, without the key.
+    pub(crate) fn header_value(&self, prefix: &str) -> Result<HeaderValue, String> {
+        let mut value = HeaderValue::from_str(&format!("{prefix}{}", self.0))
+            .map_err(|_| "the API key contains characters not allowed in a header".to_owned())?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
     /// The secret itself. Call it only to write it where it is meant to go (a header).
     pub fn expose(&self) -> &str {
         &self.0
     }
 
-    /// `text` with every occurrence of the secret replaced by [`REDACTED`].
+    /// `text` with every occurrence of the secret replaced by `*****`.
     ///
     /// Servers sometimes quote the key they rejected in their error message; clients pass
     /// such messages through this before they reach an [`Error`]. Secrets shorter than

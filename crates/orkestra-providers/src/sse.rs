@@ -8,7 +8,7 @@
 //! `data: [DONE]`) and Anthropic (`event: message_start` + `data: {...}`) both use it.
 //!
 //! ```
-//! use orkestra_providers::sse::SseDecoder;
+//! use orkestra_providers::SseDecoder;
 //!
 //! let mut decoder = SseDecoder::new();
 //! decoder.push(b"event: ping\r\ndata: {\"a\":");
@@ -17,16 +17,13 @@
 //! let event = decoder.next_event()?.expect("one event");
 //! assert_eq!(event.event.as_deref(), Some("ping"));
 //! assert_eq!(event.data, r#"{"a":1}"#);
-//! # Ok::<(), orkestra_providers::sse::SseError>(())
+//! # Ok::<(), orkestra_providers::SseError>(())
 //! ```
 
-use futures_util::StreamExt;
-use futures_util::stream::{self, Stream};
-use orkestra_core::{Error, ErrorCategory};
-use std::pin::Pin;
+use orkestra_core::{Error, ErrorCategory, StreamEvent};
 
 use crate::error;
-use crate::http::BodyStream;
+use crate::event_stream::Framing;
 
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -245,47 +242,64 @@ impl SseDecoder {
     }
 }
 
-/// A boxed stream of decoded events; it ends after the last event or its first `Err`.
-pub type SseStream = Pin<Box<dyn Stream<Item = Result<SseEvent, Error>> + Send>>;
+/// A format carried as server-sent events (`OpenAI`, Anthropic): what each event's data means
+/// and when the answer is whole.
+pub(crate) trait EventFormat: Send + 'static {
+    /// The events one event's `data` carries.
+    fn event(&mut self, data: &str) -> Result<Vec<StreamEvent>, Error>;
+    /// The events still owed when the body ends, or the error of a stream cut before its
+    /// answer was whole.
+    fn end(&mut self) -> Result<Vec<StreamEvent>, Error>;
+    /// Whether the format's terminator was seen: nothing after it is read.
+    fn is_done(&self) -> bool;
+    /// Whether the answer is whole even without its terminator: a body that then ends in the
+    /// middle of one more event lost nothing of the answer, so that is not a cut.
+    fn is_complete(&self) -> bool;
+}
 
-/// Decodes a body stream into events, each at most `max_event_bytes`.
-///
-/// A body error ends the stream with that error; a body that ends mid-line ends it with a
-/// [`SseError::Truncated`] error (`network`). Whether the format's terminator arrived is the
-/// caller's question: this adapter only knows events.
-pub fn events(body: BodyStream, max_event_bytes: usize) -> SseStream {
-    struct State {
-        body: BodyStream,
-        decoder: SseDecoder,
-        body_done: bool,
-    }
-    let state = Some(State {
-        body,
-        decoder: SseDecoder::with_max_event_bytes(max_event_bytes),
-        body_done: false,
-    });
-    Box::pin(stream::unfold(state, |state| async move {
-        let mut state = state?;
-        loop {
-            match state.decoder.next_event() {
-                Ok(Some(event)) => return Some((Ok(event), Some(state))),
-                Ok(None) => {}
-                Err(failure) => return Some((Err(failure.into()), None)),
-            }
-            if state.body_done {
-                return match state.decoder.finish() {
-                    Ok(Some(event)) => Some((Ok(event), None)),
-                    Ok(None) => None,
-                    Err(failure) => Some((Err(failure.into()), None)),
-                };
-            }
-            match state.body.next().await {
-                Some(Ok(chunk)) => state.decoder.push(&chunk),
-                Some(Err(failure)) => return Some((Err(failure), None)),
-                None => state.body_done = true,
-            }
+/// An [`EventFormat`] behind an [`SseDecoder`], as a [`Framing`] of body chunks.
+pub(crate) struct Framed<F> {
+    decoder: SseDecoder,
+    format: F,
+}
+
+impl<F> Framed<F> {
+    /// `format`, reading events of at most `max_event_bytes` each.
+    pub(crate) fn new(format: F, max_event_bytes: usize) -> Self {
+        Self {
+            decoder: SseDecoder::with_max_event_bytes(max_event_bytes),
+            format,
         }
-    }))
+    }
+}
+
+impl<F: EventFormat> Framing for Framed<F> {
+    fn chunk(&mut self, chunk: &[u8], events: &mut Vec<StreamEvent>) -> Result<(), Error> {
+        self.decoder.push(chunk);
+        while !self.format.is_done()
+            && let Some(event) = self.decoder.next_event()?
+        {
+            events.extend(self.format.event(&event.data)?);
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, events: &mut Vec<StreamEvent>) -> Result<(), Error> {
+        match self.decoder.finish() {
+            Ok(Some(event)) => events.extend(self.format.event(&event.data)?),
+            Ok(None) => {}
+            Err(SseError::Truncated) if self.format.is_complete() => {}
+            Err(failure) => return Err(failure.into()),
+        }
+        if !self.format.is_done() {
+            events.extend(self.format.end()?);
+        }
+        Ok(())
+    }
+
+    fn is_done(&self) -> bool {
+        self.format.is_done()
+    }
 }
 
 #[cfg(test)]

@@ -2,9 +2,6 @@
 //! script, so tests can send exactly what a broken server or proxy would (garbage, cut bodies,
 //! resets, silence) to the real `reqwest` client over loopback.
 
-// Helpers shared by every client's tests; not every test module uses every helper.
-#![allow(dead_code, reason = "helpers shared by the tests of every client")]
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -122,7 +119,8 @@ impl TestServer {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Waits until a connection in [`Step::Hang`] sees the client close it.
+    /// Waits until the client closes a connection: one in [`Step::Hang`], or an idle one
+    /// between requests.
     pub(crate) async fn client_closed(&mut self) {
         self.closed.recv().await.unwrap();
     }
@@ -147,6 +145,7 @@ async fn serve(
     let mut buffer = Vec::new();
     loop {
         let Some(request) = read_request(&mut socket, &mut buffer).await else {
+            let _ = closed.send(());
             return;
         };
         log.lock().unwrap().push(request.clone());

@@ -9,25 +9,25 @@
 use orkestra_core::{ChatRequest, ChatResponse, Message, Usage};
 
 /// Characters per token of the estimate.
-pub const CHARS_PER_TOKEN: usize = 4;
+pub(crate) const CHARS_PER_TOKEN: usize = 4;
 /// Tokens a chat template adds around each message (role markers, separators).
-pub const TOKENS_PER_MESSAGE: u32 = 4;
+pub(crate) const TOKENS_PER_MESSAGE: u32 = 4;
 /// Tokens a chat template adds to prime the answer.
-pub const TOKENS_PER_REPLY: u32 = 3;
+pub(crate) const TOKENS_PER_REPLY: u32 = 3;
 
 /// Estimated tokens of `text`: its characters divided by four, rounded up.
-pub fn text_tokens(text: &str) -> u32 {
+pub(crate) fn text_tokens(text: &str) -> u32 {
     chars_tokens(text.chars().count())
 }
 
 /// Estimated tokens of `chars` characters of text (a streamed answer counted as it arrives).
-pub fn chars_tokens(chars: usize) -> u32 {
+pub(crate) fn chars_tokens(chars: usize) -> u32 {
     u32::try_from(chars.div_ceil(CHARS_PER_TOKEN)).unwrap_or(u32::MAX)
 }
 
 /// Estimated tokens of one message: its text, its tool calls' names and arguments, and the
 /// per-message overhead.
-pub fn message_tokens(message: &Message) -> u32 {
+pub(crate) fn message_tokens(message: &Message) -> u32 {
     let mut tokens = TOKENS_PER_MESSAGE.saturating_add(text_tokens(&message.text()));
     for call in message.tool_calls.iter().flatten() {
         tokens = tokens
@@ -38,7 +38,7 @@ pub fn message_tokens(message: &Message) -> u32 {
 }
 
 /// Estimated prompt tokens of `request`: every message plus the reply priming.
-pub fn prompt_tokens(request: &ChatRequest) -> u32 {
+pub(crate) fn prompt_tokens(request: &ChatRequest) -> u32 {
     request
         .messages
         .iter()
@@ -47,7 +47,7 @@ pub fn prompt_tokens(request: &ChatRequest) -> u32 {
 }
 
 /// Estimated completion tokens of `response`: every choice's text and tool calls.
-pub fn completion_tokens(response: &ChatResponse) -> u32 {
+pub(crate) fn completion_tokens(response: &ChatResponse) -> u32 {
     response
         .choices
         .iter()
@@ -55,14 +55,9 @@ pub fn completion_tokens(response: &ChatResponse) -> u32 {
         .fold(0, u32::saturating_add)
 }
 
-/// An estimated [`Usage`] for `request` answered by `completion_text`.
-pub fn estimate(request: &ChatRequest, completion_text: &str) -> Usage {
-    Usage::estimated(prompt_tokens(request), text_tokens(completion_text))
-}
-
 /// Fills `response.usage` with an estimate when the server left it out; reported usage is
 /// kept as is.
-pub fn fill_missing(request: &ChatRequest, response: &mut ChatResponse) {
+pub(crate) fn fill_missing(request: &ChatRequest, response: &mut ChatResponse) {
     if response.usage.is_none() {
         response.usage = Some(Usage::estimated(
             prompt_tokens(request),

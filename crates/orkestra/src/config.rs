@@ -3,7 +3,9 @@
 //! Every section is optional and has documented defaults (`docs/configuration.md` lists them
 //! all); unknown keys are errors. Errors are [`Located`]: `FILE:LINE:COLUMN: KEY: what was
 //! expected`, in plain words. Secrets never appear in the file: a provider names the environment
-//! variable that holds its key (`api_key_env`).
+//! variable that holds its key (`api_key_env`). A provider's table holds its kind's client
+//! configuration as that client defines it ([`ClientConfig`]); a key another kind's client has
+//! is refused.
 //!
 //! ```
 //! use orkestra::config::{Config, ProviderKind};
@@ -24,7 +26,7 @@
 //!     "#,
 //!     "orkestra.toml",
 //! )?;
-//! assert_eq!(config.providers["local"].kind, ProviderKind::Openai);
+//! assert_eq!(config.providers["local"].kind(), ProviderKind::Openai);
 //! assert_eq!(config.storage.url, "sqlite://orkestra.db?mode=rwc");
 //!
 //! let error = Config::from_toml_str("[server]\nlisten = 8080\n", "orkestra.toml").unwrap_err();
@@ -36,7 +38,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -45,6 +46,10 @@ use orkestra_core::{Located, Position, Syntax};
 use orkestra_models::{Constraints, ModelSpec, Strategy};
 use orkestra_resilience::PipelineConfig;
 use serde::{Deserialize, Serialize};
+
+mod provider;
+
+pub use provider::{ClientConfig, ProviderConfig, ProviderKind};
 
 /// The whole of `orkestra.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -179,82 +184,6 @@ impl Default for RoutingConfig {
     }
 }
 
-/// The wire format a provider speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    /// OpenAI-compatible `/v1/chat/completions` (OpenAI, vLLM, llama.cpp, LM Studio, Groq, ...).
-    Openai,
-    /// Anthropic `/v1/messages`.
-    Anthropic,
-    /// Ollama `/api/chat`.
-    Ollama,
-    /// The built-in echo model: answers with the last user message, no network.
-    Echo,
-    /// The built-in simulator (`orkestra mock`), started in-process by the `orkestra` binary
-    /// and spoken to over loopback HTTP; for demos and tests.
-    Simulator,
-}
-
-impl ProviderKind {
-    /// The name used in files.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Openai => "openai",
-            Self::Anthropic => "anthropic",
-            Self::Ollama => "ollama",
-            Self::Echo => "echo",
-            Self::Simulator => "simulator",
-        }
-    }
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// `[providers.<name>]`: one model endpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderConfig {
-    /// The wire format.
-    pub kind: ProviderKind,
-    /// The API root: ending in `/v1` for `openai`, the server root for `anthropic` and
-    /// `ollama`. Defaults to the public API of the kind (`https://api.openai.com/v1`,
-    /// `https://api.anthropic.com`, `http://127.0.0.1:11434`).
-    #[serde(default)]
-    pub base_url: Option<String>,
-    /// The environment variable holding the API key. `openai` without it sends no key
-    /// (local servers); `anthropic` defaults to `ANTHROPIC_API_KEY`.
-    #[serde(default)]
-    pub api_key_env: Option<String>,
-    /// Extra headers on every request.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// Resilience for every model of this provider, section by section over `[resilience]`.
-    #[serde(default)]
-    pub resilience: PipelineConfig,
-    /// Simulated models (`kind = "simulator"` only), in `orkestra mock`'s format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub simulator: Option<toml::Table>,
-}
-
-impl ProviderConfig {
-    /// A provider of `kind` with every other setting at its default.
-    pub fn new(kind: ProviderKind) -> Self {
-        Self {
-            kind,
-            base_url: None,
-            api_key_env: None,
-            headers: BTreeMap::new(),
-            resilience: PipelineConfig::default(),
-            simulator: None,
-        }
-    }
-}
-
 /// `[models]`: the registry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -310,6 +239,7 @@ impl Config {
 
     /// Parses and checks TOML text; `origin` names it in errors (a file name).
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        provider::check_client_keys(text, origin).map_err(ConfigError::Parse)?;
         let config: Self = parse_toml(text, origin).map_err(ConfigError::Parse)?;
         config
             .validate()
@@ -370,13 +300,7 @@ impl Config {
                 .resilience
                 .validate_sections()
                 .map_err(|e| Problem::new(format!("providers.{name}.resilience.{}", e.0), e.1))?;
-            if provider.simulator.is_some() && provider.kind != ProviderKind::Simulator {
-                return Err(Problem::new(
-                    format!("providers.{name}.simulator"),
-                    "only with `kind = \"simulator\"`",
-                ));
-            }
-            if let Some(url) = &provider.base_url
+            if let Some(url) = provider.base_url()
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
                 return Err(Problem::new(

@@ -150,8 +150,13 @@ pub(super) fn table() -> Vec<Case> {
         case("cut_stream", Fault::CutStream { after_chunks: 3 }, Trigger::Always, vec![fails(Network, true)]),
         case("stall", Fault::Stall { after_chunks: 3, duration: IDLE_TIMEOUT * 4 }, Trigger::Always, vec![timed_out(IDLE)]),
         case("malformed_chunk", Fault::MalformedChunk { after_chunks: 3 }, Trigger::Always, vec![fails(Internal, true)]),
-        // Plain, the body is JSON without its closing brace; streamed, a cut connection.
-        case("missing_terminator", Fault::MissingTerminator, Trigger::Always, vec![fails(Internal, true)]).streamed(vec![fails(Network, true)]),
+        // Plain, the body is JSON without its closing brace. Streamed, the answer came whole with
+        // its finish reason (`OpenAI`'s `finish_reason`, Anthropic's `stop_reason`), only the
+        // terminator is missing, so it is complete; Ollama's terminator is its last object, the
+        // one with `done: true` and the finish reason, so without it the stream is cut.
+        case("missing_terminator", Fault::MissingTerminator, Trigger::Always, vec![fails(Internal, true)]).streamed(vec![Succeeds]).only(Wire::OpenAi),
+        case("missing_terminator", Fault::MissingTerminator, Trigger::Always, vec![fails(Internal, true)]).streamed(vec![Succeeds]).only(Wire::Anthropic),
+        case("missing_terminator", Fault::MissingTerminator, Trigger::Always, vec![fails(Internal, true)]).streamed(vec![fails(Network, true)]).only(Wire::Ollama),
         case("context_length", Fault::ContextLength, Trigger::Always, vec![fails(ContextLength, false)]),
         case("content_filter", Fault::ContentFilter, Trigger::Always, vec![fails(ContentFilter, false)]),
         case("flapping", status(503), Trigger::Flapping { down: millis(600), up: None }, vec![fails(Overloaded, true), WaitSinceSet(millis(700)), Succeeds]),

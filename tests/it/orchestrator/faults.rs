@@ -69,7 +69,8 @@ fn table() -> Vec<Row> {
         row("cut_mid_stream", Fault::CutStream { after_chunks: 3 }, Trigger::Always, Answered(&[("p", "network"), ("p", "network"), ("s", "ok")]), Broken(Network)),
         row("stall", Fault::Stall { after_chunks: 3, duration: beyond }, Trigger::Always, Answered(&[("p", "timeout"), ("p", "timeout"), ("s", "ok")]), Broken(Timeout)),
         row("malformed_chunk", Fault::MalformedChunk { after_chunks: 3 }, Trigger::Always, Answered(&[("p", "internal"), ("p", "internal"), ("s", "ok")]), Broken(Internal)),
-        row("missing_done", Fault::MissingTerminator, Trigger::Always, Answered(&[("p", "internal"), ("p", "internal"), ("s", "ok")]), Broken(Network)),
+        // Streamed, every chunk and the finish reason arrive; only `[DONE]` is missing: whole.
+        row("missing_done", Fault::MissingTerminator, Trigger::Always, Answered(&[("p", "internal"), ("p", "internal"), ("s", "ok")]), Answered(&[("p", "ok")])),
         row("context_length", Fault::ContextLength, Trigger::Always, Answered(&[("p", "context_length"), ("b", "ok")]), Answered(&[("p", "context_length"), ("b", "ok")])),
         row("content_filter", Fault::ContentFilter, Trigger::Always, Answered(&[("p", "content_filter"), ("s", "ok")]), Answered(&[("p", "content_filter"), ("s", "ok")])),
         row("unauthorized", status(401), Trigger::Always, Answered(&[("p", "auth"), ("b", "ok")]), Answered(&[("p", "auth"), ("b", "ok")])),

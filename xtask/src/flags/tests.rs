@@ -160,6 +160,7 @@ fn load_gateway_takes_seconds_and_can_skip_litellm() {
         &Ok(Command::LoadGateway {
             seconds: 10,
             litellm: true,
+            against: None,
         }),
     );
     check(
@@ -167,6 +168,22 @@ fn load_gateway_takes_seconds_and_can_skip_litellm() {
         &Ok(Command::LoadGateway {
             seconds: 3,
             litellm: false,
+            against: None,
+        }),
+    );
+    check(
+        &["load-gateway", "--against", "target/previous/orkestra"],
+        &Ok(Command::LoadGateway {
+            seconds: 10,
+            litellm: true,
+            against: Some("target/previous/orkestra".into()),
+        }),
+    );
+    check(
+        &["load-gateway", "--against", "--no-litellm"],
+        &Err(UsageError::MissingValue {
+            flag: "--against",
+            value: Some("--no-litellm".into()),
         }),
     );
     check(

@@ -19,6 +19,7 @@ fn loadgen_summaries_are_read() {
             max: 7131.1,
             bursts: vec![205_764.4, 203_908.4],
             first_error: Some("http: connection reset".to_owned()),
+            cpu_per_request: None,
         }
     );
     assert!((run.worst_burst() - 205_764.4).abs() < 1e-9);
@@ -61,6 +62,7 @@ fn pair(direct: Run, gateway: Run) -> Paired {
         direct: vec![direct],
         gateway: vec![gateway],
         hop: Vec::new(),
+        against: Vec::new(),
     }
 }
 
@@ -71,6 +73,7 @@ fn good() -> Figures {
         c1: pair(run(30.0, 100.0), run(80.0, 300.0)),
         c1_litellm: Some(run(1_030.0, 4_100.0)),
         max_gateway: Some(run(0.0, 0.0)),
+        against: None,
         max_litellm: Some(Run {
             rate: 400.0,
             ..run(0.0, 0.0)
@@ -170,6 +173,7 @@ fn added_latency_is_the_median_of_the_rounds_differences() {
         direct: vec![run(70.0, 150.0), run(110.0, 200.0), run(72.0, 140.0)],
         gateway: vec![run(150.0, 300.0), run(200.0, 350.0), run(400.0, 900.0)],
         hop: vec![run(130.0, 260.0), run(175.0, 330.0), run(140.0, 250.0)],
+        against: Vec::new(),
     };
     assert_eq!(figures.c1.differences(|run| run.p50), [80.0, 90.0, 328.0]);
     let report = report(&figures);
@@ -217,6 +221,7 @@ fn an_even_number_of_rounds_takes_the_middle_twos_mean_and_counts_add_up() {
             },
         ],
         hop: Vec::new(),
+        against: Vec::new(),
     };
     assert_eq!(paired.added(|run| run.p50), Some(50.0));
     let gateway = paired.gateway().expect("the gateway ran");
@@ -293,6 +298,75 @@ fn rates_are_grouped_by_thousands() {
 }
 
 #[test]
+fn another_build_is_compared_figure_by_figure_in_the_same_rounds() {
+    let cpu = |cpu: f64, run: Run| Run {
+        cpu_per_request: Some(cpu),
+        ..run
+    };
+    let mut figures = good();
+    figures.c1 = Paired {
+        direct: vec![run(100.0, 200.0), run(110.0, 210.0), run(90.0, 190.0)],
+        gateway: vec![
+            cpu(150.0, run(150.0, 300.0)),
+            cpu(160.0, run(170.0, 320.0)),
+            cpu(140.0, run(140.0, 280.0)),
+        ],
+        hop: Vec::new(),
+        against: vec![
+            cpu(200.0, run(200.0, 400.0)),
+            cpu(210.0, run(220.0, 420.0)),
+            cpu(190.0, run(180.0, 380.0)),
+        ],
+    };
+    let closed = |rate: f64, per_request: f64| Run {
+        rate,
+        ..cpu(per_request, run(0.0, 0.0))
+    };
+    figures.against = Some(Comparison {
+        label: "old/orkestra".to_owned(),
+        max_ours: vec![
+            closed(20_000.0, 90.0),
+            closed(21_000.0, 80.0),
+            closed(19_000.0, 100.0),
+        ],
+        max_theirs: vec![
+            closed(15_000.0, 120.0),
+            closed(16_000.0, 110.0),
+            closed(14_000.0, 130.0),
+        ],
+    });
+    let report = report(&figures);
+    let line = |figure: &str| {
+        report
+            .markdown
+            .lines()
+            .find(|line| line.starts_with(&format!("| {figure} |")))
+            .unwrap_or_else(|| panic!("no row {figure:?} in\n{}", report.markdown))
+            .to_owned()
+    };
+    // Added p50 per round: ours 50, 60, 50; theirs 100, 110, 90: medians 50 and 100.
+    assert_eq!(
+        line("c=1 added p50 (median of the rounds' differences)"),
+        "| c=1 added p50 (median of the rounds' differences) | 50 us | 100 us | 0.50 |"
+    );
+    assert_eq!(
+        line("c=1 CPU per request (median of the rounds)"),
+        "| c=1 CPU per request (median of the rounds) | 150 us | 200 us | 0.75 |"
+    );
+    assert_eq!(
+        line("closed loop on 64 connections, most answered (median)"),
+        "| closed loop on 64 connections, most answered (median) | 20,000/s | 15,000/s | 1.33 |"
+    );
+    assert!(
+        report.markdown.contains(
+            "- 64 connections: 20,000/s, 21,000/s, 19,000/s / 15,000/s, 16,000/s, 14,000/s"
+        ),
+        "{}",
+        report.markdown
+    );
+}
+
+#[test]
 fn proc_files_give_memory_and_parents() {
     let status = "Name:\torkestra\nVmPeak:\t  99999 kB\nVmRSS:\t   23456 kB\nThreads:\t3\n";
     assert_eq!(vm_rss_kb(status), Some(23_456));
@@ -301,6 +375,11 @@ fn proc_files_give_memory_and_parents() {
         parent_pid("4242 (python3 (worker) x) S 4200 4242 4200 0 -1"),
         Some(4200)
     );
+    // After the name: state, ppid, pgrp, session, tty, tpgid, flags, minflt, cminflt,
+    // majflt, cmajflt, then utime and stime.
+    let stat = "4242 (orkestra (x)) S 1 4242 4242 0 -1 4194560 900 0 0 0 1234 567 0 0 20 0 3";
+    assert_eq!(cpu_ticks(stat), Some(1_801));
+    assert_eq!(cpu_ticks("4242 (orkestra) S 1"), None);
 }
 
 #[test]

@@ -1,17 +1,21 @@
 //! [`AnthropicClient`]: the Messages API over HTTP.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use orkestra_core::{ChatBackend, ChatRequest, ChatResponse, ChatStream, Error, StreamEvent};
+use hyper::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
+use orkestra_core::{ChatBackend, ChatRequest, ChatResponse, ChatStream, Error, ErrorCategory};
 use serde::{Deserialize, Serialize};
 
+use super::request::MessagesBody;
 use super::{EventParser, parse_response, request_body};
-use crate::event_stream::{Framing, drive};
+use crate::event_stream::drive;
 use crate::http::{Endpoint, HttpClient, HttpConfig, HttpResponse};
+use crate::origin::Origin;
 use crate::secret::Secret;
-use crate::sse::{self, SseEvent};
+use crate::sse::Framed;
 
 /// Configuration of one Anthropic endpoint.
 ///
@@ -70,12 +74,13 @@ impl Default for AnthropicConfig {
 /// A [`ChatBackend`] speaking the Anthropic Messages API.
 ///
 /// Sends `x-api-key` and `anthropic-version`; every failure is an [`Error`] classified by
-/// [`crate::error`] (status 529 is `overloaded`), naming the provider and the model, with the
+/// its status and body (status 529 is `overloaded`), naming the provider and the model, with the
 /// key redacted from messages.
 #[derive(Debug, Clone)]
 pub struct AnthropicClient {
-    config: AnthropicConfig,
-    key: Secret,
+    config: Arc<AnthropicConfig>,
+    origin: Arc<Origin>,
+    headers: HeaderMap,
     http: HttpClient,
     messages_url: Endpoint,
 }
@@ -90,6 +95,22 @@ impl AnthropicClient {
 
     /// A client with an explicit key.
     pub fn with_key(config: AnthropicConfig, key: Secret) -> Result<Self, Error> {
+        let invalid = |message: String| {
+            Error::new(ErrorCategory::InvalidRequest, message).with_provider(&config.name)
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_static("x-api-key"),
+            key.header_value("").map_err(invalid)?,
+        );
+        let version = HeaderValue::from_str(&config.anthropic_version).map_err(|_| {
+            invalid(format!(
+                "anthropic_version {:?} is not a valid header value",
+                config.anthropic_version
+            ))
+        })?;
+        headers.insert(HeaderName::from_static("anthropic-version"), version);
+        crate::http::extra_headers(&mut headers, &config.headers).map_err(invalid)?;
         let http = HttpClient::new(config.http.clone())
             .map_err(|error| error.with_provider(config.name.clone()))?;
         let messages_url = Endpoint::parse(&format!(
@@ -98,8 +119,9 @@ impl AnthropicClient {
         ))
         .map_err(|error| error.with_provider(config.name.clone()))?;
         Ok(Self {
-            config,
-            key,
+            origin: Origin::new(config.name.clone(), Some(key)),
+            config: Arc::new(config),
+            headers,
             http,
             messages_url,
         })
@@ -110,32 +132,18 @@ impl AnthropicClient {
         &self.config
     }
 
-    /// Adds the provider, the model, and redacts the key.
-    fn decorate(&self, model: &str) -> impl Fn(Error) -> Error + Send + 'static {
-        let provider = self.config.name.clone();
-        let model = model.to_owned();
-        let key = self.key.clone();
-        move |mut error: Error| {
-            error.message = key.redact(&error.message).into_owned();
-            error
-                .with_provider(provider.clone())
-                .with_model(model.clone())
-        }
-    }
-
     /// Sends the body and returns the 2xx response with the expected content type.
-    async fn send(&self, body: &serde_json::Value, expected: &str) -> Result<HttpResponse, Error> {
-        let mut request = self
+    async fn send(
+        &self,
+        body: &MessagesBody<'_>,
+        expected: &'static str,
+    ) -> Result<HttpResponse, Error> {
+        let request = self
             .http
             .post(&self.messages_url)
-            .header("x-api-key", self.key.expose())
-            .header("anthropic-version", &self.config.anthropic_version)
-            .header("accept", expected)
-            .header("content-type", "application/json")
-            .body(body.to_string());
-        for (name, value) in &self.config.headers {
-            request = request.header(name, value);
-        }
+            .headers(self.headers.clone())
+            .header(ACCEPT, expected)
+            .json(body);
         let response = self.http.send(request).await?.error_for_status().await?;
         if response.content_type() != Some(expected) {
             let got = response.content_type().map(str::to_owned);
@@ -157,52 +165,41 @@ fn unix_now() -> u64 {
         .map_or(0, |elapsed| elapsed.as_secs())
 }
 
-/// SSE events through the [`EventParser`].
-struct Events(EventParser);
-
-impl Framing for Events {
-    type Item = SseEvent;
-
-    fn item(&mut self, item: SseEvent) -> Result<Vec<StreamEvent>, Error> {
-        self.0.push(&item.data)
-    }
-
-    fn end(&mut self) -> Result<Vec<StreamEvent>, Error> {
-        self.0.finish().map(|()| Vec::new())
-    }
-
-    fn is_done(&self) -> bool {
-        self.0.is_done()
-    }
-}
-
 #[async_trait]
 impl ChatBackend for AnthropicClient {
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
-        let decorate = self.decorate(&request.model);
+        self.chat_as(&request.model, request).await
+    }
+
+    async fn stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+        self.stream_as(&request.model, request).await
+    }
+
+    async fn chat_as(&self, model: &str, request: &ChatRequest) -> Result<ChatResponse, Error> {
         let result = async {
-            let body = request_body(request, self.config.default_max_tokens, false)?;
+            let body = request_body(model, request, self.config.default_max_tokens, false)?;
             let response = self.send(&body, "application/json").await?;
             let bytes = response.bytes().await?;
             parse_response(&bytes, unix_now())
         }
         .await;
-        result.map_err(decorate)
+        result.map_err(|error| self.origin.apply(error, Some(model)))
     }
 
-    async fn stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
-        let decorate = self.decorate(&request.model);
+    async fn stream_as(&self, model: &str, request: &ChatRequest) -> Result<ChatStream, Error> {
         let response = async {
-            let body = request_body(request, self.config.default_max_tokens, true)?;
+            let body = request_body(model, request, self.config.default_max_tokens, true)?;
             self.send(&body, "text/event-stream").await
         }
         .await
-        .map_err(&decorate)?;
-        let events = sse::events(response.into_stream(), self.config.http.max_body_bytes);
+        .map_err(|error| self.origin.apply(error, Some(model)))?;
         Ok(drive(
-            events,
-            Events(EventParser::new(unix_now())),
-            decorate,
+            response.into_stream(),
+            Framed::new(
+                EventParser::new(unix_now()),
+                self.config.http.max_body_bytes,
+            ),
+            self.origin.for_stream(model),
         ))
     }
 }

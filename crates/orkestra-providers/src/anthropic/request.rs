@@ -1,21 +1,138 @@
-//! [`ChatRequest`] to the `POST /v1/messages` body.
+//! [`ChatRequest`] to the `POST /v1/messages` body, borrowed from the request.
+
+use std::borrow::Cow;
 
 use orkestra_core::{
     ChatRequest, Content, ContentPart, Error, ErrorCategory, Message, Role, Tool, ToolCall,
 };
-use serde_json::{Map, Value, json};
-
-/// Fields of a request's `extra` map that the Messages API understands and receives as sent.
-///
-/// Everything else in `extra` is `OpenAI`-specific (`seed`, `logit_bias`, `n`, ...) and the
-/// Messages API rejects unknown fields, so it is dropped.
-const PASSED_THROUGH: [&str; 5] = ["top_k", "metadata", "thinking", "service_tier", "container"];
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// The system instruction added for `response_format: {"type": "json_object"}`.
 pub const JSON_OBJECT_INSTRUCTION: &str =
     "Respond with a single valid JSON object and nothing else: no prose, no code fences.";
 
-/// The `/v1/messages` body for `request`.
+/// The body of `POST /v1/messages`, borrowing the request's text, tools and settings.
+///
+/// Built by [`request_body`]; serialise it with `serde_json`.
+#[derive(Debug, Serialize)]
+pub struct MessagesBody<'a> {
+    model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system: Option<String>,
+    messages: Vec<Turn<'a>>,
+    max_tokens: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_sequences: Option<StopSequences<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Vec<ToolDefinition<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<ToolChoice<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Metadata<'a>>,
+    // Fields of the request's `extra` that the Messages API understands, sent as they are;
+    // everything else in `extra` is `OpenAI`-specific (`seed`, `logit_bias`, `n`, ...) and the
+    // Messages API rejects unknown fields, so it is dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_tier: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<&'a Value>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+}
+
+/// One turn: a role and its content.
+#[derive(Debug, Serialize)]
+struct Turn<'a> {
+    role: &'static str,
+    content: Blocks<'a>,
+}
+
+/// Content as the API's own examples write it: one text block as a plain string, anything else
+/// as a list of blocks.
+#[derive(Debug)]
+struct Blocks<'a>(Vec<Block<'a>>);
+
+impl Serialize for Blocks<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [Block::Text { text }] => serializer.serialize_str(text),
+            blocks => blocks.serialize(serializer),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Block<'a> {
+    Text {
+        text: &'a str,
+    },
+    Image {
+        source: ImageSource<'a>,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: Value,
+    },
+    ToolResult {
+        tool_use_id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        content: Option<Blocks<'a>>,
+    },
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ImageSource<'a> {
+    Base64 { media_type: &'a str, data: &'a str },
+    Url { url: &'a str },
+}
+
+/// `stop` as `stop_sequences`: always a list.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum StopSequences<'a> {
+    One([&'a str; 1]),
+    Many(&'a [Value]),
+}
+
+#[derive(Debug, Serialize)]
+struct ToolDefinition<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    input_schema: Cow<'a, Value>,
+}
+
+#[derive(Debug, Serialize)]
+struct ToolChoice<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disable_parallel_tool_use: Option<bool>,
+}
+
+/// `metadata`: the caller's own object when it sent one, else `user` as `user_id`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Metadata<'a> {
+    Given(&'a Value),
+    User { user_id: &'a str },
+}
+
+/// The `/v1/messages` body for `request`, sent to the upstream model `model`.
 ///
 /// - Every `system` and `developer` message, wherever it stands, is lifted into the top-level
 ///   `system` string; several are joined by a blank line, in order.
@@ -27,16 +144,16 @@ pub const JSON_OBJECT_INSTRUCTION: &str =
 ///   ([`JSON_OBJECT_INSTRUCTION`], plus the schema for `json_schema`).
 /// - Images must be `data:` URLs (sent as base64 sources) or `http(s)` URLs (sent as URL
 ///   sources); anything else is an [`ErrorCategory::InvalidRequest`] error naming the message.
-pub fn request_body(
-    request: &ChatRequest,
+/// - Of the request's other fields, `top_k`, `metadata`, `thinking`, `service_tier` and
+///   `container` are passed through; the rest are `OpenAI`'s and dropped.
+pub fn request_body<'a>(
+    model: &'a str,
+    request: &'a ChatRequest,
     default_max_tokens: u32,
     stream: bool,
-) -> Result<Value, Error> {
-    let mut body = Map::new();
-    body.insert("model".to_owned(), Value::from(request.model.as_str()));
-
+) -> Result<MessagesBody<'a>, Error> {
     let mut system = Vec::new();
-    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
+    let mut turns: Vec<Turn<'a>> = Vec::new();
     for (position, message) in request.messages.iter().enumerate() {
         let (role, blocks) = match message.role {
             Role::System | Role::Developer => {
@@ -54,55 +171,42 @@ pub fn request_body(
             continue;
         }
         match turns.last_mut() {
-            Some((last_role, last_blocks)) if *last_role == role => last_blocks.extend(blocks),
-            _ => turns.push((role, blocks)),
+            Some(last) if last.role == role => last.content.0.extend(blocks),
+            _ => turns.push(Turn {
+                role,
+                content: Blocks(blocks),
+            }),
         }
     }
     if let Some(instruction) = json_instruction(request.response_format.as_ref()) {
         system.push(instruction);
     }
-    if !system.is_empty() {
-        body.insert("system".to_owned(), Value::from(system.join("\n\n")));
-    }
-    let messages = turns
-        .into_iter()
-        .map(|(role, blocks)| json!({"role": role, "content": simplify(blocks)}))
-        .collect();
-    body.insert("messages".to_owned(), Value::Array(messages));
-    body.insert(
-        "max_tokens".to_owned(),
-        Value::from(request.output_limit().unwrap_or(default_max_tokens)),
-    );
-    if let Some(temperature) = request.temperature {
-        body.insert("temperature".to_owned(), Value::from(temperature));
-    }
-    if let Some(top_p) = request.top_p {
-        body.insert("top_p".to_owned(), Value::from(top_p));
-    }
-    if let Some(stop) = stop_sequences(request.stop.as_ref())? {
-        body.insert("stop_sequences".to_owned(), stop);
-    }
-    if let Some(tools) = request.tools.as_deref().filter(|tools| !tools.is_empty()) {
-        body.insert(
-            "tools".to_owned(),
-            Value::Array(tools.iter().map(tool_definition).collect()),
-        );
-        if let Some(choice) = tool_choice(request)? {
-            body.insert("tool_choice".to_owned(), choice);
-        }
-    }
-    if let Some(user) = &request.user {
-        body.insert("metadata".to_owned(), json!({"user_id": user}));
-    }
-    for key in PASSED_THROUGH {
-        if let Some(value) = request.extra.get(key) {
-            body.insert(key.to_owned(), value.clone());
-        }
-    }
-    if stream {
-        body.insert("stream".to_owned(), Value::Bool(true));
-    }
-    Ok(Value::Object(body))
+    let tools = request.tools.as_deref().filter(|tools| !tools.is_empty());
+    let extra = |key: &str| request.extra.get(key);
+    Ok(MessagesBody {
+        model,
+        system: (!system.is_empty()).then(|| system.join("\n\n")),
+        messages: turns,
+        max_tokens: request.output_limit().unwrap_or(default_max_tokens),
+        temperature: request.temperature,
+        top_p: request.top_p,
+        stop_sequences: stop_sequences(request.stop.as_ref())?,
+        tools: tools.map(|tools| tools.iter().map(tool_definition).collect()),
+        tool_choice: match tools {
+            Some(_) => tool_choice(request)?,
+            None => None,
+        },
+        metadata: match (extra("metadata"), &request.user) {
+            (Some(given), _) => Some(Metadata::Given(given)),
+            (None, Some(user)) => Some(Metadata::User { user_id: user }),
+            (None, None) => None,
+        },
+        top_k: extra("top_k"),
+        thinking: extra("thinking"),
+        service_tier: extra("service_tier"),
+        container: extra("container"),
+        stream,
+    })
 }
 
 fn invalid(position: usize, what: impl std::fmt::Display) -> Error {
@@ -112,35 +216,19 @@ fn invalid(position: usize, what: impl std::fmt::Display) -> Error {
     )
 }
 
-/// A message whose blocks are one text block is sent as a plain string, as the API's own
-/// examples are written.
-fn simplify(mut blocks: Vec<Value>) -> Value {
-    if blocks.len() == 1
-        && blocks[0]["type"] == "text"
-        && let Some(Value::String(text)) = blocks[0].get_mut("text").map(Value::take)
-    {
-        return Value::String(text);
-    }
-    Value::Array(blocks)
-}
-
-fn text_block(text: &str) -> Value {
-    json!({"type": "text", "text": text})
-}
-
 /// The content blocks of a user message. Empty text is skipped: the API rejects empty text
 /// blocks.
-fn content_blocks(message: &Message, position: usize) -> Result<Vec<Value>, Error> {
+fn content_blocks(message: &Message, position: usize) -> Result<Vec<Block<'_>>, Error> {
     let mut blocks = Vec::new();
     match &message.content {
         None => {}
         Some(Content::Text(text)) if text.is_empty() => {}
-        Some(Content::Text(text)) => blocks.push(text_block(text)),
+        Some(Content::Text(text)) => blocks.push(Block::Text { text }),
         Some(Content::Parts(parts)) => {
             for part in parts {
                 match part {
                     ContentPart::Text { text } if text.is_empty() => {}
-                    ContentPart::Text { text } => blocks.push(text_block(text)),
+                    ContentPart::Text { text } => blocks.push(Block::Text { text }),
                     ContentPart::ImageUrl { image_url } => {
                         blocks.push(image_block(&image_url.url, position)?);
                     }
@@ -158,7 +246,7 @@ fn content_blocks(message: &Message, position: usize) -> Result<Vec<Value>, Erro
 }
 
 /// An `image` block from a `data:` URL (base64 source) or an `http(s)` URL (URL source).
-fn image_block(url: &str, position: usize) -> Result<Value, Error> {
+fn image_block(url: &str, position: usize) -> Result<Block<'_>, Error> {
     if let Some(rest) = url.strip_prefix("data:") {
         let (media_type, data) = rest.split_once(";base64,").ok_or_else(|| {
             invalid(
@@ -172,13 +260,14 @@ fn image_block(url: &str, position: usize) -> Result<Value, Error> {
                 "an image data URL needs a media type and data",
             ));
         }
-        return Ok(json!({
-            "type": "image",
-            "source": {"type": "base64", "media_type": media_type, "data": data},
-        }));
+        return Ok(Block::Image {
+            source: ImageSource::Base64 { media_type, data },
+        });
     }
     if url.starts_with("https://") || url.starts_with("http://") {
-        return Ok(json!({"type": "image", "source": {"type": "url", "url": url}}));
+        return Ok(Block::Image {
+            source: ImageSource::Url { url },
+        });
     }
     Err(invalid(
         position,
@@ -187,7 +276,7 @@ fn image_block(url: &str, position: usize) -> Result<Value, Error> {
 }
 
 /// An assistant message: its text, then one `tool_use` block per tool call.
-fn assistant_blocks(message: &Message, position: usize) -> Result<Vec<Value>, Error> {
+fn assistant_blocks(message: &Message, position: usize) -> Result<Vec<Block<'_>>, Error> {
     let mut blocks = content_blocks(message, position)?;
     for call in message.tool_calls.iter().flatten() {
         blocks.push(tool_use_block(call, position)?);
@@ -195,7 +284,7 @@ fn assistant_blocks(message: &Message, position: usize) -> Result<Vec<Value>, Er
     Ok(blocks)
 }
 
-fn tool_use_block(call: &ToolCall, position: usize) -> Result<Value, Error> {
+fn tool_use_block(call: &ToolCall, position: usize) -> Result<Block<'_>, Error> {
     let arguments = call.function.arguments.trim();
     // The API wants `input` as an object; an empty arguments string means no arguments.
     let input = if arguments.is_empty() {
@@ -214,51 +303,50 @@ fn tool_use_block(call: &ToolCall, position: usize) -> Result<Value, Error> {
             format_args!("tool call {:?}: arguments must be a JSON object", call.id),
         ));
     }
-    Ok(json!({
-        "type": "tool_use",
-        "id": call.id,
-        "name": call.function.name,
-        "input": input,
-    }))
+    Ok(Block::ToolUse {
+        id: &call.id,
+        name: &call.function.name,
+        input,
+    })
 }
 
-fn tool_result_block(message: &Message, position: usize) -> Result<Value, Error> {
-    let id = message
+fn tool_result_block(message: &Message, position: usize) -> Result<Block<'_>, Error> {
+    let tool_use_id = message
         .tool_call_id
         .as_deref()
         .ok_or_else(|| invalid(position, "a tool message needs `tool_call_id`"))?;
-    let mut block = json!({"type": "tool_result", "tool_use_id": id});
     let content = content_blocks(message, position)?;
-    if !content.is_empty() {
-        block["content"] = simplify(content);
-    }
-    Ok(block)
+    Ok(Block::ToolResult {
+        tool_use_id,
+        content: (!content.is_empty()).then_some(Blocks(content)),
+    })
 }
 
-fn tool_definition(tool: &Tool) -> Value {
-    let mut definition = Map::new();
-    definition.insert("name".to_owned(), Value::from(tool.function.name.as_str()));
-    if let Some(description) = &tool.function.description {
-        definition.insert("description".to_owned(), Value::from(description.as_str()));
+fn tool_definition(tool: &Tool) -> ToolDefinition<'_> {
+    ToolDefinition {
+        name: &tool.function.name,
+        description: tool.function.description.as_deref(),
+        // `input_schema` is required; a function without parameters takes an empty object.
+        input_schema: tool.function.parameters.as_ref().map_or_else(
+            || Cow::Owned(serde_json::json!({"type": "object", "properties": {}})),
+            Cow::Borrowed,
+        ),
     }
-    // `input_schema` is required; a function without parameters takes an empty object.
-    let schema = tool
-        .function
-        .parameters
-        .clone()
-        .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
-    definition.insert("input_schema".to_owned(), schema);
-    Value::Object(definition)
 }
 
 /// `tool_choice` in the Messages shape, with `parallel_tool_calls: false` folded in.
-fn tool_choice(request: &ChatRequest) -> Result<Option<Value>, Error> {
+fn tool_choice(request: &ChatRequest) -> Result<Option<ToolChoice<'_>>, Error> {
+    let mode = |kind| ToolChoice {
+        kind,
+        name: None,
+        disable_parallel_tool_use: None,
+    };
     let mut choice = match &request.tool_choice {
         None => None,
-        Some(Value::String(mode)) => Some(match mode.as_str() {
-            "auto" => json!({"type": "auto"}),
-            "required" => json!({"type": "any"}),
-            "none" => json!({"type": "none"}),
+        Some(Value::String(given)) => Some(mode(match given.as_str() {
+            "auto" => "auto",
+            "required" => "any",
+            "none" => "none",
             other => {
                 return Err(Error::new(
                     ErrorCategory::InvalidRequest,
@@ -267,7 +355,7 @@ fn tool_choice(request: &ChatRequest) -> Result<Option<Value>, Error> {
                     ),
                 ));
             }
-        }),
+        })),
         Some(object) => {
             let name = object
                 .pointer("/function/name")
@@ -278,25 +366,28 @@ fn tool_choice(request: &ChatRequest) -> Result<Option<Value>, Error> {
                         "tool_choice: expected a mode or {\"type\": \"function\", \"function\": {\"name\": ...}}",
                     )
                 })?;
-            Some(json!({"type": "tool", "name": name}))
+            Some(ToolChoice {
+                name: Some(name),
+                ..mode("tool")
+            })
         }
     };
     if request.extra.get("parallel_tool_calls") == Some(&Value::Bool(false)) {
-        let choice = choice.get_or_insert_with(|| json!({"type": "auto"}));
-        if choice["type"] != "none" {
-            choice["disable_parallel_tool_use"] = Value::Bool(true);
+        let choice = choice.get_or_insert_with(|| mode("auto"));
+        if choice.kind != "none" {
+            choice.disable_parallel_tool_use = Some(true);
         }
     }
     Ok(choice)
 }
 
 /// `stop` (a string or a list of strings) as `stop_sequences`.
-fn stop_sequences(stop: Option<&Value>) -> Result<Option<Value>, Error> {
+fn stop_sequences(stop: Option<&Value>) -> Result<Option<StopSequences<'_>>, Error> {
     match stop {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(one)) => Ok(Some(json!([one]))),
+        Some(Value::String(one)) => Ok(Some(StopSequences::One([one]))),
         Some(Value::Array(many)) if many.iter().all(Value::is_string) => {
-            Ok((!many.is_empty()).then(|| Value::Array(many.clone())))
+            Ok((!many.is_empty()).then_some(StopSequences::Many(many)))
         }
         Some(_) => Err(Error::new(
             ErrorCategory::InvalidRequest,

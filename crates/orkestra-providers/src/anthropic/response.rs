@@ -26,7 +26,7 @@ pub(crate) struct MessageBody {
 /// The `usage` object of a message or a `message_delta` event; every field may be absent in
 /// a delta.
 // The field names are the wire's, which all end in `tokens`.
-#[allow(clippy::struct_field_names, reason = "the names are the wire's")]
+#[expect(clippy::struct_field_names, reason = "the names are the wire's")]
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct WireUsage {
     #[serde(default)]

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use orkestra_core::{
-    Delta, Error, ErrorClass, FinishReason, Role, StreamEvent, ToolCallDelta,
+    Delta, Error, ErrorClass, FinishReason, Role, StreamEvent, ToolCallDelta, UpstreamDetails,
     stream::FunctionCallDelta,
 };
 use serde::Deserialize;
@@ -11,12 +11,15 @@ use serde_json::Value;
 
 use super::malformed;
 use super::response::{MessageBody, WireUsage, error_category, finish_reason};
+use crate::sse::EventFormat;
 
 /// Turns the events of one Anthropic stream, in order, into [`StreamEvent`]s.
 ///
 /// Feed it each server-sent event's `data` with [`EventParser::push`]; when the transport
-/// ends, call [`EventParser::finish`], which fails unless `message_stop` was seen: a stream
-/// cut before its terminator is an error, never a shorter answer.
+/// ends, call [`EventParser::finish`]. A stream that ends after the `message_delta` carrying
+/// its `stop_reason` is whole even without `message_stop` (the answer ended; only the
+/// terminator is missing), and `finish` gives the events `message_stop` would have; a stream
+/// that ends before its `stop_reason` is cut, an error, never a shorter answer.
 ///
 /// | Anthropic event | events |
 /// |---|---|
@@ -32,8 +35,8 @@ use super::response::{MessageBody, WireUsage, error_category, finish_reason};
 /// | `ping`, unknown types, unknown delta types | nothing |
 /// | `error` | `Err`, classified by the error's `type` |
 ///
-/// The `Finish` waits for `message_stop`, so that a consumer never sees a finished answer on
-/// a stream that is then cut.
+/// The `Finish` waits for `message_stop` (or the end of the body after the `stop_reason`), so
+/// that a consumer never sees a finished answer on a stream that is then cut.
 #[derive(Debug, Default)]
 pub struct EventParser {
     created: u64,
@@ -290,27 +293,58 @@ impl EventParser {
         Ok(())
     }
 
-    /// Checks that the stream ended properly: `Err` unless `message_stop` was seen.
-    pub fn finish(&self) -> Result<(), Error> {
+    /// The events still owed when the transport ends: none after `message_stop`, those of
+    /// `message_stop` after a `stop_reason` without it, and an error (`network`, the stream
+    /// was cut) before any `stop_reason`.
+    pub fn finish(&mut self) -> Result<Vec<StreamEvent>, Error> {
         if self.done {
-            Ok(())
-        } else {
-            Err(crate::error::stream_cut("message_stop"))
+            return Ok(Vec::new());
         }
+        if self.stop_reason.is_none() {
+            return Err(crate::error::stream_cut("message_stop"));
+        }
+        let mut events = Vec::new();
+        self.message_stop(&mut events);
+        Ok(events)
     }
 }
 
-/// The classified error of an `error` event.
+impl EventFormat for EventParser {
+    fn event(&mut self, data: &str) -> Result<Vec<StreamEvent>, Error> {
+        self.push(data)
+    }
+
+    fn end(&mut self) -> Result<Vec<StreamEvent>, Error> {
+        self.finish()
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn is_complete(&self) -> bool {
+        self.done || self.stop_reason.is_some()
+    }
+}
+
+/// The classified error of an `error` event: the server's message as it wrote it, its `type`
+/// kept beside it.
 fn error_event(position: u64, error: Option<WireError>) -> Error {
     let (kind, message) = error.map_or((String::new(), String::new()), |error| {
         (error.kind, error.message)
     });
     let category = error_category(&kind, &message);
-    let kind = if kind.is_empty() { "error" } else { &kind };
-    Error::with_class(
-        ErrorClass::new(category),
-        format!("anthropic stream event {position}: {kind}: {message}"),
-    )
+    let message = if message.is_empty() {
+        format!("anthropic stream event {position}: an error event without a message")
+    } else {
+        message
+    };
+    let error = Error::with_class(ErrorClass::new(category), message);
+    if kind.is_empty() {
+        error
+    } else {
+        error.with_upstream(UpstreamDetails::new(Some(kind), None, None))
+    }
 }
 
 fn arguments_delta(index: u32, arguments: String) -> StreamEvent {

@@ -19,16 +19,22 @@ const ERROR_OVERLOADED: &str = include_str!("../../tests/fixtures/anthropic/erro
 // ---------------------------------------------------------------------------------------------
 // Request bodies.
 
+/// The body for `request` under its own model name, as the JSON sent.
+fn body_of(request: &ChatRequest, default_max_tokens: u32, stream: bool) -> Result<Value, Error> {
+    request_body(&request.model, request, default_max_tokens, stream)
+        .map(|body| serde_json::to_value(body).expect("a body serialises"))
+}
+
 /// Checks the body for `request` (default limit 4096, not streamed) against `expected`.
 #[track_caller]
 fn check_body(request: &ChatRequest, expected: &Value) {
-    let body = request_body(request, 4096, false).expect("the request maps");
+    let body = body_of(request, 4096, false).expect("the request maps");
     assert_eq!(&body, expected);
 }
 
 #[track_caller]
 fn check_body_error(request: &ChatRequest, fragment: &str) {
-    let error = request_body(request, 4096, false).expect_err("the request must be refused");
+    let error = body_of(request, 4096, false).expect_err("the request must be refused");
     assert_eq!(error.class().category, ErrorCategory::InvalidRequest);
     assert!(
         error.message.contains(fragment),
@@ -142,7 +148,7 @@ fn sampling_limits_and_stop_sequences_are_mapped() {
     let mut request = request_from(json!({
         "model": "m", "messages": [{"role": "user", "content": "Hi"}], "stop": ["a", "b"],
     }));
-    let body = request_body(&request, 4096, true).expect("maps");
+    let body = body_of(&request, 4096, true).expect("maps");
     assert_eq!(body["stop_sequences"], json!(["a", "b"]));
     assert_eq!(body["stream"], true);
     request.stop = Some(json!(3));
@@ -229,7 +235,7 @@ fn tool_choice_modes_and_parallel_calls() {
                 .extra
                 .insert("parallel_tool_calls".to_owned(), parallel.into());
         }
-        request_body(&request, 1, false).expect("maps")["tool_choice"].clone()
+        body_of(&request, 1, false).expect("maps")["tool_choice"].clone()
     };
     assert_eq!(choice(json!("auto"), None), json!({"type": "auto"}));
     assert_eq!(choice(json!("none"), Some(false)), json!({"type": "none"}));
@@ -257,7 +263,7 @@ fn tool_calls_without_arguments_send_an_empty_input_and_bad_arguments_are_refuse
         },
     }]);
     let request = ChatRequest::new("m", vec![Message::user("time?"), call.clone()]);
-    let body = request_body(&request, 1, false).expect("maps");
+    let body = body_of(&request, 1, false).expect("maps");
     assert_eq!(
         body["messages"][1]["content"],
         json!([{"type": "tool_use", "id": "t1", "name": "now", "input": {}}])
@@ -335,7 +341,7 @@ fn json_mode_becomes_a_system_instruction() {
     let mut request =
         ChatRequest::new("m", vec![Message::system("Be terse."), Message::user("Hi")]);
     request.response_format = Some(json!({"type": "json_object"}));
-    let body = request_body(&request, 1, false).expect("maps");
+    let body = body_of(&request, 1, false).expect("maps");
     assert_eq!(
         body["system"],
         format!("Be terse.\n\n{JSON_OBJECT_INSTRUCTION}")
@@ -345,7 +351,7 @@ fn json_mode_becomes_a_system_instruction() {
         "type": "json_schema",
         "json_schema": {"name": "age", "schema": {"type": "object", "required": ["age"]}},
     }));
-    let body = request_body(&request, 1, false).expect("maps");
+    let body = body_of(&request, 1, false).expect("maps");
     let system = body["system"].as_str().expect("a system string");
     assert!(
         system.ends_with(r#"this JSON schema: {"type":"object","required":["age"]}"#),
@@ -353,7 +359,7 @@ fn json_mode_becomes_a_system_instruction() {
     );
 
     request.response_format = Some(json!({"type": "text"}));
-    let body = request_body(&request, 1, false).expect("maps");
+    let body = body_of(&request, 1, false).expect("maps");
     assert_eq!(body["system"], "Be terse.");
 }
 
@@ -522,7 +528,7 @@ fn parse_all(payloads: &[String]) -> Result<(Vec<StreamEvent>, EventParser), ork
 /// Parses a whole transcript, checks it finished, and folds it into a response.
 #[track_caller]
 fn stream_response(transcript: &str) -> (Vec<StreamEvent>, ChatResponse) {
-    let (events, parser) = parse_all(&sse_data(transcript)).expect("every event parses");
+    let (events, mut parser) = parse_all(&sse_data(transcript)).expect("every event parses");
     parser.finish().expect("the stream ended with message_stop");
     let mut accumulator = StreamAccumulator::default();
     for event in events.clone() {
@@ -596,24 +602,40 @@ fn the_reference_thinking_stream_keeps_the_reasoning_apart() {
 }
 
 #[test]
-fn a_stream_cut_before_message_stop_is_an_error_at_every_cut() {
+fn a_stream_cut_before_its_stop_reason_is_an_error_and_after_it_is_whole() {
     let payloads = sse_data(STREAM_TOOL_USE);
+    let stop_reason = payloads
+        .iter()
+        .position(|payload| payload.contains("\"stop_reason\":\"tool_use\""))
+        .expect("the transcript's message_delta");
+    let whole = {
+        let (mut events, mut parser) = parse_all(&payloads).expect("parses");
+        events.extend(parser.finish().expect("whole"));
+        events
+    };
     for cut in 0..payloads.len() {
-        let (events, parser) = parse_all(&payloads[..cut]).expect("the prefix parses");
-        let error = parser.finish().expect_err("a cut stream must fail");
-        assert_eq!(error.class().category, ErrorCategory::Network);
-        assert!(error.class().retryable);
-        assert!(
-            error.message.contains("without message_stop"),
-            "{}",
-            error.message
-        );
+        let (mut events, mut parser) = parse_all(&payloads[..cut]).expect("the prefix parses");
         assert!(
             !events
                 .iter()
                 .any(|event| matches!(event, StreamEvent::Finish { .. })),
-            "no Finish before message_stop (cut at {cut})"
+            "no Finish before the stream ends (cut at {cut})"
         );
+        if cut <= stop_reason {
+            let error = parser.finish().expect_err("a cut stream must fail");
+            assert_eq!(error.class().category, ErrorCategory::Network);
+            assert!(error.class().retryable);
+            assert!(
+                error.message.contains("without message_stop"),
+                "{}",
+                error.message
+            );
+        } else {
+            // The answer ended; only `message_stop` is missing: the stream is whole, and ends
+            // with what `message_stop` would have given.
+            events.extend(parser.finish().expect("whole after its stop_reason"));
+            assert_eq!(events, whole, "cut at {cut}");
+        }
     }
 }
 
@@ -625,10 +647,16 @@ fn an_error_event_is_a_classified_error_item() {
     let class = error.class();
     assert_eq!(class.category, ErrorCategory::Overloaded);
     assert!(class.retryable);
-    assert!(
-        error.message.contains("overloaded_error: Overloaded"),
-        "{}",
-        error.message
+    assert_eq!(
+        error.message, "Overloaded",
+        "the server's message as it wrote it"
+    );
+    assert_eq!(
+        error
+            .upstream
+            .as_deref()
+            .and_then(|details| details.kind.as_deref()),
+        Some("overloaded_error")
     );
 }
 
@@ -645,7 +673,7 @@ fn unknown_events_and_deltas_are_ignored_and_late_events_too() {
             .to_owned(),
     );
     payloads.push(r#"{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "late"}}"#.to_owned());
-    let (events, parser) = parse_all(&payloads).expect("parses");
+    let (events, mut parser) = parse_all(&payloads).expect("parses");
     parser.finish().expect("finished");
     let mut accumulator = StreamAccumulator::default();
     for event in events {

@@ -1,6 +1,6 @@
 use std::time::{Duration, SystemTime};
 
-use orkestra_core::{Classify, ErrorCategory as C, Resource};
+use orkestra_core::{Classify, ErrorCategory as C, Resource, UpstreamDetails};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::*;
@@ -85,15 +85,9 @@ const BODY_CASES: &[(u16, &str, C, bool, &str)] = &[
         OPENAI_CONTEXT,
         C::ContextLength,
         false,
-        "context_length_exceeded: This model's maximum context length",
+        "This model's maximum context length",
     ),
-    (
-        429,
-        OPENAI_RATE,
-        C::RateLimited,
-        true,
-        "rate_limit_exceeded",
-    ),
+    (429, OPENAI_RATE, C::RateLimited, true, "Rate limit reached"),
     // OpenAI sends quota exhaustion as a 429; retrying cannot help.
     (
         429,
@@ -107,7 +101,7 @@ const BODY_CASES: &[(u16, &str, C, bool, &str)] = &[
         OPENAI_FILTER,
         C::ContentFilter,
         false,
-        "content_policy_violation",
+        "rejected as a result of our safety system",
     ),
     (
         400,
@@ -116,8 +110,14 @@ const BODY_CASES: &[(u16, &str, C, bool, &str)] = &[
         false,
         "content management policy",
     ),
-    (401, OPENAI_KEY, C::Auth, false, "invalid_api_key"),
-    (404, OPENAI_MODEL, C::NotFound, false, "model_not_found"),
+    (
+        401,
+        OPENAI_KEY,
+        C::Auth,
+        false,
+        "Incorrect API key provided",
+    ),
+    (404, OPENAI_MODEL, C::NotFound, false, "does not exist"),
     (
         400,
         ANTHROPIC_CONTEXT,
@@ -131,7 +131,7 @@ const BODY_CASES: &[(u16, &str, C, bool, &str)] = &[
         ANTHROPIC_RATE,
         C::RateLimited,
         true,
-        "rate_limit_error",
+        "per-minute rate limit",
     ),
     (401, ANTHROPIC_AUTH, C::Auth, false, "invalid x-api-key"),
     (400, ANTHROPIC_CREDIT, QUOTA, false, "credit balance"),
@@ -302,10 +302,14 @@ fn an_error_inside_a_stream_is_classified_by_its_body() {
     let value: serde_json::Value = serde_json::from_str(ANTHROPIC_OVERLOADED).unwrap();
     let error = from_stream_error(&value);
     assert_eq!(error.class().category, C::Overloaded);
-    assert!(
-        error
-            .message
-            .starts_with("error in stream: overloaded_error")
+    assert_eq!(error.message, "Overloaded");
+    assert_eq!(
+        error.upstream.as_deref(),
+        Some(&UpstreamDetails::new(
+            Some("overloaded_error".to_owned()),
+            None,
+            None
+        ))
     );
     let unknown = from_stream_error(&serde_json::json!({"error": {"message": "boom"}}));
     assert_eq!(unknown.class().category, C::Internal);
@@ -357,13 +361,51 @@ fn the_other_failures_have_their_documented_class() {
 }
 
 #[test]
-fn long_messages_are_folded_to_one_bounded_line() {
+fn upstream_messages_are_kept_verbatim_with_type_code_and_param_beside_them() {
+    // The upstream's message, exactly; nothing added before or after it.
+    let error = from_status(400, &HeaderMap::new(), OPENAI_CONTEXT.as_bytes());
+    assert_eq!(
+        error.message,
+        "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
+    );
+    assert_eq!(
+        error.upstream.as_deref(),
+        Some(&UpstreamDetails::new(
+            Some("invalid_request_error".to_owned()),
+            Some("context_length_exceeded".to_owned()),
+            Some("messages".to_owned()),
+        ))
+    );
+    // A numeric code is kept as text; a message of several lines is not folded.
     let body = format!(
-        r#"{{"error":{{"message":"line one\nline two {}","code":"x"}}}}"#,
+        r#"{{"error":{{"message":"line one\nline two {}","code":400}}}}"#,
         "y".repeat(2000)
     );
     let error = from_status(400, &HeaderMap::new(), body.as_bytes());
-    assert!(!error.message.contains('\n'));
-    assert!(error.message.len() < 600, "{}", error.message.len());
-    assert!(error.message.ends_with("..."));
+    assert_eq!(
+        error.message,
+        format!("line one\nline two {}", "y".repeat(2000))
+    );
+    assert_eq!(
+        error.upstream.and_then(|details| details.code).as_deref(),
+        Some("400")
+    );
+    // Ollama's shape has a message only: nothing to keep beside it.
+    let error = from_status(404, &HeaderMap::new(), OLLAMA_MODEL.as_bytes());
+    assert_eq!(
+        error.message,
+        r#"model "llama9" not found, try pulling it first"#
+    );
+    assert!(error.upstream.is_none());
+    // A body with a code and no message says so, naming the code.
+    let error = from_status(
+        429,
+        &HeaderMap::new(),
+        br#"{"error":{"code":"rate_limit_exceeded"}}"#,
+    );
+    assert_eq!(error.class().category, C::RateLimited);
+    assert_eq!(
+        error.message,
+        "rate_limit_exceeded (the error body has no message)"
+    );
 }

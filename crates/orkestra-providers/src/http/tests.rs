@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use orkestra_core::{Classify, ErrorCategory};
+use orkestra_core::{Classify, Error, ErrorCategory};
 
 use super::*;
 use crate::test_server::{Step, TestServer, chunk, json, last_chunk, response, stream_head};
@@ -90,7 +90,7 @@ async fn a_refused_connection_is_a_network_error_on_both_transports() {
         .local_addr()
         .unwrap();
     let http = client(fast());
-    // `http://` is our own transport, `https://` is reqwest's: they classify alike.
+    // `http://` is hyper_util's client, `https://` reqwest's over it: they classify alike.
     for scheme in ["http", "https"] {
         let error = http
             .send(http.get(&format!("{scheme}://{addr}/")))
@@ -225,6 +225,22 @@ async fn connections_are_reused() {
 }
 
 #[tokio::test]
+async fn an_idle_connection_is_closed_in_the_background_once_past_its_idle_timeout() {
+    let mut server = TestServer::raw(json(200, "{}")).await;
+    let http = client(HttpConfig {
+        pool_idle_timeout: Duration::from_millis(200),
+        ..fast()
+    });
+    let answer = http.send(http.get(&server.url("/"))).await.unwrap();
+    answer.bytes().await.unwrap();
+    // No other call goes to this host: the pool closes the idle connection by itself.
+    tokio::time::timeout(Duration::from_secs(5), server.client_closed())
+        .await
+        .expect("the idle connection was closed in the background");
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
 async fn a_pooled_connection_the_server_closed_is_replaced_without_an_error() {
     let server = TestServer::start(|_| vec![Step::Write(json(200, "{}")), Step::Close]).await;
     let http = client(fast());
@@ -282,7 +298,7 @@ async fn requests_carry_host_user_agent_and_the_headers_set() {
         .post(&server.url("/v1/chat?x=1"))
         .headers(headers)
         .header("x-replaced", "new")
-        .body(&b"{\"a\":1}"[..]);
+        .json(&serde_json::json!({"a": 1}));
     http.send(request).await.unwrap().bytes().await.unwrap();
     let received = &server.received()[0];
     assert_eq!(received.request_line(), "POST /v1/chat?x=1 HTTP/1.1");

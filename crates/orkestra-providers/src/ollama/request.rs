@@ -1,15 +1,126 @@
-//! [`ChatRequest`] to the `POST /api/chat` body.
+//! [`ChatRequest`] to the `POST /api/chat` body, borrowed from the request.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use orkestra_core::{ChatRequest, Content, ContentPart, Error, ErrorCategory, Message, Role};
-use serde_json::{Map, Value, json};
+use orkestra_core::{ChatRequest, Content, ContentPart, Error, ErrorCategory, Message, Role, Tool};
+use serde::ser::SerializeMap as _;
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
 
-/// Fields of a request's `extra` map that Ollama understands at the top level of the body.
-const PASSED_THROUGH: [&str; 2] = ["keep_alive", "think"];
+/// The body of `POST /api/chat`, borrowing the request's text, tools and settings.
+///
+/// Built by [`request_body`]; serialise it with `serde_json`.
+#[derive(Debug, Serialize)]
+pub struct ChatBody<'a> {
+    model: &'a str,
+    messages: Vec<ChatMessage<'a>>,
+    stream: bool,
+    #[serde(skip_serializing_if = "Options::is_empty")]
+    options: Options<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format: Option<Format<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<&'a [Tool]>,
+    // Fields of the request's `extra` that Ollama understands at the top level, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keep_alive: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    think: Option<&'a Value>,
+}
 
-/// The `/api/chat` body for `request`; `stream` is always written, because Ollama streams
-/// unless told not to.
+#[derive(Debug, Serialize)]
+struct ChatMessage<'a> {
+    role: &'static str,
+    content: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    images: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<Vec<ToolCallBody<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_name: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+struct ToolCallBody<'a> {
+    function: FunctionBody<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct FunctionBody<'a> {
+    name: &'a str,
+    arguments: Value,
+}
+
+/// `options`: the caller's own `options` object, under the request's sampling settings.
+#[derive(Debug, Default)]
+struct Options<'a> {
+    given: Option<&'a Map<String, Value>>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    num_predict: Option<u32>,
+    stop: Option<Stop<'a>>,
+    seed: Option<&'a Value>,
+}
+
+/// `stop` as Ollama takes it: always a list.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Stop<'a> {
+    One([&'a str; 1]),
+    Many(&'a [Value]),
+}
+
+impl Options<'_> {
+    /// The settings the request itself sets, by name, in the order they are written.
+    fn settings(&self) -> [(&'static str, Option<Setting<'_>>); 5] {
+        [
+            ("temperature", self.temperature.map(Setting::Float)),
+            ("top_p", self.top_p.map(Setting::Float)),
+            ("num_predict", self.num_predict.map(Setting::Count)),
+            ("stop", self.stop.as_ref().map(Setting::Stop)),
+            ("seed", self.seed.map(Setting::Given)),
+        ]
+    }
+
+    fn is_empty(&self) -> bool {
+        self.given.is_none_or(Map::is_empty) && self.settings().iter().all(|(_, set)| set.is_none())
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Setting<'a> {
+    Float(f64),
+    Count(u32),
+    Stop(&'a Stop<'a>),
+    Given(&'a Value),
+}
+
+impl Serialize for Options<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let settings = self.settings();
+        let mut map = serializer.serialize_map(None)?;
+        // The caller's options first, except those the request's own settings replace.
+        for (key, value) in self.given.into_iter().flatten() {
+            let replaced = settings
+                .iter()
+                .any(|(name, set)| set.is_some() && name == key);
+            if !replaced {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        for (name, set) in &settings {
+            if let Some(value) = set {
+                map.serialize_entry(name, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// The `/api/chat` body for `request`, sent to the upstream model `model`; `stream` is always
+/// written, because Ollama streams unless told not to.
 ///
 /// - `system` and `developer` messages are `system` messages; text parts are joined by a
 ///   newline; images must be base64 `data:` URLs and go to the message's `images`;
@@ -17,8 +128,13 @@ const PASSED_THROUGH: [&str; 2] = ["keep_alive", "think"];
 ///   `tool_name`, looked up from the call it answers;
 /// - `temperature`, `top_p`, the output limit (`num_predict`), `stop` and `seed` go to
 ///   `options`, over any `options` object the caller put in `extra`;
-/// - `response_format` `json_object` is `format: "json"`, `json_schema` is its schema.
-pub fn request_body(request: &ChatRequest, stream: bool) -> Result<Value, Error> {
+/// - `response_format` `json_object` is `format: "json"`, `json_schema` is its schema;
+/// - `keep_alive` and `think` from the request's other fields are passed through.
+pub fn request_body<'a>(
+    model: &'a str,
+    request: &'a ChatRequest,
+    stream: bool,
+) -> Result<ChatBody<'a>, Error> {
     let mut tool_names: HashMap<&str, &str> = HashMap::new();
     let mut messages = Vec::with_capacity(request.messages.len());
     for (position, message) in request.messages.iter().enumerate() {
@@ -27,63 +143,38 @@ pub fn request_body(request: &ChatRequest, stream: bool) -> Result<Value, Error>
         }
         messages.push(message_body(message, position, &tool_names)?);
     }
-
-    let mut body = Map::new();
-    body.insert("model".to_owned(), Value::from(request.model.as_str()));
-    body.insert("messages".to_owned(), Value::Array(messages));
-    body.insert("stream".to_owned(), Value::Bool(stream));
-
-    let mut options = match request.extra.get("options") {
-        Some(Value::Object(options)) => options.clone(),
-        _ => Map::new(),
-    };
-    if let Some(temperature) = request.temperature {
-        options.insert("temperature".to_owned(), temperature.into());
-    }
-    if let Some(top_p) = request.top_p {
-        options.insert("top_p".to_owned(), top_p.into());
-    }
-    if let Some(limit) = request.output_limit() {
-        options.insert("num_predict".to_owned(), limit.into());
-    }
-    match &request.stop {
-        None | Some(Value::Null) => {}
-        Some(Value::String(one)) => {
-            options.insert("stop".to_owned(), json!([one]));
-        }
-        Some(Value::Array(many)) if many.iter().all(Value::is_string) => {
-            options.insert("stop".to_owned(), Value::Array(many.clone()));
-        }
+    let stop = match &request.stop {
+        None | Some(Value::Null) => None,
+        Some(Value::String(one)) => Some(Stop::One([one])),
+        Some(Value::Array(many)) if many.iter().all(Value::is_string) => Some(Stop::Many(many)),
         Some(_) => {
             return Err(Error::new(
                 ErrorCategory::InvalidRequest,
                 "stop: expected a string or a list of strings",
             ));
         }
-    }
-    if let Some(seed) = request.extra.get("seed") {
-        options.insert("seed".to_owned(), seed.clone());
-    }
-    if !options.is_empty() {
-        body.insert("options".to_owned(), Value::Object(options));
-    }
-
-    if let Some(format) = format(request.response_format.as_ref()) {
-        body.insert("format".to_owned(), format);
-    }
-    if let Some(tools) = request.tools.as_deref().filter(|tools| !tools.is_empty()) {
-        // Ollama takes tools in the OpenAI shape.
-        let tools = serde_json::to_value(tools).map_err(|error| {
-            Error::new(ErrorCategory::InvalidRequest, format!("tools: {error}"))
-        })?;
-        body.insert("tools".to_owned(), tools);
-    }
-    for key in PASSED_THROUGH {
-        if let Some(value) = request.extra.get(key) {
-            body.insert(key.to_owned(), value.clone());
-        }
-    }
-    Ok(Value::Object(body))
+    };
+    Ok(ChatBody {
+        model,
+        messages,
+        stream,
+        options: Options {
+            given: match request.extra.get("options") {
+                Some(Value::Object(given)) => Some(given),
+                _ => None,
+            },
+            temperature: request.temperature,
+            top_p: request.top_p,
+            num_predict: request.output_limit(),
+            stop,
+            seed: request.extra.get("seed"),
+        },
+        format: format(request.response_format.as_ref()),
+        // Ollama takes tools in the `OpenAI` shape.
+        tools: request.tools.as_deref().filter(|tools| !tools.is_empty()),
+        keep_alive: request.extra.get("keep_alive"),
+        think: request.extra.get("think"),
+    })
 }
 
 fn invalid(position: usize, what: impl std::fmt::Display) -> Error {
@@ -93,23 +184,23 @@ fn invalid(position: usize, what: impl std::fmt::Display) -> Error {
     )
 }
 
-fn message_body(
-    message: &Message,
+fn message_body<'a>(
+    message: &'a Message,
     position: usize,
-    tool_names: &HashMap<&str, &str>,
-) -> Result<Value, Error> {
+    tool_names: &HashMap<&str, &'a str>,
+) -> Result<ChatMessage<'a>, Error> {
     let role = match message.role {
         Role::System | Role::Developer => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
         Role::Tool => "tool",
     };
-    let mut texts = Vec::new();
     let mut images = Vec::new();
-    match &message.content {
-        None => {}
-        Some(Content::Text(text)) => texts.push(text.as_str()),
+    let content = match &message.content {
+        None => Cow::Borrowed(""),
+        Some(Content::Text(text)) => Cow::Borrowed(text.as_str()),
         Some(Content::Parts(parts)) => {
+            let mut texts = Vec::new();
             for part in parts {
                 match part {
                     ContentPart::Text { text } => texts.push(text.as_str()),
@@ -124,14 +215,13 @@ fn message_body(
                     }
                 }
             }
+            match texts.as_slice() {
+                [one] => Cow::Borrowed(*one),
+                _ => Cow::Owned(texts.join("\n")),
+            }
         }
-    }
-    let mut body = Map::new();
-    body.insert("role".to_owned(), Value::from(role));
-    body.insert("content".to_owned(), Value::from(texts.join("\n")));
-    if !images.is_empty() {
-        body.insert("images".to_owned(), Value::from(images));
-    }
+    };
+    let mut tool_calls = None;
     if let Some(calls) = message
         .tool_calls
         .as_deref()
@@ -150,21 +240,29 @@ fn message_body(
                     )
                 })?
             };
-            wire_calls.push(json!({
-                "function": {"name": call.function.name, "arguments": arguments},
-            }));
+            wire_calls.push(ToolCallBody {
+                function: FunctionBody {
+                    name: &call.function.name,
+                    arguments,
+                },
+            });
         }
-        body.insert("tool_calls".to_owned(), Value::Array(wire_calls));
+        tool_calls = Some(wire_calls);
     }
-    if message.role == Role::Tool
-        && let Some(name) = message
+    let tool_name = match message.role {
+        Role::Tool => message
             .tool_call_id
             .as_deref()
-            .and_then(|id| tool_names.get(id))
-    {
-        body.insert("tool_name".to_owned(), Value::from(*name));
-    }
-    Ok(Value::Object(body))
+            .and_then(|id| tool_names.get(id).copied()),
+        _ => None,
+    };
+    Ok(ChatMessage {
+        role,
+        content,
+        images,
+        tool_calls,
+        tool_name,
+    })
 }
 
 /// The base64 data of a `data:` URL; Ollama takes images only inline.
@@ -182,16 +280,31 @@ fn base64_image(url: &str, position: usize) -> Result<&str, Error> {
 }
 
 /// `format` for `response_format`: `"json"` for JSON mode, the schema for a JSON schema.
-fn format(response_format: Option<&Value>) -> Option<Value> {
+fn format(response_format: Option<&Value>) -> Option<Format<'_>> {
     let response_format = response_format?;
     match response_format.get("type").and_then(Value::as_str)? {
-        "json_object" => Some(Value::from("json")),
+        "json_object" => Some(Format::Json),
         "json_schema" => Some(
             response_format
                 .pointer("/json_schema/schema")
-                .cloned()
-                .unwrap_or_else(|| Value::from("json")),
+                .map_or(Format::Json, Format::Schema),
         ),
         _ => None,
+    }
+}
+
+/// Ollama's `format`: JSON mode, or a JSON schema the answer must follow.
+#[derive(Debug)]
+enum Format<'a> {
+    Json,
+    Schema(&'a Value),
+}
+
+impl Serialize for Format<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Json => serializer.serialize_str("json"),
+            Self::Schema(schema) => schema.serialize(serializer),
+        }
     }
 }

@@ -167,10 +167,7 @@ pub fn parse_response(
     let object: ChatObject = serde_json::from_slice(body)
         .map_err(|error| crate::error::malformed_json("ollama response body", error, body))?;
     if let Some(message) = object.error_message() {
-        return Err(orkestra_core::Error::new(
-            error_category(&message),
-            format!("ollama: {message}"),
-        ));
+        return Err(orkestra_core::Error::new(error_category(&message), message));
     }
     if !object.done {
         return Err(orkestra_core::Error::new(

@@ -130,10 +130,7 @@ impl ChunkParser {
         let object: ChatObject = serde_json::from_slice(line)
             .map_err(|error| malformed(format_args!("stream line {position}: {error}")))?;
         if let Some(message) = object.error_message() {
-            return Err(Error::new(
-                error_category(&message),
-                format!("ollama stream line {position}: {message}"),
-            ));
+            return Err(Error::new(error_category(&message), message));
         }
         let mut events = Vec::new();
         if !self.started {

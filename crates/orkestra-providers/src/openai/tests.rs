@@ -7,6 +7,8 @@ use orkestra_core::{
 
 use super::*;
 use crate::test_server::{Step, TestServer, chunk, json, last_chunk, response, stream_head};
+use crate::{HttpConfig, Secret, usage};
+use orkestra_core::{ChatStream, Error};
 
 const KEY: &str = "sk-test-abcdefghijklmnop0123456789";
 
@@ -18,7 +20,7 @@ macro_rules! fixture {
 
 fn config(server: &TestServer) -> OpenAiConfig {
     OpenAiConfig {
-        provider: "test-openai".to_owned(),
+        name: "test-openai".to_owned(),
         // A trailing slash, as users write it.
         base_url: server.url("/v1/"),
         http: HttpConfig {
@@ -67,6 +69,19 @@ async fn collect(stream: ChatStream) -> (Vec<StreamEvent>, Option<Error>) {
         }
     }
     (events, None)
+}
+
+/// The answer a server streaming these body pieces gives, which must end without an error.
+async fn streamed_answer(pieces: &[&'static [u8]]) -> orkestra_core::ChatResponse {
+    let pieces = pieces.to_vec();
+    let server = TestServer::start(move |_| sse_answer(&pieces, true)).await;
+    let (events, error) = collect(client(&server).stream(&request()).await.unwrap()).await;
+    assert!(error.is_none(), "{error:?}");
+    let mut accumulator = StreamAccumulator::default();
+    for event in events {
+        accumulator.push(event);
+    }
+    accumulator.finish().unwrap()
 }
 
 #[track_caller]
@@ -194,14 +209,7 @@ async fn reported_stream_usage_is_used_and_tool_calls_accumulate() {
         (fixture!("llamacpp_stream.sse"), "Paris", Some(13)),
         (fixture!("stream_tool_calls.sse"), "", None),
     ] {
-        let server = TestServer::start(move |_| sse_answer(&[transcript], true)).await;
-        let (events, error) = collect(client(&server).stream(&request()).await.unwrap()).await;
-        assert!(error.is_none(), "{error:?}");
-        let mut accumulator = StreamAccumulator::default();
-        for event in events {
-            accumulator.push(event);
-        }
-        let answer = accumulator.finish().unwrap();
+        let answer = streamed_answer(&[transcript]).await;
         assert_eq!(answer.text(), text);
         let usage = answer.usage.unwrap();
         if let Some(total) = total {
@@ -236,13 +244,13 @@ async fn error_statuses_are_classified_and_tagged() {
             400,
             fixture!("error_context_length.json"),
             C::ContextLength,
-            "context_length_exceeded",
+            "maximum context length",
         ),
         (
             429,
             fixture!("error_rate_limit.json"),
             C::RateLimited,
-            "rate_limit_exceeded",
+            "Rate limit reached",
         ),
         (
             429,
@@ -254,7 +262,7 @@ async fn error_statuses_are_classified_and_tagged() {
             401,
             fixture!("error_invalid_api_key.json"),
             C::Auth,
-            "invalid_api_key",
+            "Incorrect API key provided",
         ),
         (
             400,
@@ -372,7 +380,7 @@ async fn bad_streams_end_with_a_classified_error_never_a_clean_end() {
         (
             sse_answer(&[first, br#"data: {"error":{"message":"Rate limit reached","code":"rate_limit_exceeded"}}"#, b"\n\n"], true),
             C::RateLimited,
-            "error in stream: rate_limit_exceeded",
+            "Rate limit reached",
         ),
         // Bytes that are not UTF-8 in an event line.
         (sse_answer(&[first, b"data: \xff\xfe\n\n"], true), C::Internal, "not valid UTF-8"),
@@ -396,6 +404,52 @@ async fn bad_streams_end_with_a_classified_error_never_a_clean_end() {
             ),
             "{events:?}"
         );
+    }
+}
+
+#[tokio::test]
+async fn events_before_a_broken_chunk_arrive_even_when_they_share_its_network_read() {
+    let first: &[u8] =
+        b"data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+    let mut together = first.to_vec();
+    together.extend_from_slice(b"data: {not json}\n\n");
+    let server = TestServer::start(move |_| sse_answer(&[&together], true)).await;
+    let (events, error) = collect(client(&server).stream(&request()).await.unwrap()).await;
+    assert!(
+        matches!(
+            events.as_slice(),
+            [StreamEvent::Start { .. }, StreamEvent::Delta(_)]
+        ),
+        "{events:?}"
+    );
+    check(&error.expect("then the error"), C::Internal, "invalid JSON");
+}
+
+#[tokio::test]
+async fn a_stream_that_finished_then_ended_without_done_is_complete() {
+    let content: &[u8] =
+        b"data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+    let finish: &[u8] =
+        b"data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+    let usage: &[u8] = b"data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":1,\"total_tokens\":10}}\n\n";
+    // Several OpenAI-compatible servers close the stream after the finish reason (and usage)
+    // without `data: [DONE]`; the answer is whole all the same.
+    for (pieces, estimated) in [
+        (vec![content, finish], true),
+        (vec![content, finish, usage], false),
+        // The connection closed while a last event was under way: the answer was already whole.
+        (
+            vec![content, finish, b"data: {\"id\":\"c\",\"cho".as_slice()],
+            true,
+        ),
+    ] {
+        let answer = streamed_answer(&pieces).await;
+        assert_eq!(answer.text(), "Hi");
+        assert_eq!(
+            answer.finish_reason(),
+            Some(&orkestra_core::FinishReason::Stop)
+        );
+        assert_eq!(answer.usage.unwrap().estimated, estimated);
     }
 }
 
@@ -432,7 +486,7 @@ fn config_rejects_unknown_fields_and_bad_urls() {
     )
     .unwrap();
     assert_eq!(client.base_url(), "http://127.0.0.1:8000/v1");
-    assert_eq!(client.provider(), "vllm");
+    assert_eq!(client.name(), "vllm");
 }
 
 #[test]

@@ -1,4 +1,3 @@
-use futures_util::StreamExt;
 use proptest::prelude::*;
 
 use super::*;
@@ -115,19 +114,71 @@ fn crlf_split_between_chunks_is_one_line_break() {
     }
 }
 
-#[tokio::test]
-async fn the_stream_adapter_yields_events_then_reports_a_cut() {
-    let chunks: Vec<Result<bytes::Bytes, Error>> = vec![
-        Ok(bytes::Bytes::from_static(b"data: one\n\nda")),
-        Ok(bytes::Bytes::from_static(b"ta: two\n\ndata: thr")),
-    ];
-    let body: BodyStream = Box::pin(futures_util::stream::iter(chunks));
-    let items: Vec<_> = events(body, 1024).collect().await;
-    assert_eq!(items.len(), 3);
-    assert_eq!(items[0].as_ref().unwrap().data, "one");
-    assert_eq!(items[1].as_ref().unwrap().data, "two");
-    let cut = items[2].as_ref().unwrap_err();
-    assert_eq!(cut.class.category, ErrorCategory::Network);
+/// Collects each event's data; whole after `[end]`, done after `[done]`.
+#[derive(Default)]
+struct Collect {
+    seen: Vec<String>,
+    complete: bool,
+    done: bool,
+}
+
+impl EventFormat for Collect {
+    fn event(&mut self, data: &str) -> Result<Vec<StreamEvent>, Error> {
+        self.seen.push(data.to_owned());
+        self.complete |= data == "[end]";
+        self.done |= data == "[done]";
+        Ok(Vec::new())
+    }
+    fn end(&mut self) -> Result<Vec<StreamEvent>, Error> {
+        if self.complete {
+            Ok(Vec::new())
+        } else {
+            Err(error::stream_cut("[end]"))
+        }
+    }
+    fn is_done(&self) -> bool {
+        self.done
+    }
+    fn is_complete(&self) -> bool {
+        self.complete || self.done
+    }
+}
+
+#[test]
+fn framed_events_reach_the_format_and_a_cut_before_the_answer_is_whole_is_an_error() {
+    let framed = |chunks: &[&[u8]]| {
+        let mut framed = Framed::new(Collect::default(), 1024);
+        let mut events = Vec::new();
+        let mut result = Ok(());
+        for chunk in chunks {
+            result = framed.chunk(chunk, &mut events);
+        }
+        let end = result.and_then(|()| framed.end(&mut events));
+        (framed.format.seen, end.map_err(|e| e.class.category))
+    };
+    // A body cut in the middle of an event before the answer is whole.
+    assert_eq!(
+        framed(&[b"data: one\n\nda", b"ta: two\n\ndata: thr"]),
+        (
+            vec!["one".to_owned(), "two".to_owned()],
+            Err(ErrorCategory::Network)
+        )
+    );
+    // The same cut once the answer is whole: nothing was lost.
+    assert_eq!(
+        framed(&[b"data: [end]\n\ndata: thr"]),
+        (vec!["[end]".to_owned()], Ok(()))
+    );
+    // A last event without its blank line still counts.
+    assert_eq!(
+        framed(&[b"data: [end]\n"]),
+        (vec!["[end]".to_owned()], Ok(()))
+    );
+    // Nothing after the terminator is read.
+    assert_eq!(
+        framed(&[b"data: [done]\n\ndata: late\n\n"]),
+        (vec!["[done]".to_owned()], Ok(()))
+    );
 }
 
 /// Event-stream text built from arbitrary lines, with every line ending style.

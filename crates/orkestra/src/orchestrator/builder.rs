@@ -308,7 +308,7 @@ mod from_config {
     };
 
     use super::{BuildError, OrchestratorBuilder};
-    use crate::config::{Config, ProviderConfig, ProviderKind};
+    use crate::config::{ClientConfig, Config, ProviderConfig};
     use crate::orchestrator::Orchestrator;
 
     impl Orchestrator {
@@ -373,49 +373,37 @@ mod from_config {
         Ok(models)
     }
 
+    /// The backend of provider `name`: its kind's client, built from that client's own
+    /// configuration as the file gave it, named after the provider.
     fn client(name: &str, provider: &ProviderConfig) -> Result<Arc<dyn ChatBackend>, BuildError> {
         let failed = |source| BuildError::Provider {
             name: name.to_owned(),
             source: Box::new(source),
         };
-        Ok(match provider.kind {
-            ProviderKind::Openai => {
-                let defaults = OpenAiConfig::default();
-                let config = OpenAiConfig {
-                    provider: name.to_owned(),
-                    // The public API needs a key; a server at another address may not.
-                    api_key_env: match &provider.base_url {
-                        None => provider.api_key_env.clone().or(defaults.api_key_env),
-                        Some(_) => provider.api_key_env.clone(),
-                    },
-                    base_url: provider.base_url.clone().unwrap_or(defaults.base_url),
-                    headers: provider.headers.clone(),
-                    ..OpenAiConfig::default()
-                };
-                Arc::new(OpenAiClient::new(config).map_err(failed)?)
-            }
-            ProviderKind::Anthropic => {
-                let defaults = AnthropicConfig::default();
-                let config = AnthropicConfig {
+        Ok(match &provider.client {
+            ClientConfig::Openai(config) => Arc::new(
+                OpenAiClient::new(OpenAiConfig {
                     name: name.to_owned(),
-                    base_url: provider.base_url.clone().unwrap_or(defaults.base_url),
-                    api_key_env: provider.api_key_env.clone().unwrap_or(defaults.api_key_env),
-                    headers: provider.headers.clone(),
-                    ..AnthropicConfig::default()
-                };
-                Arc::new(AnthropicClient::new(config).map_err(failed)?)
-            }
-            ProviderKind::Ollama => {
-                let defaults = OllamaConfig::default();
-                let config = OllamaConfig {
+                    ..config.clone()
+                })
+                .map_err(failed)?,
+            ),
+            ClientConfig::Anthropic(config) => Arc::new(
+                AnthropicClient::new(AnthropicConfig {
                     name: name.to_owned(),
-                    base_url: provider.base_url.clone().unwrap_or(defaults.base_url),
-                    ..OllamaConfig::default()
-                };
-                Arc::new(OllamaClient::new(config).map_err(failed)?)
-            }
-            ProviderKind::Echo => Arc::new(EchoBackend::with_name(name)),
-            ProviderKind::Simulator => {
+                    ..config.clone()
+                })
+                .map_err(failed)?,
+            ),
+            ClientConfig::Ollama(config) => Arc::new(
+                OllamaClient::new(OllamaConfig {
+                    name: name.to_owned(),
+                    ..config.clone()
+                })
+                .map_err(failed)?,
+            ),
+            ClientConfig::Echo => Arc::new(EchoBackend::with_name(name)),
+            ClientConfig::Simulator(_) => {
                 return Err(BuildError::Simulator {
                     name: name.to_owned(),
                 });

@@ -449,3 +449,50 @@ impl ResilienceLevelsForTest {
         Self(levels)
     }
 }
+
+/// A wire client's shape: it writes the upstream name itself, so it overrides `chat_as`.
+#[derive(Default)]
+struct Renaming {
+    seen: Mutex<Vec<(String, String)>>,
+    inner: Scripted,
+}
+
+#[async_trait]
+impl ChatBackend for Renaming {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
+        self.inner.chat(request).await
+    }
+
+    async fn stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+        self.inner.stream(request).await
+    }
+
+    async fn chat_as(&self, model: &str, request: &ChatRequest) -> Result<ChatResponse, Error> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((model.to_owned(), request.model.clone()));
+        self.inner.chat(request).await
+    }
+}
+
+#[tokio::test]
+async fn the_walk_names_the_upstream_model_beside_the_callers_request_without_copying_it() {
+    let backend = Arc::new(Renaming::default());
+    let orchestrator = Orchestrator::builder()
+        .model(spec("a/upstream-name", 8_192, 1.0))
+        .backend("a", backend.clone())
+        .resilience(fast())
+        .build()
+        .unwrap();
+    let request = ChatRequest::new("a/upstream-name", vec![Message::user("hi")]);
+    orchestrator
+        .complete(&request, &CallContext::default())
+        .await
+        .unwrap();
+    // The backend was told the upstream name and handed the caller's request itself.
+    assert_eq!(
+        *backend.seen.lock().unwrap(),
+        [("upstream-name".to_owned(), "a/upstream-name".to_owned())]
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use orkestra_core::{ChatBackend, ChatRequest, Error, ErrorCategory, ErrorClass};
+use orkestra_core::{AsModel, ChatBackend, ChatRequest, Error, ErrorCategory, ErrorClass};
 use orkestra_models::{
     Charge, LiveSignals as _, ModelId, ModelSpec, Outcome, TaskProfile, UnixMillis,
 };
@@ -73,7 +73,6 @@ impl Orchestrator {
             min_context.is_none_or(|min| spec.context_window >= min)
                 && !dead.contains(&spec.endpoint())
         };
-        let mut upstream = request.clone();
         for (position, spec) in route.chain.iter().enumerate() {
             if !viable(spec, min_context, &dead_endpoints) {
                 continue;
@@ -81,17 +80,14 @@ impl Orchestrator {
             let Some(backend) = self.inner.backends.get(spec.endpoint()) else {
                 continue;
             };
-            spec.id.model().clone_into(&mut upstream.model);
+            let upstream = AsModel::new(backend.as_ref(), spec.id.model());
             let policy = self.policy_of(&spec.id);
             let mut backoff = policy.backoff.clone();
             let mut tries = 0_u32;
             loop {
                 tries += 1;
                 let started = Instant::now();
-                let result = policy
-                    .pipeline
-                    .call(|| call(backend.as_ref(), &upstream))
-                    .await;
+                let result = policy.pipeline.call(|| call(&upstream, request)).await;
                 let latency = started.elapsed();
                 report.upstream += latency;
                 let failure = match result {

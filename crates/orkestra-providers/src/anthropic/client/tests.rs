@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use orkestra_core::{Classify, ErrorCategory, FinishReason, Message, StreamAccumulator};
+use orkestra_core::{
+    Classify, ErrorCategory, FinishReason, Message, StreamAccumulator, StreamEvent,
+};
 
 use super::*;
 use crate::test_server::{Step, TestServer, chunk, json, last_chunk, response, stream_head};
@@ -136,7 +138,7 @@ async fn http_errors_are_classified() {
             404,
             ERROR_NOT_FOUND.to_owned(),
             ErrorCategory::NotFound,
-            "not_found_error",
+            "The requested resource could not be found.",
         ),
         (
             400,
@@ -219,7 +221,7 @@ async fn bad_streams_end_with_a_classified_error() {
                 b"event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}\n\n",
             ]),
             ErrorCategory::Overloaded,
-            "overloaded_error",
+            "Overloaded",
         ),
         // A stall longer than the idle timeout.
         (

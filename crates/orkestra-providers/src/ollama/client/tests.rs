@@ -178,7 +178,7 @@ async fn bad_bodies_and_bad_streams_are_classified_errors() {
         (
             ndjson_answer(&[STREAM_ERROR.as_bytes()]),
             ErrorCategory::Internal,
-            "stream line 5",
+            "an error was encountered while running the model",
         ),
         (
             ndjson_answer(&[b"{\"model\": \"m\", \"don\n"]),

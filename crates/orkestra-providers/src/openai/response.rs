@@ -85,7 +85,7 @@ impl<'de> Deserialize<'de> for Lenient {
                     .map(Lenient)
                     .map_err(|_| E::invalid_value(de::Unexpected::Signed(value), &self))
             }
-            #[allow(
+            #[expect(
                 clippy::cast_possible_truncation,
                 clippy::cast_sign_loss,
                 reason = "a float count is truncated on purpose; negatives are rejected first"
@@ -178,20 +178,39 @@ fn keep<'de, A: MapAccess<'de>>(
     Ok(())
 }
 
+/// The fields a completion and a chunk share, each left out by some compatible server.
+#[derive(Default)]
+struct Envelope {
+    id: Option<String>,
+    object: Option<String>,
+    created: u64,
+    model: Option<String>,
+}
+
+impl Envelope {
+    /// Reads the value of `key` when it is one of the shared fields; `false` leaves it unread.
+    fn read<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "id" => self.id = map.next_value::<Option<String>>()?,
+            "object" => self.object = map.next_value::<Option<String>>()?,
+            "created" => self.created = map.next_value::<Lenient>()?.0,
+            "model" => self.model = map.next_value::<Option<String>>()?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
 wire_map!(ChatResponse, "a chat completion object", |map| {
-    let mut id = None;
-    let mut object = None;
-    let mut created = 0;
-    let mut model = None;
+    let mut envelope = Envelope::default();
     let mut choices = None;
     let mut usage = None;
     let mut extra = Map::new();
     while let Some(key) = map.next_key::<Key<'de>>()? {
+        if envelope.read(&key.0, &mut map)? {
+            continue;
+        }
         match key.0.as_ref() {
-            "id" => id = map.next_value::<Option<String>>()?,
-            "object" => object = map.next_value::<Option<String>>()?,
-            "created" => created = map.next_value::<Lenient>()?.0,
-            "model" => model = map.next_value::<Option<String>>()?,
             "choices" => choices = Some(map.next_value::<WireList<Choice>>()?.0),
             "usage" => usage = map.next_value::<Option<Wire<Usage>>>()?.map(|wire| wire.0),
             _ => keep(&mut map, &mut extra, key)?,
@@ -199,10 +218,12 @@ wire_map!(ChatResponse, "a chat completion object", |map| {
     }
     let choices = choices.ok_or_else(|| de::Error::missing_field("choices"))?;
     Ok(Wire(ChatResponse {
-        id: id.unwrap_or_default(),
-        object: object.unwrap_or_else(|| "chat.completion".to_owned()),
-        created,
-        model: model.unwrap_or_default(),
+        id: envelope.id.unwrap_or_default(),
+        object: envelope
+            .object
+            .unwrap_or_else(|| "chat.completion".to_owned()),
+        created: envelope.created,
+        model: envelope.model.unwrap_or_default(),
         choices,
         usage,
         extra,
@@ -285,19 +306,15 @@ wire_map!(Usage, "a usage object", |map| {
 });
 
 wire_map!(ChatChunk, "a chat completion chunk object", |map| {
-    let mut id = None;
-    let mut object = None;
-    let mut created = 0;
-    let mut model = None;
+    let mut envelope = Envelope::default();
     let mut choices = Vec::new();
     let mut usage = None;
     let mut extra = Map::new();
     while let Some(key) = map.next_key::<Key<'de>>()? {
+        if envelope.read(&key.0, &mut map)? {
+            continue;
+        }
         match key.0.as_ref() {
-            "id" => id = map.next_value::<Option<String>>()?,
-            "object" => object = map.next_value::<Option<String>>()?,
-            "created" => created = map.next_value::<Lenient>()?.0,
-            "model" => model = map.next_value::<Option<String>>()?,
             "choices" => choices = map.next_value::<WireList<ChunkChoice>>()?.0,
             "usage" => match map.next_value::<Option<Wire<Usage>>>()? {
                 Some(Wire(reported)) => usage = Some(reported),
@@ -313,10 +330,12 @@ wire_map!(ChatChunk, "a chat completion chunk object", |map| {
         extra.remove("usage");
     }
     Ok(Wire(ChatChunk {
-        id: id.unwrap_or_default(),
-        object: object.unwrap_or_else(|| "chat.completion.chunk".to_owned()),
-        created,
-        model: model.unwrap_or_default(),
+        id: envelope.id.unwrap_or_default(),
+        object: envelope
+            .object
+            .unwrap_or_else(|| "chat.completion.chunk".to_owned()),
+        created: envelope.created,
+        model: envelope.model.unwrap_or_default(),
         choices,
         usage,
         extra,
@@ -434,23 +453,15 @@ impl<'de> Visitor<'de> for ChunkSeed {
                 created,
             });
         }
-        // The same rules as `ChatChunk::into_events`, which the tests hold this to.
+        // The rules of `ChatChunk::into_events`, from the one place that states them.
         for choice in choices {
-            let mut delta = choice.delta;
-            delta.index = choice.index;
-            let has_content = delta.role.is_some()
-                || delta.content.is_some()
-                || !delta.tool_calls.is_empty()
-                || !delta.extra.is_empty();
-            if has_content {
-                events.push(StreamEvent::Delta(delta));
+            ChunkChoice {
+                index: choice.index,
+                delta: choice.delta,
+                finish_reason: choice.finish_reason,
+                extra: Map::new(),
             }
-            if let Some(reason) = choice.finish_reason {
-                events.push(StreamEvent::Finish {
-                    index: choice.index,
-                    reason,
-                });
-            }
+            .push_events(&mut events);
         }
         if let Some(usage) = usage {
             events.push(StreamEvent::Usage(usage));
