@@ -422,7 +422,14 @@ pub(super) fn check_client_keys(text: &str, origin: &str) -> Result<(), orkestra
         if let Err(error) = deserialize_client(kind, toml::de::ValueDeserializer::from(client)) {
             let at = error.span().map_or(table.span().start, |span| span.start);
             let key = key_at(entries, at).map_or(prefix.clone(), |key| format!("{prefix}.{key}"));
-            return Err(located(at, key, error.message().trim_end().to_owned()));
+            return Err(located(
+                at,
+                key,
+                orkestra_core::located::plain_words(
+                    error.message(),
+                    orkestra_core::located::Syntax::Toml,
+                ),
+            ));
         }
     }
     Ok(())

@@ -76,13 +76,13 @@ fn a_key_the_kinds_client_does_not_have_is_refused_naming_file_line_and_key() {
     // Inside a client's own tables, the key path and the line of the value.
     check_error(
         &format!("{PROVIDER}[providers.local.http]\nconnect_timeout = 5\n"),
-        &["orkestra.toml:5:19: providers.local.http.connect_timeout: "],
+        &["orkestra.toml:5:19: providers.local.http.connect_timeout: expected a duration"],
     );
     check_error(
         &format!("{PROVIDER}[providers.local.http]\nconect_timeout = \"5s\"\n"),
         &[
-            "orkestra.toml:5:1: providers.local.http.conect_timeout: unknown field `conect_timeout`",
-            "connect_timeout",
+            "orkestra.toml:5:1: providers.local.http.conect_timeout: unknown key `conect_timeout` \
+             (did you mean `connect_timeout`?)",
         ],
     );
 }
