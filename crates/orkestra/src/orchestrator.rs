@@ -23,10 +23,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use orkestra_core::{ChatBackend, ChatRequest, ChatResponse, ChatStream, Error, ErrorCategory};
+use orkestra_core::{ChatBackend, ChatRequest, ChatResponse, ChatStream, Clock, Error};
 use orkestra_models::stats::BreakerStatus;
 use orkestra_models::{
     CostLedger, ModelId, ModelRegistry, ModelSpec, PerfStats, Scorer, Selection, Strategy,
@@ -45,24 +45,31 @@ mod policy;
 mod stream;
 mod walk;
 
+pub use crate::recorder::RecordingStatus;
 pub use builder::{BuildError, OrchestratorBuilder};
 use live::Live;
 use policy::ModelPolicy;
 
-/// Who a call is for: the principal billed and the request id recorded with the charge.
+/// Who a call is for: the principal billed and the request id recorded with the charge and
+/// logged with every failed attempt; and how long the caller is willing to wait.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallContext {
     /// The principal charged (an API key's owner; `default` without authentication).
     pub principal: String,
     /// The request id, kept with the charge.
     pub request_id: Option<String>,
+    /// The caller's own deadline, counted from the call; it only lowers
+    /// [`RoutingConfig::deadline`], never raises it.
+    pub deadline: Option<Duration>,
 }
 
 impl Default for CallContext {
+    /// Principal `default`, no request id, no deadline of its own.
     fn default() -> Self {
         Self {
             principal: "default".to_owned(),
             request_id: None,
+            deadline: None,
         }
     }
 }
@@ -115,8 +122,11 @@ struct Inner {
     ledger: Arc<CostLedger>,
     routing: RoutingConfig,
     fallbacks: HashMap<String, Vec<String>>,
-    backends: FxHashMap<String, Arc<dyn ChatBackend>>,
+    /// Keyed by `Arc<str>` so that each attempt's report shares the endpoint's name.
+    backends: FxHashMap<Arc<str>, Arc<dyn ChatBackend>>,
     resilience: builder::ResilienceLevels,
+    /// The clock every policy reads, when one was given; else each uses its production clock.
+    clock: Option<Arc<dyn Clock>>,
     /// Each model's policies, built on first use so models added at run time get them too.
     policies: RwLock<FxHashMap<ModelId, Arc<ModelPolicy>>>,
     recorder: Option<Recorder>,
@@ -160,7 +170,7 @@ impl Orchestrator {
 
     /// The configured endpoint names.
     pub fn endpoints(&self) -> impl Iterator<Item = &str> {
-        self.inner.backends.keys().map(String::as_str)
+        self.inner.backends.keys().map(AsRef::as_ref)
     }
 
     /// Whether the store answers (`Ok` without a store).
@@ -169,6 +179,11 @@ impl Orchestrator {
             Some(recorder) => recorder.ping().await,
             None => Ok(()),
         }
+    }
+
+    /// How the writing of charges to the store is going; `None` without a store.
+    pub fn recording(&self) -> Option<RecordingStatus> {
+        self.inner.recorder.as_ref().map(Recorder::status)
     }
 
     /// Models that can be called now: a backend serves them and their breaker is not open.
@@ -207,27 +222,14 @@ impl Orchestrator {
         context: &CallContext,
     ) -> Result<RoutedStream, CallError> {
         let route = self.plan_call(request).map_err(CallError::before_routing)?;
-        let ((primed, idle), report) = self
-            .walk(request, &route, |backend, upstream| {
+        let (primed, answered, report) = self
+            .walk(request, &route, context, |backend, upstream| {
                 Box::pin(stream::open(backend, upstream))
             })
-            .await
-            .map(|(primed, report)| {
-                let idle = report.model().and_then(|model| self.policy_of(model).idle);
-                ((primed, idle), report)
-            })?;
-        let model = report.model().cloned().ok_or_else(|| {
-            CallError::before_routing(Error::new(ErrorCategory::Internal, "no model answered"))
-        })?;
+            .await?;
         let stream = stream::recorded(
             primed,
-            stream::Recording {
-                orchestrator: self.clone(),
-                model,
-                context: context.clone(),
-                started: Instant::now(),
-                idle,
-            },
+            stream::Recording::new(self.clone(), answered, context.clone(), request),
         );
         Ok(RoutedStream { stream, report })
     }

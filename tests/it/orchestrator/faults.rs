@@ -1,6 +1,6 @@
 //! Every fault scenario of `ANCHORS.md` through the orchestrator: answered by a fallback, or
 //! failed with the right class; the answering model and its usage reported; failed attempts
-//! never billed.
+//! never billed, and a stream cut after its first token billed once for what it streamed.
 //!
 //! The table runs each row on its own chain, plain and streamed, all rows at once against one
 //! simulator: `p` (16k context, the faulty primary), `s` (8k, same provider), `b` (32k, another
@@ -13,6 +13,7 @@ use orkestra::config::ContentFilterAction;
 use orkestra_core::ErrorCategory;
 use orkestra_mock::{Fault, Latency, Trigger};
 use orkestra_models::spec::LatencyProfile;
+use orkestra_models::store::Store;
 use orkestra_resilience::breaker::State;
 use orkestra_resilience::bulkhead::BulkheadConfig;
 use orkestra_resilience::rate_limit::RateLimitConfig;
@@ -69,7 +70,7 @@ fn table() -> Vec<Row> {
         row("cut_mid_stream", Fault::CutStream { after_chunks: 3 }, Trigger::Always, Answered(&[("p", "network"), ("p", "network"), ("s", "ok")]), Broken(Network)),
         row("stall", Fault::Stall { after_chunks: 3, duration: beyond }, Trigger::Always, Answered(&[("p", "timeout"), ("p", "timeout"), ("s", "ok")]), Broken(Timeout)),
         row("malformed_chunk", Fault::MalformedChunk { after_chunks: 3 }, Trigger::Always, Answered(&[("p", "internal"), ("p", "internal"), ("s", "ok")]), Broken(Internal)),
-        row("missing_done", Fault::MissingTerminator, Trigger::Always, Answered(&[("p", "internal"), ("p", "internal"), ("s", "ok")]), Broken(Network)),
+        row("missing_done", Fault::MissingTerminator, Trigger::Always, Answered(&[("p", "internal"), ("p", "internal"), ("s", "ok")]), Answered(&[("p", "ok")])),
         row("context_length", Fault::ContextLength, Trigger::Always, Answered(&[("p", "context_length"), ("b", "ok")]), Answered(&[("p", "context_length"), ("b", "ok")])),
         row("content_filter", Fault::ContentFilter, Trigger::Always, Answered(&[("p", "content_filter"), ("s", "ok")]), Answered(&[("p", "content_filter"), ("s", "ok")])),
         row("unauthorized", status(401), Trigger::Always, Answered(&[("p", "auth"), ("b", "ok")]), Answered(&[("p", "auth"), ("b", "ok")])),
@@ -277,13 +278,14 @@ async fn check(
                 if attempts(&report) != with_ids(&[("p", "ok")]) {
                     problem(format!("attempts {:?}", attempts(&report)));
                 }
-                // What came before the error is the answer's beginning (all of it when only
-                // the terminator is missing).
+                // What came before the error is the answer's beginning.
                 if text.is_empty() || !ANSWER.starts_with(&text) {
                     problem(format!(
                         "text before the error {text:?}: expected the answer's beginning"
                     ));
                 }
+                // The provider charges for what it streamed, so the stream is billed.
+                answered_by = Some(id("p"));
             }
             other => problem(format!(
                 "{other:?}: expected an error item after the first token"
@@ -293,7 +295,8 @@ async fn check(
             problem("a plain call cannot break mid-stream".to_owned());
         }
     }
-    // Only the model that answered is billed, once; failed attempts and broken streams never.
+    // Only the model that answered is billed, once (a broken stream for what it streamed);
+    // failed attempts never.
     for role in ["p", "s", "b"] {
         let model = id(role);
         let charges = billed_models(orchestrator)
@@ -777,4 +780,90 @@ async fn auto_routing_steers_around_an_open_breaker() {
         .unwrap();
     assert_eq!(attempts(&second.report), expect(&[("sim/other", "ok")]));
     assert_eq!(upstream_calls(&mock, "favourite"), 2);
+}
+
+/// A stream cut after its first token and one its reader drops are billed for what they
+/// streamed, marked as estimated (their usage never came); a stream that finished is billed
+/// with the usage it reported, not estimated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_and_abandoned_streams_are_billed_for_what_they_streamed_as_estimates() {
+    let mock = simulator(vec![
+        fixed("cut").with_fault(Fault::CutStream { after_chunks: 3 }, Trigger::Always),
+        fixed("left"),
+        fixed("whole"),
+    ])
+    .await;
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    let orchestrator = builder()
+        .models([
+            spec("sim/cut", 32_768),
+            spec("sim/left", 32_768),
+            spec("sim/whole", 32_768),
+        ])
+        .backend("sim", openai("sim", &mock))
+        .store(store.clone(), Duration::from_hours(1))
+        .build()
+        .unwrap();
+
+    let Streamed::Broken { text: cut_text, .. } =
+        stream(&orchestrator, &ask("sim/cut", "Hi")).await
+    else {
+        panic!("the cut stream did not end with an error item");
+    };
+    // The reader takes the first token, then goes away.
+    let routed = orchestrator
+        .complete_stream(&ask("sim/left", "Hi"), &CallContext::default())
+        .await
+        .unwrap();
+    let mut events = routed.stream;
+    let mut left_text = String::new();
+    while let Some(item) = events.next().await {
+        if let Ok(StreamEvent::Delta(delta)) = item {
+            left_text.push_str(delta.content.as_deref().unwrap_or(""));
+            if !left_text.is_empty() {
+                break;
+            }
+        }
+    }
+    drop(events);
+    let Streamed::Clean {
+        usage: Some(usage), ..
+    } = stream(&orchestrator, &ask("sim/whole", "Hi")).await
+    else {
+        panic!("the whole stream did not end cleanly with its usage");
+    };
+    orchestrator.shutdown().await;
+
+    let charges = store
+        .charges(
+            None,
+            orkestra_models::Day(0),
+            orkestra_models::Day(u32::MAX),
+        )
+        .await
+        .unwrap();
+    let only_charge_of = |model: &str| {
+        let of: Vec<_> = charges
+            .iter()
+            .filter(|charge| charge.model.as_str() == model)
+            .collect();
+        assert_eq!(of.len(), 1, "{model} billed once: {charges:?}");
+        of[0].clone()
+    };
+    let tokens = |text: &str| u64::try_from(text.len().div_ceil(4)).unwrap();
+    let cut = only_charge_of("sim/cut");
+    assert!(cut.estimated, "{cut:?}");
+    assert!(!cut_text.is_empty());
+    assert_eq!(cut.output_tokens, tokens(&cut_text), "{cut:?}");
+    assert!(cut.input_tokens > 0, "the prompt is billed too: {cut:?}");
+    let left = only_charge_of("sim/left");
+    assert!(left.estimated, "{left:?}");
+    assert!(!left_text.is_empty());
+    assert_eq!(left.output_tokens, tokens(&left_text), "{left:?}");
+    let whole = only_charge_of("sim/whole");
+    assert!(!whole.estimated, "{whole:?}");
+    assert_eq!(whole.output_tokens, u64::from(usage.completion_tokens));
+    // A cut stream counts against its model; an abandoned one says nothing about it.
+    assert_eq!(outcomes(&orchestrator, "sim/cut"), (0, 1));
+    assert_eq!(outcomes(&orchestrator, "sim/left"), (0, 0));
 }

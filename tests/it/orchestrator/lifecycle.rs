@@ -44,6 +44,7 @@ async fn a_request_is_routed_answered_billed_and_recorded() {
     let context = CallContext {
         principal: "alice".to_owned(),
         request_id: Some("req-1".to_owned()),
+        deadline: None,
     };
 
     let completion = orchestrator
@@ -230,7 +231,7 @@ async fn a_fallback_chain_answers_with_the_fallback_and_bills_only_it() {
     );
     assert_eq!(completion.report.strategy, None);
     assert_eq!(completion.report.attempts[0].status, Some(503));
-    assert_eq!(completion.report.attempts[0].endpoint, "sim");
+    assert_eq!(&*completion.report.attempts[0].endpoint, "sim");
     assert_eq!(
         billed_models(&orchestrator),
         vec![("sim/backup".to_owned(), 1)]

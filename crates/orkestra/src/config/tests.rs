@@ -122,3 +122,22 @@ fn a_file_that_cannot_be_read_is_named() {
         "{error}"
     );
 }
+
+#[test]
+fn the_deadline_and_the_pending_bound_must_be_positive() {
+    check_error(
+        "[routing]\ndeadline = \"0s\"\n",
+        &["line 2", "routing.deadline", "above zero"],
+    );
+    check_error(
+        "[storage]\nmax_pending = 0\n",
+        &["line 2", "storage.max_pending", "at least 1"],
+    );
+    let config = Config::from_toml_str(
+        "[routing]\ndeadline = \"30s\"\n[storage]\nmax_pending = 10\n",
+        "orkestra.toml",
+    )
+    .expect("positive values are valid");
+    assert_eq!(config.routing.deadline, Duration::from_secs(30));
+    assert_eq!(config.storage.max_pending, 10);
+}

@@ -5,11 +5,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use orkestra_core::{Choice, ErrorClass, FinishReason, Message, Usage};
+use orkestra_core::{Choice, ErrorCategory, ErrorClass, FinishReason, ManualClock, Message, Usage};
 use orkestra_models::{LatencyProfile, QualityScores, TokenPrice, UnixMillis};
 use orkestra_resilience::breaker::BreakerConfig;
 use orkestra_resilience::breaker::State;
-use orkestra_resilience::retry::BackoffConfig;
+use orkestra_resilience::retry::{BackoffConfig, BudgetConfig};
 use orkestra_resilience::timeout::TimeoutConfig;
 use orkestra_resilience::{PipelineConfig, RetryConfig};
 
@@ -448,4 +448,462 @@ impl ResilienceLevelsForTest {
         );
         Self(levels)
     }
+}
+
+/// A backend that never answers: every call waits until it is dropped.
+struct Hanging;
+
+#[async_trait]
+impl ChatBackend for Hanging {
+    async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, Error> {
+        std::future::pending().await
+    }
+
+    async fn stream(&self, _: &ChatRequest) -> Result<ChatStream, Error> {
+        std::future::pending().await
+    }
+}
+
+/// One attempt per model, a one-second timeout, no breaker beyond the recommended one.
+fn one_attempt_timing_out() -> PipelineConfig {
+    PipelineConfig {
+        retry: Some(RetryConfig {
+            max_attempts: 1,
+            ..RetryConfig::default()
+        }),
+        timeout: Some(TimeoutConfig {
+            duration: Duration::from_secs(1),
+        }),
+        ..PipelineConfig::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_attempt_counts_as_a_failure_in_the_statistics() {
+    let orchestrator = Orchestrator::builder()
+        .model(spec("a/m", 8_192, 1.0))
+        .backend("a", Arc::new(Hanging))
+        .resilience(one_attempt_timing_out())
+        .build()
+        .unwrap();
+    let error = complete(&orchestrator, "a/m").await.unwrap_err();
+    assert_eq!(outcomes(&error.report), ["a/m timeout"]);
+    let report = orchestrator
+        .stats()
+        .report(&ModelId::new("a/m").unwrap(), UnixMillis::now())
+        .expect("the timeout is in the statistics");
+    assert_eq!((report.successes, report.failures), (0, 1));
+}
+
+/// A budget with no reserve that earns half a retry per call: the first call may not retry,
+/// the second may.
+#[tokio::test]
+async fn the_retry_budget_limits_retries_of_gateway_calls() {
+    let flaky = Scripted::failing([
+        class(ErrorCategory::Internal),
+        class(ErrorCategory::Internal),
+    ]);
+    let budgeted = PipelineConfig {
+        retry: Some(RetryConfig {
+            max_attempts: 3,
+            backoff: BackoffConfig {
+                initial: Duration::from_millis(1),
+                max: Duration::from_millis(1),
+                ..BackoffConfig::default()
+            },
+            budget: Some(BudgetConfig {
+                ttl: Duration::from_mins(1),
+                min_retries_per_second: 0,
+                retry_ratio: 0.5,
+            }),
+            ..RetryConfig::default()
+        }),
+        ..PipelineConfig::default()
+    };
+    let orchestrator = Orchestrator::builder()
+        .models([spec("a/m", 8_192, 1.0), spec("b/m", 8_192, 1.0)])
+        .backend("a", flaky.clone())
+        .backend("b", Scripted::failing([]))
+        .fallbacks("a/m", vec!["b/m".to_owned()])
+        .resilience(budgeted)
+        .build()
+        .unwrap();
+    let first = complete(&orchestrator, "a/m").await.unwrap();
+    assert_eq!(
+        outcomes(&first.report),
+        ["a/m internal", "b/m ok"],
+        "half a retry earned: not enough to retry"
+    );
+    let second = complete(&orchestrator, "a/m").await.unwrap();
+    assert_eq!(
+        outcomes(&second.report),
+        ["a/m internal", "a/m ok"],
+        "a whole retry earned over two calls"
+    );
+    assert_eq!(flaky.calls(), 3);
+}
+
+/// The policy's own words reach the caller: an open breaker says when it will let calls in.
+#[tokio::test(start_paused = true)]
+async fn a_refusal_keeps_the_policy_message() {
+    let broken = Scripted::failing(std::iter::repeat_n(class(ErrorCategory::Internal), 20));
+    let orchestrator = Orchestrator::builder()
+        .model(spec("a/m", 8_192, 1.0))
+        .backend("a", broken.clone())
+        .resilience(fast())
+        .build()
+        .unwrap();
+    // Two failures open the breaker; the third attempt is refused by it.
+    let error = complete(&orchestrator, "a/m").await.unwrap_err();
+    assert_eq!(broken.calls(), 2);
+    assert_eq!(error.error.class.category, ErrorCategory::Overloaded);
+    assert!(
+        error
+            .error
+            .message
+            .contains("circuit breaker is open; retry after"),
+        "{}",
+        error.error.message
+    );
+}
+
+/// Two attempts of a hanging model, each with a five-second timeout: without a deadline the
+/// request would take ten seconds.
+fn two_attempts_of_five_seconds() -> PipelineConfig {
+    PipelineConfig {
+        retry: Some(RetryConfig {
+            max_attempts: 2,
+            backoff: BackoffConfig {
+                initial: Duration::from_millis(1),
+                max: Duration::from_millis(1),
+                ..BackoffConfig::default()
+            },
+            ..RetryConfig::default()
+        }),
+        timeout: Some(TimeoutConfig {
+            duration: Duration::from_secs(5),
+        }),
+        ..PipelineConfig::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_cuts_the_last_attempt_and_answers_a_timeout_naming_it() {
+    let orchestrator = Orchestrator::builder()
+        .model(spec("a/m", 8_192, 1.0))
+        .backend("a", Arc::new(Hanging))
+        .resilience(two_attempts_of_five_seconds())
+        .routing(RoutingConfig {
+            deadline: Duration::from_secs(7),
+            ..RoutingConfig::default()
+        })
+        .build()
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let error = complete(&orchestrator, "a/m").await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_secs(7), "not ten seconds");
+    assert_eq!(error.error.class.category, ErrorCategory::Timeout);
+    assert!(
+        error.error.message.contains("deadline of 7s"),
+        "{}",
+        error.error.message
+    );
+    assert_eq!(outcomes(&error.report), ["a/m timeout", "a/m timeout"]);
+    let report = orchestrator
+        .stats()
+        .report(&ModelId::new("a/m").unwrap(), UnixMillis::now())
+        .unwrap();
+    assert_eq!(
+        report.failures, 1,
+        "the attempt the deadline cut had not reached the model's own limit"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_callers_deadline_lowers_the_configured_one_but_never_raises_it() {
+    let orchestrator = Orchestrator::builder()
+        .model(spec("a/m", 8_192, 1.0))
+        .backend("a", Arc::new(Hanging))
+        .resilience(two_attempts_of_five_seconds())
+        .routing(RoutingConfig {
+            deadline: Duration::from_secs(7),
+            ..RoutingConfig::default()
+        })
+        .build()
+        .unwrap();
+    for (own, took) in [(2, 2), (60, 7)] {
+        let context = CallContext {
+            deadline: Some(Duration::from_secs(own)),
+            ..CallContext::default()
+        };
+        let started = tokio::time::Instant::now();
+        let error = orchestrator
+            .complete(&request("a/m"), &context)
+            .await
+            .unwrap_err();
+        assert_eq!(started.elapsed(), Duration::from_secs(took), "own {own}s");
+        assert_eq!(error.error.class.category, ErrorCategory::Timeout);
+    }
+}
+
+/// No attempt starts after the deadline: a `Retry-After` that ends beyond it is not waited
+/// for, and the rate limit is the answer at once.
+#[tokio::test(start_paused = true)]
+async fn a_wait_past_the_deadline_is_not_taken() {
+    let limited = Scripted::failing([
+        class(ErrorCategory::RateLimited).with_retry_after(Duration::from_secs(3))
+    ]);
+    let orchestrator = Orchestrator::builder()
+        .model(spec("a/m", 8_192, 1.0))
+        .backend("a", limited.clone())
+        .resilience(fast())
+        .build()
+        .unwrap();
+    let context = CallContext {
+        deadline: Some(Duration::from_secs(2)),
+        ..CallContext::default()
+    };
+    let started = tokio::time::Instant::now();
+    let error = orchestrator
+        .complete(&request("a/m"), &context)
+        .await
+        .unwrap_err();
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(error.error.class.category, ErrorCategory::RateLimited);
+    assert_eq!(error.report.waited, Duration::ZERO);
+    assert_eq!(limited.calls(), 1);
+}
+
+/// A breaker's refusal is a skipped candidate, not a model call.
+#[tokio::test(start_paused = true)]
+async fn calls_made_and_candidates_skipped_are_reported_apart() {
+    let broken = Scripted::failing(std::iter::repeat_n(class(ErrorCategory::Internal), 20));
+    let orchestrator =
+        falling_back_to_b([spec("a/m", 8_192, 1.0), spec("b/m", 8_192, 1.0)], broken);
+    let first = complete(&orchestrator, "a/m").await.unwrap();
+    // Two failures open a/m's breaker; its third attempt is refused without a call.
+    assert_eq!(
+        outcomes(&first.report),
+        ["a/m internal", "a/m internal", "a/m overloaded", "b/m ok"]
+    );
+    assert_eq!((first.report.calls(), first.report.skipped()), (3, 1));
+    assert!(first.report.attempts[2].skipped());
+    let second = complete(&orchestrator, "a/m").await.unwrap();
+    assert_eq!(outcomes(&second.report), ["a/m overloaded", "b/m ok"]);
+    assert_eq!((second.report.calls(), second.report.skipped()), (1, 1));
+    assert_eq!(
+        second.report.attempts[0].to_string(),
+        "a/m overloaded (skipped, not called)"
+    );
+}
+
+/// The clock given to the builder reaches the breakers and the rate limiters: they open and
+/// refill as it moves, not as the system clock does.
+#[tokio::test]
+async fn the_builders_clock_reaches_breakers_and_rate_limiters() {
+    let clock = ManualClock::new();
+    let broken = Scripted::failing([
+        class(ErrorCategory::Internal),
+        class(ErrorCategory::Internal),
+    ]);
+    let limited = PipelineConfig {
+        rate_limit: Some(orkestra_resilience::rate_limit::RateLimitConfig {
+            requests: 1,
+            per: Duration::from_mins(1),
+            burst: Some(1),
+        }),
+        ..PipelineConfig::default()
+    };
+    let orchestrator = Orchestrator::builder()
+        .models([
+            spec("a/m", 8_192, 1.0),
+            spec("b/m", 8_192, 1.0),
+            spec("c/m", 8_192, 1.0),
+        ])
+        .backend("a", broken)
+        .backend("b", Scripted::failing([]))
+        .backend("c", Scripted::failing([]))
+        .fallbacks("a/m", vec!["b/m".to_owned()])
+        .resilience(fast())
+        .model_resilience("c/m", limited)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    complete(&orchestrator, "a/m").await.unwrap();
+    assert!(
+        orchestrator
+            .breakers()
+            .contains(&(ModelId::new("a/m").unwrap(), State::Open))
+    );
+    complete(&orchestrator, "c/m").await.unwrap();
+    let refused = complete(&orchestrator, "c/m").await.unwrap_err();
+    assert_eq!(refused.error.class.category, ErrorCategory::RateLimited);
+
+    // The breaker's open time (10 s by default) and the limit's minute pass on the clock.
+    clock.advance(Duration::from_mins(1));
+    let probe = complete(&orchestrator, "a/m").await.unwrap();
+    assert_eq!(outcomes(&probe.report), ["a/m ok"]);
+    let refilled = complete(&orchestrator, "c/m").await.unwrap();
+    assert_eq!(outcomes(&refilled.report), ["c/m ok"]);
+}
+
+/// The `info` events logged while it is the thread's subscriber: each event's message and
+/// fields, as `message key=value ...`.
+#[derive(Default, Clone)]
+struct Logged(Arc<Mutex<Vec<String>>>);
+
+impl Logged {
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// Collects one event's fields: the message first, then `key=value` pairs in order.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    pairs: Vec<String>,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else {
+            self.pairs.push(format!("{}={value:?}", field.name()));
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.pairs.push(format!("{}={value}", field.name()));
+    }
+}
+
+impl tracing::Subscriber for Logged {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::INFO
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        if *event.metadata().level() != tracing::Level::INFO {
+            return;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let line = format!("{} {}", fields.message, fields.pairs.join(" "));
+        self.0.lock().unwrap().push(line);
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// The logged lines with `message`, in order.
+fn with_message<'a>(lines: &'a [String], message: &str) -> Vec<&'a String> {
+    lines
+        .iter()
+        .filter(|line| line.starts_with(&format!("{message} ")))
+        .collect()
+}
+
+/// A failed attempt, a retry and a fallback are each logged once at `info`, with the request
+/// id, the model and the class.
+#[tokio::test(start_paused = true)]
+async fn failures_retries_and_fallbacks_are_logged_once_at_info() {
+    let logged = Logged::default();
+    let _guard = tracing::subscriber::set_default(logged.clone());
+    let primary = Scripted::failing([
+        class(ErrorCategory::Internal),
+        class(ErrorCategory::RateLimited).with_retry_after(Duration::from_secs(20)),
+    ]);
+    let orchestrator =
+        falling_back_to_b([spec("a/m", 8_192, 1.0), spec("b/m", 8_192, 1.0)], primary);
+    let context = CallContext {
+        request_id: Some("req-7".to_owned()),
+        ..CallContext::default()
+    };
+    let completion = orchestrator
+        .complete(&request("a/m"), &context)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes(&completion.report),
+        ["a/m internal", "a/m rate_limited", "b/m ok"]
+    );
+    let lines = logged.lines();
+    let failed = with_message(&lines, "attempt failed");
+    assert_eq!(failed.len(), 2, "{lines:#?}");
+    for (line, class) in failed.iter().zip(["internal", "rate_limited"]) {
+        for part in [
+            "request_id=req-7",
+            "model=a/m",
+            &format!("class={class}"),
+            "latency_ms=",
+        ] {
+            assert!(line.contains(part), "{line} lacks {part}");
+        }
+    }
+    let retried = with_message(&lines, "retrying");
+    assert_eq!(retried.len(), 1, "{lines:#?}");
+    assert!(retried[0].contains("request_id=req-7") && retried[0].contains("class=internal"));
+    let fell_back = with_message(&lines, "falling back");
+    assert_eq!(fell_back.len(), 1, "{lines:#?}");
+    for part in [
+        "request_id=req-7",
+        "from=a/m",
+        "to=b/m",
+        "class=rate_limited",
+    ] {
+        assert!(fell_back[0].contains(part), "{} lacks {part}", fell_back[0]);
+    }
+}
+
+/// A timeout and an open breaker are logged once each: the timed-out attempt, the breaker's
+/// opening where it happens, and each candidate the open breaker refuses.
+#[tokio::test(start_paused = true)]
+async fn timeouts_and_open_breakers_are_logged_once_at_info() {
+    let logged = Logged::default();
+    let _guard = tracing::subscriber::set_default(logged.clone());
+    let config = PipelineConfig {
+        circuit_breaker: Some(BreakerConfig {
+            minimum_calls: 1,
+            ..BreakerConfig::default()
+        }),
+        ..one_attempt_timing_out()
+    };
+    let orchestrator = Orchestrator::builder()
+        .model(spec("a/m", 8_192, 1.0))
+        .backend("a", Arc::new(Hanging))
+        .resilience(config)
+        .build()
+        .unwrap();
+    complete(&orchestrator, "a/m").await.unwrap_err();
+    complete(&orchestrator, "a/m").await.unwrap_err();
+    let lines = logged.lines();
+    let timed_out = with_message(&lines, "attempt timed out");
+    assert_eq!(timed_out.len(), 1, "{lines:#?}");
+    assert!(timed_out[0].contains("model=a/m") && timed_out[0].contains("latency_ms="));
+    let opened = with_message(&lines, "circuit breaker state changed");
+    assert_eq!(opened.len(), 1, "{lines:#?}");
+    assert!(opened[0].contains("to=open"), "{}", opened[0]);
+    let skipped = with_message(&lines, "candidate skipped");
+    assert_eq!(skipped.len(), 1, "{lines:#?}");
+    assert!(
+        skipped[0].contains("circuit breaker is open"),
+        "{}",
+        skipped[0]
+    );
+    assert!(
+        with_message(&lines, "attempt failed").is_empty(),
+        "{lines:#?}"
+    );
 }
