@@ -17,9 +17,42 @@
 //! | other retryable (`network`, `timeout`, `internal`) | retried on the same model per its retry policy, then the next model |
 //! | anything else (`not_found`) | next model |
 //!
+//! Retrying is the model's retry policy, driven attempt by attempt: its `max_attempts`, backoff,
+//! `max_retry_after` and retry budget decide, and the walk declines a wait only when another
+//! model is expected to answer sooner, when it exceeds `routing.max_retry_wait`, or when it
+//! would end past the request's deadline.
+//!
 //! Each attempt passes the model's own pipeline (rate limit, bulkhead, circuit breaker,
-//! timeout): one circuit breaker per model endpoint, shared by every request. Every attempt is
-//! reported; only the attempt that answered is billed.
+//! timeout): one circuit breaker per model endpoint, shared by every request. A candidate its
+//! own rate limit, bulkhead or open breaker refuses is skipped without a call; the report (and
+//! the gateway's headers) count model calls and skipped candidates apart.
+//!
+//! # The deadline
+//!
+//! A request may take at most `routing.deadline`, or the caller's
+//! [`CallContext::deadline`] when it is shorter: no attempt starts after it, an attempt's
+//! timeout is cut to what is left (an attempt so cut is not held against the model by its
+//! breaker or its statistics), and when it passes the call fails with a `timeout` that names
+//! the deadline. For a stream it covers the wait for the first token.
+//!
+//! # Billing and statistics
+//!
+//! Every attempt is reported; failed attempts are never billed. The attempt that answered is
+//! billed with the usage it reported. A stream is billed when it ends:
+//!
+//! - complete, once every choice reached its `finish_reason` (whether or not the upstream then
+//!   sent `data: [DONE]`): a clean end, a success, billed with its usage;
+//! - cut, ended or failed before a `finish_reason`: an `Err` item ends it (never a clean
+//!   finish), a failure in the statistics, billed for what it streamed;
+//! - abandoned, dropped by its reader: nothing in the statistics, billed for what it streamed.
+//!
+//! The provider charges for what it streamed whether or not the answer was whole; such a
+//! charge is marked as estimated unless the stream's usage came. Statistics count successes,
+//! failures and timeouts of calls made; refusals, cancellations and attempts cut by the
+//! deadline say nothing about the model and are left out.
+//!
+//! Failed attempts, retries, fallbacks, timeouts and breaker changes are logged at `info`, each
+//! once, with the request id, the model, the error class and the latency.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
