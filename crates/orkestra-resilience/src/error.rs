@@ -7,8 +7,8 @@ use orkestra_core::{Classify, ErrorCategory, ErrorClass, Severity};
 
 /// Why a call through a policy failed: the operation's error, or a policy refused it.
 ///
-/// Every refusal classifies itself, so an outer policy (a retry around a breaker, a fallback
-/// around both) decides on it exactly as it would on the operation's own error.
+/// Every refusal classifies itself, so an outer policy (a retry around a breaker, the caller
+/// deciding where to go next) decides on it exactly as it would on the operation's own error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error<E> {
