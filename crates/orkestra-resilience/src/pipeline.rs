@@ -195,7 +195,7 @@ impl Pipeline {
     {
         let mut attempts = self.retry.start();
         loop {
-            let error = match self.attempt(&mut operation, self.timeout, false).await {
+            let error = match self.attempt(&mut operation, Unbounded).await {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
@@ -222,28 +222,17 @@ impl Pipeline {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let (limit, by_deadline) = match (self.timeout, within) {
-            (Some(timeout), Some(left)) if left < timeout.duration() => {
-                (Some(Timeout::new(left)), true)
-            }
-            (None, Some(left)) => (Some(Timeout::new(left)), true),
-            (timeout, _) => (timeout, false),
-        };
-        self.attempt(operation, limit, by_deadline).await
+        self.attempt(operation, Within(within)).await
     }
 
-    /// One attempt: every policy but retry, `timeout` bounding the operation; a timeout is a
-    /// passed deadline when `by_deadline`.
-    async fn attempt<T, E, F, Fut>(
-        &self,
-        operation: F,
-        timeout: Option<Timeout>,
-        by_deadline: bool,
-    ) -> Result<T, Error<E>>
+    /// One attempt: every policy but retry, the operation bounded by the configured timeout
+    /// or by `bound`, whichever is shorter.
+    async fn attempt<T, E, F, Fut, B>(&self, operation: F, bound: B) -> Result<T, Error<E>>
     where
         E: Classify,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
+        B: Bound,
     {
         if let Some(limiter) = &self.rate_limiter {
             limiter.check()?;
@@ -266,11 +255,13 @@ impl Pipeline {
             None => None,
         };
         let operation = operation();
-        let result = match &timeout {
+        let result = match bound.limit(self.timeout.as_ref()) {
             Some(timeout) => timeout.call(operation).await,
             None => operation.await.map_err(Error::Inner),
         };
-        if by_deadline && let Err(Error::Timeout { after }) = result {
+        if bound.cuts(self.timeout.as_ref())
+            && let Err(Error::Timeout { after }) = result
+        {
             // Dropping the permit releases it uncounted.
             drop(permit);
             return Err(Error::DeadlineExceeded { after });
@@ -377,6 +368,54 @@ impl PipelineBuilder {
             breaker: self.breaker,
             timeout: self.timeout,
         }
+    }
+}
+
+/// What bounds one attempt besides the configured timeout.
+///
+/// A trait rather than an `Option<Duration>` argument so that [`Pipeline::call`], which has no
+/// bound of its own, passes a zero-sized [`Unbounded`]: every byte of an argument sits in the
+/// pipeline's future, which is moved on every call.
+trait Bound: Copy {
+    /// The timeout the attempt runs under: the configured one, or the bound when shorter.
+    fn limit(self, configured: Option<&Timeout>) -> Option<Timeout>;
+
+    /// Whether the bound, not the configured timeout, ends the attempt when it times out.
+    fn cuts(self, configured: Option<&Timeout>) -> bool;
+}
+
+/// No bound: the configured timeout alone.
+#[derive(Clone, Copy)]
+struct Unbounded;
+
+impl Bound for Unbounded {
+    #[inline]
+    fn limit(self, configured: Option<&Timeout>) -> Option<Timeout> {
+        configured.copied()
+    }
+
+    #[inline]
+    fn cuts(self, _: Option<&Timeout>) -> bool {
+        false
+    }
+}
+
+/// The time the caller has left, if it said.
+#[derive(Clone, Copy)]
+struct Within(Option<Duration>);
+
+impl Bound for Within {
+    fn limit(self, configured: Option<&Timeout>) -> Option<Timeout> {
+        if self.cuts(configured) {
+            self.0.map(Timeout::new)
+        } else {
+            configured.copied()
+        }
+    }
+
+    fn cuts(self, configured: Option<&Timeout>) -> bool {
+        self.0
+            .is_some_and(|left| configured.is_none_or(|timeout| left < timeout.duration()))
     }
 }
 

@@ -94,15 +94,7 @@ fn class(category: ErrorCategory) -> ErrorClass {
 /// two failures, no timeout.
 fn fast() -> PipelineConfig {
     PipelineConfig {
-        retry: Some(RetryConfig {
-            max_attempts: 3,
-            backoff: BackoffConfig {
-                initial: Duration::from_millis(1),
-                max: Duration::from_millis(1),
-                ..BackoffConfig::default()
-            },
-            ..RetryConfig::default()
-        }),
+        retry: Some(quick_retry(3)),
         circuit_breaker: Some(BreakerConfig {
             minimum_calls: 2,
             ..BreakerConfig::default()
@@ -110,6 +102,38 @@ fn fast() -> PipelineConfig {
         timeout: None::<TimeoutConfig>,
         ..PipelineConfig::default()
     }
+}
+
+/// `max_attempts` calls, 1 ms apart.
+fn quick_retry(max_attempts: u32) -> RetryConfig {
+    RetryConfig {
+        max_attempts,
+        backoff: BackoffConfig {
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(1),
+            ..BackoffConfig::default()
+        },
+        ..RetryConfig::default()
+    }
+}
+
+/// `max_attempts` calls 1 ms apart, each with `timeout`; the recommended breaker.
+fn attempts_timing_out(max_attempts: u32, timeout: Duration) -> PipelineConfig {
+    PipelineConfig {
+        retry: Some(quick_retry(max_attempts)),
+        timeout: Some(TimeoutConfig { duration: timeout }),
+        ..PipelineConfig::default()
+    }
+}
+
+/// `a/m` alone on `backend`, with [`fast`] resilience.
+fn alone_on_a(backend: Arc<dyn ChatBackend>) -> Orchestrator {
+    Orchestrator::builder()
+        .model(spec("a/m", 8_192, 1.0))
+        .backend("a", backend)
+        .resilience(fast())
+        .build()
+        .unwrap()
 }
 
 fn request(model: &str) -> ChatRequest {
@@ -246,12 +270,7 @@ async fn a_rate_limit_is_waited_out_when_no_other_model_is_faster() {
     let limited = Scripted::failing([
         class(ErrorCategory::RateLimited).with_retry_after(Duration::from_secs(2))
     ]);
-    let orchestrator = Orchestrator::builder()
-        .model(spec("a/m", 8_192, 1.0))
-        .backend("a", limited.clone())
-        .resilience(fast())
-        .build()
-        .unwrap();
+    let orchestrator = alone_on_a(limited.clone());
     let started = tokio::time::Instant::now();
     let completion = complete(&orchestrator, "a/m").await.unwrap();
     assert_eq!(outcomes(&completion.report), ["a/m rate_limited", "a/m ok"]);
@@ -464,18 +483,9 @@ impl ChatBackend for Hanging {
     }
 }
 
-/// One attempt per model, a one-second timeout, no breaker beyond the recommended one.
+/// One attempt per model, a one-second timeout.
 fn one_attempt_timing_out() -> PipelineConfig {
-    PipelineConfig {
-        retry: Some(RetryConfig {
-            max_attempts: 1,
-            ..RetryConfig::default()
-        }),
-        timeout: Some(TimeoutConfig {
-            duration: Duration::from_secs(1),
-        }),
-        ..PipelineConfig::default()
-    }
+    attempts_timing_out(1, Duration::from_secs(1))
 }
 
 #[tokio::test(start_paused = true)]
@@ -505,18 +515,12 @@ async fn the_retry_budget_limits_retries_of_gateway_calls() {
     ]);
     let budgeted = PipelineConfig {
         retry: Some(RetryConfig {
-            max_attempts: 3,
-            backoff: BackoffConfig {
-                initial: Duration::from_millis(1),
-                max: Duration::from_millis(1),
-                ..BackoffConfig::default()
-            },
             budget: Some(BudgetConfig {
                 ttl: Duration::from_mins(1),
                 min_retries_per_second: 0,
                 retry_ratio: 0.5,
             }),
-            ..RetryConfig::default()
+            ..quick_retry(3)
         }),
         ..PipelineConfig::default()
     };
@@ -547,12 +551,7 @@ async fn the_retry_budget_limits_retries_of_gateway_calls() {
 #[tokio::test(start_paused = true)]
 async fn a_refusal_keeps_the_policy_message() {
     let broken = Scripted::failing(std::iter::repeat_n(class(ErrorCategory::Internal), 20));
-    let orchestrator = Orchestrator::builder()
-        .model(spec("a/m", 8_192, 1.0))
-        .backend("a", broken.clone())
-        .resilience(fast())
-        .build()
-        .unwrap();
+    let orchestrator = alone_on_a(broken.clone());
     // Two failures open the breaker; the third attempt is refused by it.
     let error = complete(&orchestrator, "a/m").await.unwrap_err();
     assert_eq!(broken.calls(), 2);
@@ -567,38 +566,24 @@ async fn a_refusal_keeps_the_policy_message() {
     );
 }
 
-/// Two attempts of a hanging model, each with a five-second timeout: without a deadline the
-/// request would take ten seconds.
-fn two_attempts_of_five_seconds() -> PipelineConfig {
-    PipelineConfig {
-        retry: Some(RetryConfig {
-            max_attempts: 2,
-            backoff: BackoffConfig {
-                initial: Duration::from_millis(1),
-                max: Duration::from_millis(1),
-                ..BackoffConfig::default()
-            },
-            ..RetryConfig::default()
-        }),
-        timeout: Some(TimeoutConfig {
-            duration: Duration::from_secs(5),
-        }),
-        ..PipelineConfig::default()
-    }
-}
-
-#[tokio::test(start_paused = true)]
-async fn the_deadline_cuts_the_last_attempt_and_answers_a_timeout_naming_it() {
-    let orchestrator = Orchestrator::builder()
+/// A hanging model tried twice, each attempt with a five-second timeout, under a deadline of
+/// seven seconds: without the deadline a request would take ten.
+fn hanging_under_a_deadline_of_seven_seconds() -> Orchestrator {
+    Orchestrator::builder()
         .model(spec("a/m", 8_192, 1.0))
         .backend("a", Arc::new(Hanging))
-        .resilience(two_attempts_of_five_seconds())
+        .resilience(attempts_timing_out(2, Duration::from_secs(5)))
         .routing(RoutingConfig {
             deadline: Duration::from_secs(7),
             ..RoutingConfig::default()
         })
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_cuts_the_last_attempt_and_answers_a_timeout_naming_it() {
+    let orchestrator = hanging_under_a_deadline_of_seven_seconds();
     let started = tokio::time::Instant::now();
     let error = complete(&orchestrator, "a/m").await.unwrap_err();
     assert_eq!(started.elapsed(), Duration::from_secs(7), "not ten seconds");
@@ -619,26 +604,21 @@ async fn the_deadline_cuts_the_last_attempt_and_answers_a_timeout_naming_it() {
     );
 }
 
+/// Asks `a/m` with the caller's own `deadline`.
+async fn within(orchestrator: &Orchestrator, deadline: Duration) -> Result<Completion, CallError> {
+    let context = CallContext {
+        deadline: Some(deadline),
+        ..CallContext::default()
+    };
+    orchestrator.complete(&request("a/m"), &context).await
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_callers_deadline_lowers_the_configured_one_but_never_raises_it() {
-    let orchestrator = Orchestrator::builder()
-        .model(spec("a/m", 8_192, 1.0))
-        .backend("a", Arc::new(Hanging))
-        .resilience(two_attempts_of_five_seconds())
-        .routing(RoutingConfig {
-            deadline: Duration::from_secs(7),
-            ..RoutingConfig::default()
-        })
-        .build()
-        .unwrap();
+    let orchestrator = hanging_under_a_deadline_of_seven_seconds();
     for (own, took) in [(2, 2), (60, 7)] {
-        let context = CallContext {
-            deadline: Some(Duration::from_secs(own)),
-            ..CallContext::default()
-        };
         let started = tokio::time::Instant::now();
-        let error = orchestrator
-            .complete(&request("a/m"), &context)
+        let error = within(&orchestrator, Duration::from_secs(own))
             .await
             .unwrap_err();
         assert_eq!(started.elapsed(), Duration::from_secs(took), "own {own}s");
@@ -653,19 +633,9 @@ async fn a_wait_past_the_deadline_is_not_taken() {
     let limited = Scripted::failing([
         class(ErrorCategory::RateLimited).with_retry_after(Duration::from_secs(3))
     ]);
-    let orchestrator = Orchestrator::builder()
-        .model(spec("a/m", 8_192, 1.0))
-        .backend("a", limited.clone())
-        .resilience(fast())
-        .build()
-        .unwrap();
-    let context = CallContext {
-        deadline: Some(Duration::from_secs(2)),
-        ..CallContext::default()
-    };
+    let orchestrator = alone_on_a(limited.clone());
     let started = tokio::time::Instant::now();
-    let error = orchestrator
-        .complete(&request("a/m"), &context)
+    let error = within(&orchestrator, Duration::from_secs(2))
         .await
         .unwrap_err();
     assert_eq!(started.elapsed(), Duration::ZERO);
@@ -747,14 +717,40 @@ async fn the_builders_clock_reaches_breakers_and_rate_limiters() {
     assert_eq!(outcomes(&refilled.report), ["c/m ok"]);
 }
 
-/// The `info` events logged while it is the thread's subscriber: each event's message and
-/// fields, as `message key=value ...`.
-#[derive(Default, Clone)]
-struct Logged(Arc<Mutex<Vec<String>>>);
+thread_local! {
+    /// The `info` lines captured on this thread, while a [`Logged`] guard lives.
+    static CAPTURED: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Captures the `info` events of the current thread, as `message key=value ...`, until dropped.
+///
+/// The capturing subscriber is the process's global default, installed once: a subscriber set
+/// per thread (`set_default`) loses events when another test thread, with no subscriber, is the
+/// first to reach a log statement, since tracing then caches that statement as disabled for
+/// every thread.
+struct Logged;
 
 impl Logged {
+    fn start() -> Self {
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            tracing::subscriber::set_global_default(Capture)
+                .expect("no other global subscriber in this test binary");
+            // Statements reached before the install were cached as disabled.
+            tracing::callsite::rebuild_interest_cache();
+        });
+        CAPTURED.with(|captured| *captured.borrow_mut() = Some(Vec::new()));
+        Self
+    }
+
     fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
+        CAPTURED.with(|captured| captured.borrow().clone().unwrap_or_default())
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        CAPTURED.with(|captured| *captured.borrow_mut() = None);
     }
 }
 
@@ -779,7 +775,10 @@ impl tracing::field::Visit for Fields {
     }
 }
 
-impl tracing::Subscriber for Logged {
+/// The global subscriber behind [`Logged`]: `info` events of capturing threads.
+struct Capture;
+
+impl tracing::Subscriber for Capture {
     fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
         *metadata.level() <= tracing::Level::INFO
     }
@@ -796,10 +795,13 @@ impl tracing::Subscriber for Logged {
         if *event.metadata().level() != tracing::Level::INFO {
             return;
         }
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let line = format!("{} {}", fields.message, fields.pairs.join(" "));
-        self.0.lock().unwrap().push(line);
+        CAPTURED.with(|captured| {
+            if let Some(lines) = captured.borrow_mut().as_mut() {
+                let mut fields = Fields::default();
+                event.record(&mut fields);
+                lines.push(format!("{} {}", fields.message, fields.pairs.join(" ")));
+            }
+        });
     }
 
     fn enter(&self, _: &tracing::span::Id) {}
@@ -819,8 +821,7 @@ fn with_message<'a>(lines: &'a [String], message: &str) -> Vec<&'a String> {
 /// id, the model and the class.
 #[tokio::test(start_paused = true)]
 async fn failures_retries_and_fallbacks_are_logged_once_at_info() {
-    let logged = Logged::default();
-    let _guard = tracing::subscriber::set_default(logged.clone());
+    let logged = Logged::start();
     let primary = Scripted::failing([
         class(ErrorCategory::Internal),
         class(ErrorCategory::RateLimited).with_retry_after(Duration::from_secs(20)),
@@ -871,8 +872,7 @@ async fn failures_retries_and_fallbacks_are_logged_once_at_info() {
 /// opening where it happens, and each candidate the open breaker refuses.
 #[tokio::test(start_paused = true)]
 async fn timeouts_and_open_breakers_are_logged_once_at_info() {
-    let logged = Logged::default();
-    let _guard = tracing::subscriber::set_default(logged.clone());
+    let logged = Logged::start();
     let config = PipelineConfig {
         circuit_breaker: Some(BreakerConfig {
             minimum_calls: 1,
