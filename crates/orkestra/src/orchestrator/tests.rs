@@ -743,6 +743,10 @@ impl Logged {
         Self
     }
 
+    #[expect(
+        clippy::unused_self,
+        reason = "the lines exist while the guard lives, so reading them asks for the guard"
+    )]
     fn lines(&self) -> Vec<String> {
         CAPTURED.with(|captured| captured.borrow().clone().unwrap_or_default())
     }
