@@ -9,7 +9,7 @@
 //! |---|---|---|---|
 //! | ends after every choice's `finish_reason` (with or without `data: [DONE]`, and even if the upstream then fails) | a clean end | a success | the usage, or an estimate marked as such |
 //! | ends or fails before a `finish_reason` (cut) | an `Err` item, which the gateway turns into an error event, never a clean finish | a failure | what was streamed, estimated unless the usage came |
-//! | is dropped by its reader (the client went away) | - | nothing (a cancellation says nothing about the model) | what was streamed, estimated unless the usage came |
+//! | is dropped by its reader before every choice finished (the client went away) | - | nothing (a cancellation says nothing about the model) | what was streamed, estimated unless the usage came |
 //!
 //! Billing a cut or abandoned stream follows the provider, which charges for the tokens it
 //! produced whether or not the answer was whole.
@@ -323,9 +323,16 @@ impl State {
 }
 
 impl Drop for State {
+    /// A reader that drops the stream before its end abandons it, unless the answer was
+    /// already complete (a reader may stop at the last `finish_reason`).
     fn drop(&mut self) {
         if !self.recorded {
-            self.end(End::Abandoned);
+            let end = if self.complete() {
+                End::Complete
+            } else {
+                End::Abandoned
+            };
+            self.end(end);
         }
     }
 }

@@ -5,7 +5,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use orkestra_core::{Choice, ErrorCategory, ErrorClass, FinishReason, ManualClock, Message, Usage};
+use futures_util::StreamExt as _;
+use orkestra_core::{
+    Choice, ErrorCategory, ErrorClass, FinishReason, ManualClock, Message, StreamEvent, Usage,
+};
 use orkestra_models::{LatencyProfile, QualityScores, TokenPrice, UnixMillis};
 use orkestra_resilience::breaker::BreakerConfig;
 use orkestra_resilience::breaker::State;
@@ -910,4 +913,100 @@ async fn timeouts_and_open_breakers_are_logged_once_at_info() {
         with_message(&lines, "attempt failed").is_empty(),
         "{lines:#?}"
     );
+}
+
+/// A backend that streams `events`, then ends, or hangs when `hang` is set.
+struct Streaming {
+    events: Vec<StreamEvent>,
+    hang: bool,
+}
+
+#[async_trait]
+impl ChatBackend for Streaming {
+    async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, Error> {
+        Err(Error::new(ErrorCategory::InvalidRequest, "streams only"))
+    }
+
+    async fn stream(&self, _: &ChatRequest) -> Result<ChatStream, Error> {
+        let events = futures_util::stream::iter(self.events.clone().into_iter().map(Ok));
+        Ok(if self.hang {
+            Box::pin(events.chain(futures_util::stream::pending()))
+        } else {
+            Box::pin(events)
+        })
+    }
+}
+
+/// `a/m` streaming "Hello there" (11 bytes, so 3 estimated tokens), with a finish or not.
+fn streaming(finished: bool, hang: bool) -> Orchestrator {
+    let mut events = vec![StreamEvent::Delta(orkestra_core::Delta::text(
+        0,
+        "Hello there",
+    ))];
+    if finished {
+        events.push(StreamEvent::Finish {
+            index: 0,
+            reason: FinishReason::Stop,
+        });
+    }
+    alone_on_a(Arc::new(Streaming { events, hang }))
+}
+
+/// `(successes, failures)` of `a/m` in the statistics, and the tokens billed to it.
+fn recorded_for_a(orchestrator: &Orchestrator) -> ((u64, u64), (u64, u64)) {
+    let outcomes = orchestrator
+        .stats()
+        .report(&ModelId::new("a/m").unwrap(), UnixMillis::now())
+        .map_or((0, 0), |report| (report.successes, report.failures));
+    let today = UnixMillis::now().day();
+    let billed = orchestrator
+        .ledger()
+        .report_by_model(today, today)
+        .first()
+        .map_or((0, 0), |row| {
+            (row.totals.requests, row.totals.output_tokens)
+        });
+    (outcomes, billed)
+}
+
+/// A stream that ends without a `finish_reason` is cut: an error item, a failure, billed for
+/// what it streamed. One that ends after it, with no terminator of its own, is whole.
+#[tokio::test]
+async fn a_stream_is_whole_after_its_finish_reason_and_cut_before_it() {
+    for (finished, whole) in [(true, true), (false, false)] {
+        let orchestrator = streaming(finished, false);
+        let routed = orchestrator
+            .complete_stream(&request("a/m"), &CallContext::default())
+            .await
+            .unwrap();
+        let items: Vec<_> = routed.stream.collect().await;
+        let last = items.last().unwrap();
+        assert_eq!(last.is_ok(), whole, "finished {finished}: {last:?}");
+        let outcome = if whole { (1, 0) } else { (0, 1) };
+        assert_eq!(recorded_for_a(&orchestrator), (outcome, (1, 3)));
+    }
+}
+
+/// A reader that stops at the `finish_reason` has the whole answer; one that stops before it
+/// abandoned the stream, which is billed but says nothing about the model.
+#[tokio::test]
+async fn a_stream_dropped_by_its_reader_is_billed_and_judged_by_whether_it_finished() {
+    for (finished, outcome) in [(true, (1, 0)), (false, (0, 0))] {
+        let orchestrator = streaming(finished, true);
+        let routed = orchestrator
+            .complete_stream(&request("a/m"), &CallContext::default())
+            .await
+            .unwrap();
+        let mut events = routed.stream;
+        let wanted = if finished { 2 } else { 1 };
+        for _ in 0..wanted {
+            events.next().await.unwrap().unwrap();
+        }
+        drop(events);
+        assert_eq!(
+            recorded_for_a(&orchestrator),
+            (outcome, (1, 3)),
+            "finished {finished}"
+        );
+    }
 }
