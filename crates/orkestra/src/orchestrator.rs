@@ -44,7 +44,8 @@
 //!   sent `data: [DONE]`): a clean end, a success, billed with its usage;
 //! - cut, ended or failed before a `finish_reason`: an `Err` item ends it (never a clean
 //!   finish), a failure in the statistics, billed for what it streamed;
-//! - abandoned, dropped by its reader: nothing in the statistics, billed for what it streamed.
+//! - abandoned, dropped by its reader before every choice finished: nothing in the statistics,
+//!   billed for what it streamed.
 //!
 //! The provider charges for what it streamed whether or not the answer was whole; such a
 //! charge is marked as estimated unless the stream's usage came. Statistics count successes,
