@@ -183,7 +183,9 @@ async fn write_loop(
     done: oneshot::Sender<()>,
     interval: Duration,
 ) {
-    let mut ticker = tokio::time::interval(interval);
+    // The first write is one interval after the start, not at once: at the start nothing is
+    // pending, so an immediate write would only race the first requests for their charges.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch = Vec::new();
     loop {
