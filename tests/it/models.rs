@@ -214,6 +214,7 @@ fn the_cost_strategy_spends_a_fraction_for_the_same_workload_and_budgets_hold() 
                 output_tokens: 300,
                 cost: best.estimated_cost,
                 request_id: Some(format!("req-{i}")),
+                estimated: false,
             });
         }
         ledger.spent("team", BudgetPeriod::Day, NOON)
@@ -232,6 +233,7 @@ fn the_cost_strategy_spends_a_fraction_for_the_same_workload_and_budgets_hold() 
                 output_tokens: 0,
                 cost: selection.best().unwrap().estimated_cost,
                 request_id: None,
+                estimated: false,
             });
         }
         ledger.spent("team", BudgetPeriod::Day, NOON)
@@ -282,6 +284,7 @@ fn charge(principal: &str, selection: &Selection, cost: Nanodollars) -> Charge {
         output_tokens: 100,
         cost,
         request_id: None,
+        estimated: false,
     }
 }
 

@@ -3,7 +3,10 @@
 //!
 //! Resilience settings are small here (1 ms backoff, 400 ms timeouts, breakers that open after
 //! two failures for 150 ms) so the whole module runs in a few seconds; the rules they exercise
-//! are the ones of the `orkestra::orchestrator` module docs.
+//! are the ones of the `orkestra::orchestrator` module docs. The breakers, rate limiters and
+//! budgets read a manual clock (the builder's `clock`), so they change state only when a test
+//! moves it, never because the machine was slow; the simulators speak real HTTP on loopback,
+//! which tokio's paused time cannot drive.
 //!
 //! - [`lifecycle`]: one request's life, cost and quality routing, fallback chains, invalid
 //!   inputs, network errors, concurrency and isolation, the task flows and consensus, streams.
@@ -20,8 +23,8 @@ use orkestra::{
     CallContext, CallError, Completion, Orchestrator, OrchestratorBuilder, RouteReport,
 };
 use orkestra_core::{
-    ChatBackend, ChatRequest, ChatResponse, ChatStream, Error, ErrorCategory, Message, StreamEvent,
-    Usage,
+    ChatBackend, ChatRequest, ChatResponse, ChatStream, Error, ErrorCategory, ManualClock, Message,
+    StreamEvent, Usage,
 };
 use orkestra_mock::{MockConfig, MockServer, ModelBehaviour, Output};
 use orkestra_models::{Day, ModelId, ModelSpec, UnixMillis};
@@ -153,9 +156,17 @@ fn spec(id: &str, context_window: u32) -> ModelSpec {
     ModelSpec::new(ModelId::new(id).unwrap(), context_window)
 }
 
-/// A builder with [`fast_resilience`] for every model.
+/// A builder with [`fast_resilience`] for every model, its policies on a manual clock that
+/// never moves.
 fn builder() -> OrchestratorBuilder {
-    Orchestrator::builder().resilience(fast_resilience())
+    builder_on(&ManualClock::new())
+}
+
+/// A builder with [`fast_resilience`] for every model, its policies reading `clock`.
+fn builder_on(clock: &ManualClock) -> OrchestratorBuilder {
+    Orchestrator::builder()
+        .resilience(fast_resilience())
+        .clock(Arc::new(clock.clone()))
 }
 
 /// Routing defaults, with `max_models` high enough for the longest chain of this module.

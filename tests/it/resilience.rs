@@ -1,17 +1,12 @@
-//! A chat backend behind the resilience pipeline: retry, breaker, half-open recovery, fallback.
+//! A chat backend behind the resilience pipeline: retry, breaker, half-open recovery.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use orkestra_core::{
-    ChatBackend, ChatRequest, ChatResponse, Classify, Error, ErrorCategory, ManualClock, Message,
-};
+use orkestra_core::{ChatBackend, ChatRequest, Classify, ErrorCategory, ManualClock, Message};
 use orkestra_resilience::breaker::{BreakerConfig, State, Window};
-use orkestra_resilience::fallback::Fallback;
 use orkestra_resilience::retry::{BackoffConfig, Jitter, Stop};
-use orkestra_resilience::{CategorySet, CircuitBreaker, Pipeline, Retry, RetryConfig};
+use orkestra_resilience::{CircuitBreaker, Pipeline, Retry, RetryConfig};
 use orkestra_tests::{ScriptedBackend, Step};
 
 fn request() -> ChatRequest {
@@ -172,55 +167,6 @@ async fn half_open_probe_failure_reopens_the_breaker() {
     assert!(pipeline.call(|| backend.chat(&request)).await.is_err());
     assert_eq!(breaker.state(), State::Open);
     assert_eq!(backend.calls(), 5, "exactly one probe reached the backend");
-}
-
-/// A fallback alternative that sends `request` to `backend`.
-fn alternative(
-    backend: &Arc<ScriptedBackend>,
-    request: &Arc<ChatRequest>,
-) -> impl Fn() -> Pin<Box<dyn Future<Output = Result<ChatResponse, Error>> + Send>> + Send + Sync + use<>
-{
-    let (backend, request) = (Arc::clone(backend), Arc::clone(request));
-    move || {
-        let (backend, request) = (Arc::clone(&backend), Arc::clone(&request));
-        Box::pin(async move { backend.chat(&request).await })
-    }
-}
-
-#[tokio::test]
-async fn error_recovery_through_fallback() {
-    let primary = ScriptedBackend::new("small", [], Step::fail(ErrorCategory::ContextLength));
-    let unrelated = Arc::new(ScriptedBackend::healthy("rate-limit-spare", "wrong one"));
-    let larger = Arc::new(ScriptedBackend::healthy(
-        "large",
-        "answered by the large model",
-    ));
-    let request = Arc::new(request());
-
-    let fallback = Fallback::new()
-        .or_else(
-            "rate-limit-spare",
-            CategorySet::of(&[ErrorCategory::RateLimited]),
-            alternative(&unrelated, &request),
-        )
-        .or_else(
-            "large",
-            CategorySet::of(&[ErrorCategory::ContextLength]),
-            alternative(&larger, &request),
-        );
-    let recovered = fallback.call(primary.chat(&request)).await.unwrap();
-    assert_eq!(recovered.value.text(), "answered by the large model");
-    assert_eq!(recovered.served_by.as_deref(), Some("large"));
-    assert_eq!(recovered.failures.len(), 1);
-    assert_eq!(
-        recovered.failures[0].1.category,
-        ErrorCategory::ContextLength
-    );
-    assert_eq!(
-        unrelated.calls(),
-        0,
-        "an alternative for another class is skipped"
-    );
 }
 
 #[tokio::test]

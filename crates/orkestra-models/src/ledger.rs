@@ -62,6 +62,10 @@ pub struct Charge {
     /// The request it belongs to, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Whether the token counts are estimated (the upstream did not report them, or the
+    /// answer was cut before it did), so reports can tell a count from a guess.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
 }
 
 /// Totals of a group of charges.
@@ -244,6 +248,7 @@ impl State {
 ///     output_tokens: 500,
 ///     cost: Nanodollars(450_000),
 ///     request_id: None,
+///     estimated: false,
 /// });
 /// assert_eq!(ledger.spent_today("team-a", now), Nanodollars(450_000));
 /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -1,5 +1,5 @@
 //! [`CategorySet`]: a set of [`ErrorCategory`] values, one bit each, for policy rules such as
-//! "the breaker records these categories as failures" or "this fallback handles those".
+//! "the breaker records these categories as failures" or "the breaker ignores those".
 
 use std::fmt;
 

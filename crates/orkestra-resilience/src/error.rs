@@ -7,8 +7,8 @@ use orkestra_core::{Classify, ErrorCategory, ErrorClass, Severity};
 
 /// Why a call through a policy failed: the operation's error, or a policy refused it.
 ///
-/// Every refusal classifies itself, so an outer policy (a retry around a breaker, a fallback
-/// around both) decides on it exactly as it would on the operation's own error.
+/// Every refusal classifies itself, so an outer policy (a retry around a breaker, the caller
+/// deciding where to go next) decides on it exactly as it would on the operation's own error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error<E> {
@@ -22,6 +22,13 @@ pub enum Error<E> {
     /// The operation did not finish in time and was dropped.
     Timeout {
         /// The limit that was exceeded.
+        after: Duration,
+    },
+    /// The caller's own deadline, shorter than the configured timeout, passed before the
+    /// operation finished; it was dropped, and the circuit breaker did not count it, since the
+    /// upstream had not yet taken too long by its own limit.
+    DeadlineExceeded {
+        /// The time the attempt was given.
         after: Duration,
     },
     /// The bulkhead had no free slot (at once, or within its wait limit).
@@ -53,16 +60,24 @@ impl<E> Error<E> {
         }
     }
 
-    /// Whether a policy refused the call (as opposed to the operation failing).
+    /// Whether a policy refused the call before it ran (a rate limit, a full bulkhead, an open
+    /// circuit breaker), so the operation was never called.
+    ///
+    /// A timeout is not a refusal: the operation ran and took too long, which says as much
+    /// about the upstream as any error it returns.
     pub fn is_rejection(&self) -> bool {
-        !matches!(self, Self::Inner(_))
+        matches!(
+            self,
+            Self::CircuitOpen { .. } | Self::BulkheadFull { .. } | Self::RateLimited { .. }
+        )
     }
 }
 
 impl<E: Classify> Classify for Error<E> {
     /// Refusals classify as transient: an open breaker and a full bulkhead as `overloaded`
     /// (medium, retryable; the breaker says when), a timeout as `timeout`, a rate-limit
-    /// refusal as `rate_limited` with its wait.
+    /// refusal as `rate_limited` with its wait. A passed deadline is a `timeout` that is not
+    /// retryable: the caller has no time left for another attempt.
     fn class(&self) -> ErrorClass {
         match self {
             Self::Inner(error) => error.class(),
@@ -70,6 +85,9 @@ impl<E: Classify> Classify for Error<E> {
                 ErrorClass::new(ErrorCategory::Overloaded).with_retry_after(*retry_after)
             }
             Self::Timeout { .. } => ErrorClass::new(ErrorCategory::Timeout),
+            Self::DeadlineExceeded { .. } => {
+                ErrorClass::new(ErrorCategory::Timeout).with_retryable(false)
+            }
             Self::BulkheadFull { .. } => {
                 ErrorClass::new(ErrorCategory::Overloaded).with_severity(Severity::Medium)
             }
@@ -88,6 +106,9 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
                 write!(f, "circuit breaker is open; retry after {retry_after:?}")
             }
             Self::Timeout { after } => write!(f, "timed out after {after:?}"),
+            Self::DeadlineExceeded { after } => {
+                write!(f, "the caller's deadline passed after {after:?}")
+            }
             Self::BulkheadFull { max_concurrent } => {
                 write!(f, "bulkhead full: {max_concurrent} calls already in flight")
             }

@@ -1,5 +1,5 @@
-//! Resilience policies for async calls: retry, circuit breaker, timeout, bulkhead, rate limiter,
-//! fallback and graceful degradation, composed into one [`Pipeline`].
+//! Resilience policies for async calls: retry, circuit breaker, timeout, bulkhead and rate
+//! limiter, composed into one [`Pipeline`].
 //!
 //! Every policy wraps any async operation whose error implements [`orkestra_core::Classify`].
 //! Policies never match on the operation's error variants: they ask for its
@@ -14,10 +14,15 @@
 //! - [`breaker`]: [`CircuitBreaker`], closed / open / half-open, count- or time-based sliding
 //!   window, failure-rate and slow-call-rate thresholds, RAII half-open permits,
 //!   compare-and-swap transitions, listeners and snapshots.
-//! - [`timeout`], [`bulkhead`], [`rate_limit`] (GCRA, direct and keyed), [`fallback`]
-//!   (alternatives chosen by error class), [`degradation`] (levels with reasons).
+//! - [`timeout`], [`bulkhead`], [`rate_limit`] (GCRA, direct and keyed).
 //! - [`pipeline`]: [`Pipeline`], all of the above in one fixed order:
-//!   retry, rate limiter, bulkhead, circuit breaker, timeout, operation.
+//!   retry, rate limiter, bulkhead, circuit breaker, timeout, operation. A caller that chooses
+//!   between waiting and calling elsewhere drives the retry itself, attempt by attempt
+//!   ([`Retry::start`], [`Pipeline::attempt_within`]).
+//!
+//! Falling back to another upstream is not a policy here: what to try next depends on what the
+//! caller knows (context windows, providers, expected answer times), so the `orkestra` facade
+//! owns its fallback rules and builds them on these policies.
 //!
 //! Every policy has a serde configuration with human-readable durations (`"250ms"`),
 //! documented defaults and unknown keys rejected; [`PipelineConfig`] gathers them.
@@ -70,9 +75,7 @@
 pub mod breaker;
 pub mod bulkhead;
 pub mod category_set;
-pub mod degradation;
 pub mod error;
-pub mod fallback;
 pub mod pipeline;
 pub mod rate_limit;
 pub mod retry;

@@ -21,11 +21,17 @@
 //! is the same whatever the configuration: [`Failure<E>`], which says how many attempts were
 //! made and why the pipeline stopped.
 //!
+//! A caller that decides between attempts itself (wait out a rate limit, or call another
+//! upstream expected to answer sooner) drives the retry with [`Retry::start`] and
+//! [`Attempts::failed_if`](crate::retry::Attempts::failed_if), and makes each attempt with
+//! [`Pipeline::attempt_within`], which also bounds it by the time the caller has left.
+//!
 //! With only retry and a circuit breaker configured and an operation that is immediately ready,
 //! a call makes no heap allocation; `benches/resilience.rs` counts them.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use orkestra_core::{Classify, Clock, SystemClock};
 use serde::{Deserialize, Serialize};
@@ -33,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use crate::breaker::{BreakerConfig, CircuitBreaker};
 use crate::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::error::{ConfigError, Error};
-use crate::rate_limit::{RateLimitConfig, RateLimiter};
+use crate::rate_limit::{InjectedClock, RateLimitConfig, RateLimited, RateLimiter};
 use crate::retry::{Retry, RetryConfig, RetryError};
 use crate::timeout::{Timeout, TimeoutConfig};
 
@@ -115,7 +121,7 @@ impl PipelineConfig {
 #[derive(Debug)]
 pub struct Pipeline {
     retry: Retry,
-    rate_limiter: Option<RateLimiter>,
+    rate_limiter: Option<Limiter>,
     bulkhead: Option<Bulkhead>,
     breaker: Option<Arc<CircuitBreaker>>,
     timeout: Option<Timeout>,
@@ -129,11 +135,30 @@ impl Pipeline {
 
     /// A pipeline from configuration, on the system clock; `name` names its circuit breaker.
     pub fn from_config(name: &str, config: &PipelineConfig) -> Result<Self, ConfigError> {
-        Self::from_config_with_clock(name, config, Arc::new(SystemClock::new()))
+        Self::build_from_config(name, config, Arc::new(SystemClock::new()))
     }
 
-    /// A pipeline from configuration whose time-dependent policies read `clock`.
+    /// A pipeline from configuration whose time-dependent policies (the retry budget, the rate
+    /// limiter, the circuit breaker) read `clock`, such as a `ManualClock` in tests.
+    ///
+    /// Waits (backoff, timeouts, a bulkhead's wait) are tokio timers, which
+    /// `tokio::time::pause` controls.
     pub fn from_config_with_clock(
+        name: &str,
+        config: &PipelineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConfigError> {
+        let mut pipeline = Self::build_from_config(name, config, Arc::clone(&clock))?;
+        if let Some(rate_limit) = &config.rate_limit {
+            pipeline.rate_limiter = Some(Limiter::Injected(RateLimiter::with_clock(
+                rate_limit, clock,
+            )?));
+        }
+        Ok(pipeline)
+    }
+
+    /// Every policy of `config`, the rate limiter on governor's own clock.
+    fn build_from_config(
         name: &str,
         config: &PipelineConfig,
         clock: Arc<dyn Clock>,
@@ -170,7 +195,7 @@ impl Pipeline {
     {
         let mut attempts = self.retry.start();
         loop {
-            let error = match self.attempt(&mut operation).await {
+            let error = match self.attempt(&mut operation, Unbounded).await {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
@@ -179,12 +204,35 @@ impl Pipeline {
         }
     }
 
-    /// One attempt: every policy but retry.
-    async fn attempt<T, E, F, Fut>(&self, operation: &mut F) -> Result<T, Error<E>>
+    /// One attempt through every policy but retry, for callers that drive retries themselves
+    /// with [`Retry::start`] on [`retry`](Self::retry) (a fallback chain that decides between
+    /// waiting and calling elsewhere).
+    ///
+    /// `within` is the time the caller has left. When it is shorter than the configured
+    /// timeout (or there is none) it bounds the attempt instead, and an attempt it cuts fails
+    /// with [`Error::DeadlineExceeded`], which the circuit breaker does not count: the upstream
+    /// was stopped before its own limit, by a caller in a hurry.
+    pub async fn attempt_within<T, E, F, Fut>(
+        &self,
+        operation: F,
+        within: Option<Duration>,
+    ) -> Result<T, Error<E>>
     where
         E: Classify,
-        F: FnMut() -> Fut,
+        F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
+    {
+        self.attempt(operation, Within(within)).await
+    }
+
+    /// One attempt: every policy but retry, the operation bounded by the configured timeout
+    /// or by `bound`, whichever is shorter.
+    async fn attempt<T, E, F, Fut, B>(&self, operation: F, bound: B) -> Result<T, Error<E>>
+    where
+        E: Classify,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        B: Bound,
     {
         if let Some(limiter) = &self.rate_limiter {
             limiter.check()?;
@@ -207,10 +255,17 @@ impl Pipeline {
             None => None,
         };
         let operation = operation();
-        let result = match &self.timeout {
+        let result = match bound.limit(self.timeout.as_ref()) {
             Some(timeout) => timeout.call(operation).await,
             None => operation.await.map_err(Error::Inner),
         };
+        if bound.cuts(self.timeout.as_ref())
+            && let Err(Error::Timeout { after }) = result
+        {
+            // Dropping the permit releases it uncounted.
+            drop(permit);
+            return Err(Error::DeadlineExceeded { after });
+        }
         if let Some(permit) = permit {
             match &result {
                 Ok(_) => permit.success(),
@@ -235,9 +290,9 @@ impl Pipeline {
         self.bulkhead.as_ref()
     }
 
-    /// The rate limiter, if one is configured.
-    pub fn rate_limiter(&self) -> Option<&RateLimiter> {
-        self.rate_limiter.as_ref()
+    /// The rate limit, if one is configured.
+    pub fn rate_limit(&self) -> Option<&RateLimitConfig> {
+        self.rate_limiter.as_ref().map(Limiter::config)
     }
 
     /// The per-attempt timeout, if one is configured.
@@ -250,7 +305,7 @@ impl Pipeline {
 #[derive(Debug, Default)]
 pub struct PipelineBuilder {
     retry: Option<Retry>,
-    rate_limiter: Option<RateLimiter>,
+    rate_limiter: Option<Limiter>,
     bulkhead: Option<Bulkhead>,
     breaker: Option<Arc<CircuitBreaker>>,
     timeout: Option<Timeout>,
@@ -267,7 +322,17 @@ impl PipelineBuilder {
     /// Limits the rate of attempts.
     #[must_use]
     pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
-        self.rate_limiter = Some(limiter);
+        self.rate_limiter = Some(Limiter::Default(limiter));
+        self
+    }
+
+    /// Limits the rate of attempts, reading time from the limiter's injected clock.
+    #[must_use]
+    pub fn rate_limiter_with_clock(
+        mut self,
+        limiter: RateLimiter<InjectedClock<Arc<dyn Clock>>>,
+    ) -> Self {
+        self.rate_limiter = Some(Limiter::Injected(limiter));
         self
     }
 
@@ -302,6 +367,79 @@ impl PipelineBuilder {
             bulkhead: self.bulkhead,
             breaker: self.breaker,
             timeout: self.timeout,
+        }
+    }
+}
+
+/// What bounds one attempt besides the configured timeout.
+///
+/// A trait rather than an `Option<Duration>` argument so that [`Pipeline::call`], which has no
+/// bound of its own, passes a zero-sized [`Unbounded`]: every byte of an argument sits in the
+/// pipeline's future, which is moved on every call.
+trait Bound: Copy {
+    /// The timeout the attempt runs under: the configured one, or the bound when shorter.
+    fn limit(self, configured: Option<&Timeout>) -> Option<Timeout>;
+
+    /// Whether the bound, not the configured timeout, ends the attempt when it times out.
+    fn cuts(self, configured: Option<&Timeout>) -> bool;
+}
+
+/// No bound: the configured timeout alone.
+#[derive(Clone, Copy)]
+struct Unbounded;
+
+impl Bound for Unbounded {
+    #[inline]
+    fn limit(self, configured: Option<&Timeout>) -> Option<Timeout> {
+        configured.copied()
+    }
+
+    #[inline]
+    fn cuts(self, _: Option<&Timeout>) -> bool {
+        false
+    }
+}
+
+/// The time the caller has left, if it said.
+#[derive(Clone, Copy)]
+struct Within(Option<Duration>);
+
+impl Bound for Within {
+    fn limit(self, configured: Option<&Timeout>) -> Option<Timeout> {
+        if self.cuts(configured) {
+            self.0.map(Timeout::new)
+        } else {
+            configured.copied()
+        }
+    }
+
+    fn cuts(self, configured: Option<&Timeout>) -> bool {
+        self.0
+            .is_some_and(|left| configured.is_none_or(|timeout| left < timeout.duration()))
+    }
+}
+
+/// The pipeline's rate limiter: on governor's clock in production (a TSC read, no dynamic
+/// dispatch), or on an injected clock when the pipeline was given one.
+#[derive(Debug)]
+enum Limiter {
+    Default(RateLimiter),
+    Injected(RateLimiter<InjectedClock<Arc<dyn Clock>>>),
+}
+
+impl Limiter {
+    #[inline]
+    fn check(&self) -> Result<(), RateLimited> {
+        match self {
+            Self::Default(limiter) => limiter.check(),
+            Self::Injected(limiter) => limiter.check(),
+        }
+    }
+
+    fn config(&self) -> &RateLimitConfig {
+        match self {
+            Self::Default(limiter) => limiter.config(),
+            Self::Injected(limiter) => limiter.config(),
         }
     }
 }

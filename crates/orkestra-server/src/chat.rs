@@ -1,6 +1,6 @@
 //! `POST /v1/chat/completions`: plain and streamed answers, with the routing headers.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -19,8 +19,13 @@ use crate::request::{self, REQUEST_ID};
 pub const MODEL_HEADER: &str = "x-orkestra-model";
 /// How many model calls the request took, retries and fallbacks included.
 pub const ATTEMPTS_HEADER: &str = "x-orkestra-attempts";
+/// How many candidates their own policy refused without a call (an open circuit breaker, a
+/// full bulkhead, a rate limit).
+pub const SKIPPED_HEADER: &str = "x-orkestra-skipped";
 /// Time spent in the gateway itself: the handler's time minus upstream calls and waits.
 pub const OVERHEAD_HEADER: &str = "x-orkestra-overhead-ms";
+/// A request header: the caller's deadline in milliseconds, which may lower `routing.deadline`.
+pub const DEADLINE_HEADER: &str = "x-orkestra-deadline-ms";
 
 pub(crate) async fn completions(State(app): State<App>, request: Request) -> Response {
     let started = Instant::now();
@@ -49,8 +54,20 @@ async fn answer(
         Err(error) => return error.into_response(),
     };
     drop(body);
+    let deadline = match deadline(headers) {
+        Ok(deadline) => deadline,
+        Err(problem) => {
+            return ApiError::invalid_request(
+                "invalid_request",
+                problem,
+                Some(DEADLINE_HEADER.to_owned()),
+            )
+            .into_response();
+        }
+    };
     let context = CallContext {
         request_id: request_id.to_str().ok().map(str::to_owned),
+        deadline,
         ..CallContext::default()
     };
     if chat.is_stream() {
@@ -108,13 +125,34 @@ async fn answer(
     }
 }
 
+/// The caller's deadline from [`DEADLINE_HEADER`], if it sent one; for a bad one, what is
+/// wrong with it.
+fn deadline(headers: &HeaderMap) -> Result<Option<Duration>, String> {
+    let Some(value) = headers.get(DEADLINE_HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        .filter(|&millis| millis > 0)
+        .map(|millis| Some(Duration::from_millis(millis)))
+        .ok_or_else(|| {
+            format!(
+                "header {DEADLINE_HEADER}: expected a whole number of milliseconds above zero, such as 5000, got {:?}",
+                String::from_utf8_lossy(value.as_bytes())
+            )
+        })
+}
+
 fn failed(error: &orkestra_core::Error, report: &RouteReport, started: Instant) -> Response {
     let mut response = ApiError::from_error(error).into_response();
     report_headers(response.headers_mut(), report, started);
     response
 }
 
-/// `x-orkestra-model`, `x-orkestra-attempts` and `x-orkestra-overhead-ms`.
+/// `x-orkestra-model`, `x-orkestra-attempts`, `x-orkestra-skipped` and
+/// `x-orkestra-overhead-ms`.
 fn report_headers(headers: &mut HeaderMap, report: &RouteReport, started: Instant) {
     let model = report
         .model()
@@ -126,7 +164,11 @@ fn report_headers(headers: &mut HeaderMap, report: &RouteReport, started: Instan
     }
     headers.insert(
         HeaderName::from_static(ATTEMPTS_HEADER),
-        HeaderValue::from(report.attempts.len()),
+        HeaderValue::from(report.calls()),
+    );
+    headers.insert(
+        HeaderName::from_static(SKIPPED_HEADER),
+        HeaderValue::from(report.skipped()),
     );
     let overhead = started
         .elapsed()

@@ -1,10 +1,11 @@
 //! `GET /healthz` (liveness) and `GET /readyz` (readiness), in the health check response
-//! format (`application/health+json`, `status` of `pass` or `fail`).
+//! format (`application/health+json`, `status` of `pass`, `warn` or `fail`).
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
+use orkestra::orchestrator::RecordingStatus;
 use serde::Serialize;
 
 use crate::App;
@@ -25,6 +26,8 @@ struct Readiness {
 #[derive(Serialize)]
 struct Checks {
     storage: Check,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recording: Option<Check>,
     models: Check,
 }
 
@@ -41,20 +44,46 @@ fn verdict(pass: bool) -> &'static str {
     if pass { "pass" } else { "fail" }
 }
 
+/// The writing of charges: `warn` while charges are being dropped (the store cannot take them
+/// and `storage.max_pending` already wait), with the number waiting as its observed value.
+/// A warning, not a failure: the gateway still answers, and the store check says why.
+fn recording(status: RecordingStatus) -> Check {
+    let dropping = status.dropped_since_write > 0;
+    Check {
+        status: if dropping { "warn" } else { "pass" },
+        observed_value: Some(status.pending),
+        output: dropping.then(|| {
+            format!(
+                "{} charges dropped since the last write ({} since the start): the store cannot take them and {} are waiting (storage.max_pending)",
+                status.dropped_since_write, status.dropped, status.max_pending
+            )
+        }),
+    }
+}
+
 /// Ready when the store answers and at least one model can be called (a backend serves it and
-/// its circuit breaker is not open).
+/// its circuit breaker is not open); `warn` while charges are dropped.
 pub(crate) async fn ready(State(app): State<App>) -> Response {
     let storage = app.orchestrator.check_storage().await;
     let available = app.orchestrator.available_models();
+    let recording = app.orchestrator.recording().map(recording);
     let pass = storage.is_ok() && available > 0;
+    let warn = recording
+        .as_ref()
+        .is_some_and(|check| check.status == "warn");
     let readiness = Readiness {
-        status: verdict(pass),
+        status: match (pass, warn) {
+            (false, _) => "fail",
+            (true, true) => "warn",
+            (true, false) => "pass",
+        },
         checks: Checks {
             storage: Check {
                 status: verdict(storage.is_ok()),
                 observed_value: None,
                 output: storage.err(),
             },
+            recording,
             models: Check {
                 status: verdict(available > 0),
                 observed_value: Some(available),

@@ -14,20 +14,28 @@
 //! | `GET /v1/models/{id}` | one entry of that list (ids with `/` in them work, an alias answers its model), else `404 model_not_found` |
 //! | `POST /v1/route` | how a request would be routed, without calling any model: task analysis, chain, ranking with score breakdowns, exclusions with reasons, and an `explain` text |
 //! | `GET /healthz` | liveness: `200 {"status":"pass"}` (`application/health+json`) |
-//! | `GET /readyz` | readiness: `200` when the store answers and at least one model can be called, else `503` with the failing check |
+//! | `GET /readyz` | readiness: `200` when the store answers and at least one model can be called, else `503` with the failing check; a `recording` check warns while charges are dropped because the store cannot take them |
 //!
 //! Chat answers, successful or not, carry these headers:
 //!
 //! - `x-orkestra-model`: the model that answered (on a failure, the last one tried);
 //! - `x-orkestra-attempts`: the model calls made, retries and fallbacks included;
+//! - `x-orkestra-skipped`: the candidates their own policy refused without a call (an open
+//!   circuit breaker, a full bulkhead, a rate limit);
 //! - `x-orkestra-overhead-ms`: the gateway's own time, three decimals: the handler's time minus
 //!   the time spent in upstream calls and waiting between attempts (for a stream, up to the
 //!   first token);
 //! - `x-request-id`: the client's, or a new one; it is also kept with the request's charge.
 //!
-//! A stream fails over transparently until its first token; a failure after it ends the stream
-//! with an `OpenAI` error event (`data: {"error": {...}}`) and no `data: [DONE]`, so a client
-//! never takes a cut answer for a whole one. The usage chunk is sent only when the request set
+//! A request may send `x-orkestra-deadline-ms`, a whole number of milliseconds, to lower
+//! `routing.deadline` for itself: no attempt starts after it, an attempt's timeout is cut to
+//! what is left, and a request still unanswered when it passes is a `504` naming the deadline.
+//!
+//! A stream fails over transparently until its first token; a failure after it, or an end
+//! before every choice's `finish_reason`, ends the stream with an `OpenAI` error event
+//! (`data: {"error": {...}}`) and no `data: [DONE]`, so a client never takes a cut answer for a
+//! whole one. A stream whose upstream finished the answer but left out its own `data: [DONE]`
+//! ends cleanly. The usage chunk is sent only when the request set
 //! `stream_options.include_usage`.
 //!
 //! Errors have the `OpenAI` shape `{"error": {"message", "type", "code", "param"}}`, with the
@@ -117,7 +125,7 @@ mod models;
 mod request;
 mod route;
 
-pub use chat::{ATTEMPTS_HEADER, MODEL_HEADER, OVERHEAD_HEADER};
+pub use chat::{ATTEMPTS_HEADER, DEADLINE_HEADER, MODEL_HEADER, OVERHEAD_HEADER, SKIPPED_HEADER};
 pub use error::ApiError;
 
 /// What every handler shares.

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use orkestra::Orchestrator;
 use orkestra::config::ServerConfig;
 use orkestra::models::{ModelId, ModelSpec, TokenPrice};
+use orkestra::resilience::rate_limit::RateLimitConfig;
 use orkestra::resilience::{PipelineConfig, RetryConfig};
 use orkestra_core::{
     ChatBackend, ChatRequest, ChatResponse, ChatStream, Choice, Delta, Error, ErrorCategory,
@@ -953,4 +954,123 @@ async fn out_of_range_parameters_are_400_naming_the_parameter() {
     fine["stop"] = json!(["\n\n", "END"]);
     let response = gateway.post("/v1/chat/completions", &fine).await;
     assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_candidate_skipped_by_its_rate_limit_is_not_counted_as_a_call() {
+    let orchestrator = Orchestrator::builder()
+        .model(spec("echo/cheap", 100))
+        .model(spec("echo/pricey", 100_000))
+        .backend("echo", Arc::new(EchoBackend::new()))
+        .model_resilience(
+            "echo/cheap",
+            PipelineConfig {
+                rate_limit: Some(RateLimitConfig {
+                    requests: 1,
+                    per: Duration::from_hours(1),
+                    burst: Some(1),
+                }),
+                ..PipelineConfig::default()
+            },
+        )
+        .fallbacks("echo/cheap", vec!["echo/pricey".to_owned()])
+        .build()
+        .expect("a valid orchestrator");
+    let gateway = Gateway::start(orchestrator).await;
+    let first = gateway
+        .post("/v1/chat/completions", &chat("echo/cheap", "hi"))
+        .await;
+    assert_eq!(header(&first, "x-orkestra-attempts"), "1");
+    assert_eq!(header(&first, "x-orkestra-skipped"), "0");
+    let second = gateway
+        .post("/v1/chat/completions", &chat("echo/cheap", "hi"))
+        .await;
+    assert_eq!(second.status(), 200);
+    assert_eq!(header(&second, "x-orkestra-model"), "echo/pricey");
+    assert_eq!(
+        header(&second, "x-orkestra-attempts"),
+        "1",
+        "the refused candidate was not called"
+    );
+    assert_eq!(header(&second, "x-orkestra-skipped"), "1");
+}
+
+#[tokio::test]
+async fn the_deadline_header_lowers_the_deadline_and_its_passing_is_a_504() {
+    let backend = Scripted::new(Script::Slow(Duration::from_secs(30)));
+    let gateway = Gateway::start(scripted_orchestrator(&backend)).await;
+    let response = gateway
+        .http
+        .post(format!("{}/v1/chat/completions", gateway.base))
+        .header("x-orkestra-deadline-ms", "50")
+        .json(&chat("scripted/a", "hi"))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status(), 504);
+    assert_eq!(header(&response, "x-orkestra-attempts"), "1");
+    let error = error_of(response).await;
+    let message = error["message"].as_str().expect("a message");
+    assert!(message.contains("deadline of 50ms"), "{message}");
+
+    for bad in ["soon", "0", "-5", "1.5"] {
+        let response = gateway
+            .http
+            .post(format!("{}/v1/chat/completions", gateway.base))
+            .header("x-orkestra-deadline-ms", bad)
+            .json(&chat("scripted/a", "hi"))
+            .send()
+            .await
+            .expect("the gateway answers");
+        assert_eq!(response.status(), 400, "{bad}");
+        let error = error_of(response).await;
+        assert_eq!(error["param"], "x-orkestra-deadline-ms", "{bad}");
+        let message = error["message"].as_str().expect("a message");
+        assert!(
+            message.contains("milliseconds") && message.contains(bad),
+            "{message}"
+        );
+    }
+    assert_eq!(backend.calls(), 1, "a bad header calls no model");
+}
+
+#[tokio::test]
+async fn readyz_warns_while_charges_are_dropped() {
+    let store = orkestra::models::store::Store::open("sqlite::memory:")
+        .await
+        .expect("an in-memory store");
+    let orchestrator = Orchestrator::builder()
+        .model(spec("echo/cheap", 100))
+        .backend("echo", Arc::new(EchoBackend::new()))
+        // Nothing is written for an hour: the second charge finds the one place taken.
+        .store_with_bound(store.clone(), Duration::from_hours(1), 1)
+        .build()
+        .expect("a valid orchestrator");
+    let gateway = Gateway::start(orchestrator).await;
+    for _ in 0..2 {
+        let response = gateway
+            .post("/v1/chat/completions", &chat("echo/cheap", "hi"))
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    let response = gateway.get("/readyz").await;
+    assert_eq!(response.status(), 200, "the gateway still answers");
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["status"], "warn", "{body}");
+    let recording = &body["checks"]["recording"];
+    assert_eq!(recording["status"], "warn", "{body}");
+    assert_eq!(recording["observed_value"], 1, "{body}");
+    let output = recording["output"].as_str().expect("an explanation");
+    assert!(
+        output.contains("1 charges dropped") && output.contains("storage.max_pending"),
+        "{output}"
+    );
+
+    // The database goes away: the store check fails, and the gateway is not ready.
+    store.close().await;
+    let response = gateway.get("/readyz").await;
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["checks"]["storage"]["status"], "fail", "{body}");
+    assert_eq!(body["checks"]["recording"]["status"], "warn", "{body}");
 }

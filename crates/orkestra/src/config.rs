@@ -128,15 +128,20 @@ pub struct StorageConfig {
     /// written at shutdown.
     #[serde(with = "humantime_serde")]
     pub flush_interval: Duration,
+    /// The most charges kept in memory while the database cannot take them; beyond it new
+    /// charges are dropped (counted, logged and shown by `/readyz`) rather than filling memory.
+    pub max_pending: usize,
 }
 
 impl Default for StorageConfig {
     /// `url = "sqlite://orkestra.db?mode=rwc"` (a file beside the working directory),
-    /// `flush_interval = "1s"`.
+    /// `flush_interval = "1s"`, `max_pending = 100000` (about 20 MB of charges; over a minute
+    /// of an outage at 1,000 requests a second).
     fn default() -> Self {
         Self {
             url: "sqlite://orkestra.db?mode=rwc".to_owned(),
             flush_interval: Duration::from_secs(1),
+            max_pending: 100_000,
         }
     }
 }
@@ -168,11 +173,17 @@ pub struct RoutingConfig {
     pub max_retry_wait: Duration,
     /// What a content-filter refusal does.
     pub content_filter: ContentFilterAction,
+    /// The longest a request may take, every attempt, retry and wait included; a request's
+    /// `x-orkestra-deadline-ms` header may lower it. For a stream it covers the wait for the
+    /// first token.
+    #[serde(with = "humantime_serde")]
+    pub deadline: Duration,
 }
 
 impl Default for RoutingConfig {
     /// `strategy = "balanced"`, no constraints, `max_models = 4`, `max_retry_wait = "10s"`,
-    /// `content_filter = "fallback"`.
+    /// `content_filter = "fallback"`, `deadline = "120s"` (two attempts at the default 60 s
+    /// timeout).
     fn default() -> Self {
         Self {
             strategy: Strategy::Balanced,
@@ -180,6 +191,7 @@ impl Default for RoutingConfig {
             max_models: 4,
             max_retry_wait: Duration::from_secs(10),
             content_filter: ContentFilterAction::Fallback,
+            deadline: Duration::from_mins(2),
         }
     }
 }
@@ -285,6 +297,18 @@ impl Config {
         }
         if self.routing.max_models == 0 {
             return Err(Problem::new("routing.max_models", "at least 1"));
+        }
+        if self.routing.deadline.is_zero() {
+            return Err(Problem::new(
+                "routing.deadline",
+                "a duration above zero, such as \"60s\"",
+            ));
+        }
+        if self.storage.max_pending == 0 {
+            return Err(Problem::new(
+                "storage.max_pending",
+                "at least 1 charge (a bound on what waits for the database)",
+            ));
         }
         self.resilience
             .validate_sections()

@@ -63,5 +63,5 @@ pub use orkestra_models as models;
 /// Wire clients: OpenAI-compatible, Anthropic, Ollama, echo (`orkestra-providers`).
 #[cfg(feature = "providers")]
 pub use orkestra_providers as providers;
-/// Retry, circuit breaker, timeout, bulkhead, rate limiter, fallback (`orkestra-resilience`).
+/// Retry, circuit breaker, timeout, bulkhead, rate limiter (`orkestra-resilience`).
 pub use orkestra_resilience as resilience;

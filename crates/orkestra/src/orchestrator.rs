@@ -19,16 +19,50 @@
 //! | other retryable (`network`, `timeout`, `internal`) | retried on the same model per its retry policy, then the next model |
 //! | anything else (`not_found`) | next model |
 //!
+//! Retrying is the model's retry policy, driven attempt by attempt: its `max_attempts`, backoff,
+//! `max_retry_after` and retry budget decide, and the walk declines a wait only when another
+//! model is expected to answer sooner, when it exceeds `routing.max_retry_wait`, or when it
+//! would end past the request's deadline.
+//!
 //! Each attempt passes the model's own pipeline (rate limit, bulkhead, circuit breaker,
-//! timeout): one circuit breaker per model endpoint, shared by every request. Every attempt is
-//! reported; only the attempt that answered is billed.
+//! timeout): one circuit breaker per model endpoint, shared by every request. A candidate its
+//! own rate limit, bulkhead or open breaker refuses is skipped without a call; the report (and
+//! the gateway's headers) count model calls and skipped candidates apart.
+//!
+//! # The deadline
+//!
+//! A request may take at most `routing.deadline`, or the caller's
+//! [`CallContext::deadline`] when it is shorter: no attempt starts after it, an attempt's
+//! timeout is cut to what is left (an attempt so cut is not held against the model by its
+//! breaker or its statistics), and when it passes the call fails with a `timeout` that names
+//! the deadline. For a stream it covers the wait for the first token.
+//!
+//! # Billing and statistics
+//!
+//! Every attempt is reported; failed attempts are never billed. The attempt that answered is
+//! billed with the usage it reported. A stream is billed when it ends:
+//!
+//! - complete, once every choice reached its `finish_reason` (whether or not the upstream then
+//!   sent `data: [DONE]`): a clean end, a success, billed with its usage;
+//! - cut, ended or failed before a `finish_reason`: an `Err` item ends it (never a clean
+//!   finish), a failure in the statistics, billed for what it streamed;
+//! - abandoned, dropped by its reader before every choice finished: nothing in the statistics,
+//!   billed for what it streamed.
+//!
+//! The provider charges for what it streamed whether or not the answer was whole; such a
+//! charge is marked as estimated unless the stream's usage came. Statistics count successes,
+//! failures and timeouts of calls made; refusals, cancellations and attempts cut by the
+//! deadline say nothing about the model and are left out.
+//!
+//! Failed attempts, retries, fallbacks, timeouts and breaker changes are logged at `info`, each
+//! once, with the request id, the model, the error class and the latency.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use orkestra_core::{ChatBackend, ChatRequest, ChatResponse, ChatStream, Error, ErrorCategory};
+use orkestra_core::{ChatBackend, ChatRequest, ChatResponse, ChatStream, Clock, Error};
 use orkestra_models::scorer::Exclusion;
 use orkestra_models::stats::BreakerStatus;
 use orkestra_models::{
@@ -48,24 +82,31 @@ mod policy;
 mod stream;
 mod walk;
 
+pub use crate::recorder::RecordingStatus;
 pub use builder::{BuildError, OrchestratorBuilder};
 use live::Live;
 use policy::ModelPolicy;
 
-/// Who a call is for: the principal billed and the request id recorded with the charge.
+/// Who a call is for: the principal billed and the request id recorded with the charge and
+/// logged with every failed attempt; and how long the caller is willing to wait.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallContext {
     /// The principal charged (an API key's owner; `default` without authentication).
     pub principal: String,
     /// The request id, kept with the charge.
     pub request_id: Option<String>,
+    /// The caller's own deadline, counted from the call; it only lowers
+    /// [`RoutingConfig::deadline`], never raises it.
+    pub deadline: Option<Duration>,
 }
 
 impl Default for CallContext {
+    /// Principal `default`, no request id, no deadline of its own.
     fn default() -> Self {
         Self {
             principal: "default".to_owned(),
             request_id: None,
+            deadline: None,
         }
     }
 }
@@ -147,8 +188,11 @@ struct Inner {
     ledger: Arc<CostLedger>,
     routing: RoutingConfig,
     fallbacks: HashMap<String, Vec<String>>,
-    backends: FxHashMap<String, Arc<dyn ChatBackend>>,
+    /// Keyed by `Arc<str>` so that each attempt's report shares the endpoint's name.
+    backends: FxHashMap<Arc<str>, Arc<dyn ChatBackend>>,
     resilience: builder::ResilienceLevels,
+    /// The clock every policy reads, when one was given; else each uses its production clock.
+    clock: Option<Arc<dyn Clock>>,
     /// Each model's policies, built on first use so models added at run time get them too.
     policies: RwLock<FxHashMap<ModelId, Arc<ModelPolicy>>>,
     recorder: Option<Recorder>,
@@ -192,7 +236,7 @@ impl Orchestrator {
 
     /// The configured endpoint names.
     pub fn endpoints(&self) -> impl Iterator<Item = &str> {
-        self.inner.backends.keys().map(String::as_str)
+        self.inner.backends.keys().map(AsRef::as_ref)
     }
 
     /// Whether the store answers (`Ok` without a store).
@@ -201,6 +245,11 @@ impl Orchestrator {
             Some(recorder) => recorder.ping().await,
             None => Ok(()),
         }
+    }
+
+    /// How the writing of charges to the store is going; `None` without a store.
+    pub fn recording(&self) -> Option<RecordingStatus> {
+        self.inner.recorder.as_ref().map(Recorder::status)
     }
 
     /// Models that can be called now: a backend serves them and their breaker is not open.
@@ -239,27 +288,14 @@ impl Orchestrator {
         context: &CallContext,
     ) -> Result<RoutedStream, CallError> {
         let route = self.plan_call(request).map_err(CallError::before_routing)?;
-        let ((primed, idle), report) = self
-            .walk(request, &route, |backend, upstream| {
+        let (primed, answered, report) = self
+            .walk(request, &route, context, |backend, upstream| {
                 Box::pin(stream::open(backend, upstream))
             })
-            .await
-            .map(|(primed, report)| {
-                let idle = report.model().and_then(|model| self.policy_of(model).idle);
-                ((primed, idle), report)
-            })?;
-        let model = report.model().cloned().ok_or_else(|| {
-            CallError::before_routing(Error::new(ErrorCategory::Internal, "no model answered"))
-        })?;
+            .await?;
         let stream = stream::recorded(
             primed,
-            stream::Recording {
-                orchestrator: self.clone(),
-                model,
-                context: context.clone(),
-                started: Instant::now(),
-                idle,
-            },
+            stream::Recording::new(self.clone(), answered, context.clone(), request),
         );
         Ok(RoutedStream { stream, report })
     }

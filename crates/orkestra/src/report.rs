@@ -1,30 +1,40 @@
 //! What a routed call reports: every attempt, the model that answered, and where time went.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use orkestra_core::{ChatResponse, ChatStream, Classify, Error, ErrorClass};
 use orkestra_models::{ModelId, Strategy};
 
-/// One call of one model (a retry is a new attempt).
+/// One turn of one model in the chain: a call (a retry is a new call), or a candidate its own
+/// policy refused without calling it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attempt {
-    /// The model called.
+    /// The model called, or refused.
     pub model: ModelId,
-    /// The endpoint (provider) that served it.
-    pub endpoint: String,
+    /// The endpoint (provider) that serves it.
+    pub endpoint: Arc<str>,
     /// `None` on success, else the error's class.
     pub error: Option<ErrorClass>,
     /// The HTTP status of a failed attempt, when the upstream answered one.
     pub status: Option<u16>,
     /// From the call to its answer (a streamed attempt: to its first token).
     pub latency: Duration,
+    /// Whether the model was called: `false` when the model's own policy (an open circuit
+    /// breaker, a full bulkhead, its rate limit) refused the attempt before any call.
+    pub called: bool,
 }
 
 impl Attempt {
     /// Whether the attempt succeeded.
     pub fn succeeded(&self) -> bool {
         self.error.is_none()
+    }
+
+    /// Whether the model's own policy refused the attempt, so no call was made.
+    pub fn skipped(&self) -> bool {
+        !self.called
     }
 
     /// `ok`, or the error category's name.
@@ -34,9 +44,13 @@ impl Attempt {
 }
 
 impl fmt::Display for Attempt {
-    /// `sim/fast ok 1.2ms` or `sim/fast rate_limited (HTTP 429) 0.4ms`.
+    /// `sim/fast ok 1.2ms`, `sim/fast rate_limited (HTTP 429) 0.4ms`, or for a candidate its
+    /// policy refused, `sim/fast overloaded (skipped, not called)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.model, self.outcome())?;
+        if !self.called {
+            return f.write_str(" (skipped, not called)");
+        }
         if let Some(status) = self.status {
             write!(f, " (HTTP {status})")?;
         }
@@ -49,7 +63,8 @@ impl fmt::Display for Attempt {
 pub struct RouteReport {
     /// The strategy of an automatic selection; `None` when the request named a model.
     pub strategy: Option<Strategy>,
-    /// Every attempt, in order; the last one answered when the call succeeded.
+    /// Every attempt, in order, calls and skipped candidates alike; the last one answered when
+    /// the call succeeded.
     pub attempts: Vec<Attempt>,
     /// Time spent inside upstream calls, summed over attempts.
     pub upstream: Duration,
@@ -64,6 +79,20 @@ impl RouteReport {
             .last()
             .filter(|attempt| attempt.succeeded())
             .map(|attempt| &attempt.model)
+    }
+
+    /// Model calls made, retries and fallbacks included.
+    pub fn calls(&self) -> usize {
+        self.attempts
+            .iter()
+            .filter(|attempt| attempt.called)
+            .count()
+    }
+
+    /// Candidates refused by their own policy (an open circuit breaker, a full bulkhead, a rate
+    /// limit) without a call.
+    pub fn skipped(&self) -> usize {
+        self.attempts.len() - self.calls()
     }
 }
 
@@ -115,11 +144,17 @@ impl CallError {
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.error.fmt(f)?;
-        let attempts = self.report.attempts.len();
-        if attempts > 1 {
-            write!(f, " (after {attempts} attempts)")?;
+        let (calls, skipped) = (self.report.calls(), self.report.skipped());
+        match (calls, skipped) {
+            (0 | 1, 0) => Ok(()),
+            (calls, 0) => write!(f, " (after {calls} model calls)"),
+            (calls, skipped) => write!(
+                f,
+                " (after {calls} model call{}, {skipped} candidate{} skipped)",
+                if calls == 1 { "" } else { "s" },
+                if skipped == 1 { "" } else { "s" }
+            ),
         }
-        Ok(())
     }
 }
 

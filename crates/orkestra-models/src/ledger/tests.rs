@@ -15,6 +15,7 @@ fn charge(principal: &str, model: &str, cost: u64, at: UnixMillis) -> Charge {
         output_tokens: 50,
         cost: Nanodollars(cost),
         request_id: None,
+        estimated: false,
     }
 }
 

@@ -236,15 +236,16 @@ const SELECT_SLOTS: &str = "SELECT model, slot_start, successes, failures, input
      output_tokens, latency_us, ttft_us FROM models_perf_slots ORDER BY model, slot_start";
 
 const INSERT_CHARGES: &str = "INSERT INTO models_ledger_charges \
-     (at_ms, day, principal, model, input_tokens, output_tokens, cost_nanos, request_id) VALUES ";
+     (at_ms, day, principal, model, input_tokens, output_tokens, cost_nanos, request_id, \
+     estimated) VALUES ";
 /// Columns bound per charge row.
-const CHARGE_COLUMNS: usize = 8;
+const CHARGE_COLUMNS: usize = 9;
 /// Charge rows per `INSERT`: one statement per row made a flush of 10,000 charges 10,000
-/// round trips to the database (for SQLite, two thread wake-ups each). 256 rows bind 2,048
+/// round trips to the database (for SQLite, two thread wake-ups each). 256 rows bind 2,304
 /// values, far below SQLite's 32,766 and PostgreSQL's 65,535.
 const CHARGES_PER_INSERT: usize = 256;
 
-/// `INSERT ... VALUES ($1, ..., $8), ($9, ...), ...` for `rows` charges on PostgreSQL, and
+/// `INSERT ... VALUES ($1, ..., $9), ($10, ...), ...` for `rows` charges on PostgreSQL, and
 /// with anonymous `?` parameters on SQLite: SQLite looks a numbered parameter's name up in a
 /// list, once per parameter, and that quadratic lookup was a fifth of a busy gateway's CPU.
 fn insert_charges_sql(rows: usize, numbered: bool) -> String {
@@ -276,10 +277,10 @@ const SELECT_TOTALS: &str = "SELECT day, principal, model, COUNT(*), \
      CAST(SUM(cost_nanos) AS BIGINT) \
      FROM models_ledger_charges GROUP BY day, principal, model ORDER BY day, principal, model";
 const SELECT_CHARGES: &str = "SELECT at_ms, principal, model, input_tokens, output_tokens, \
-     cost_nanos, request_id FROM models_ledger_charges \
+     cost_nanos, request_id, estimated FROM models_ledger_charges \
      WHERE day >= $1 AND day <= $2 ORDER BY at_ms, id";
 const SELECT_CHARGES_OF: &str = "SELECT at_ms, principal, model, input_tokens, output_tokens, \
-     cost_nanos, request_id FROM models_ledger_charges \
+     cost_nanos, request_id, estimated FROM models_ledger_charges \
      WHERE principal = $3 AND day >= $1 AND day <= $2 ORDER BY at_ms, id";
 
 const UPSERT_BUDGET: &str = "INSERT INTO models_budgets (principal, daily_nanos, monthly_nanos) \
@@ -290,7 +291,7 @@ const SELECT_BUDGETS: &str =
 
 type SlotRow = (String, i64, i64, i64, i64, i64, String, String);
 type TotalsRow = (i64, String, String, i64, i64, i64, i64);
-type ChargeRow = (i64, String, String, i64, i64, i64, Option<String>);
+type ChargeRow = (i64, String, String, i64, i64, i64, Option<String>, bool);
 type BudgetRow = (String, Option<i64>, Option<i64>);
 
 impl Store {
@@ -638,7 +639,8 @@ impl Store {
                         .bind(*input)
                         .bind(*output)
                         .bind(*cost)
-                        .bind(charge.request_id.as_deref());
+                        .bind(charge.request_id.as_deref())
+                        .bind(charge.estimated);
                 }
                 query.execute(&mut *tx).await.map_err(Error::query(OP))?;
             }
@@ -823,7 +825,7 @@ fn parse_budget((principal, daily, monthly): BudgetRow) -> Result<(String, Budge
 }
 
 fn parse_charge(row: ChargeRow) -> Result<Charge, Error> {
-    let (at, principal, model, input, output, cost, request_id) = row;
+    let (at, principal, model, input, output, cost, request_id, estimated) = row;
     let table = "models_ledger_charges";
     let key = || format!("at_ms = {at}, principal = {principal:?}, model = {model:?}");
     Ok(Charge {
@@ -834,6 +836,7 @@ fn parse_charge(row: ChargeRow) -> Result<Charge, Error> {
         cost: Nanodollars(from_db(cost, table, key, "cost_nanos")?),
         principal,
         request_id,
+        estimated,
     })
 }
 

@@ -224,6 +224,7 @@ fn charge(principal: &str, model: &str, cost: u64, at: UnixMillis) -> Charge {
         output_tokens: cost / 7,
         cost: Nanodollars(cost),
         request_id: None,
+        estimated: false,
     }
 }
 
@@ -240,6 +241,7 @@ fn sample_charges() -> Vec<Charge> {
         };
         let mut c = charge(principal, model, 1_000 + i * 37_113, at);
         c.request_id = (i % 4 != 0).then(|| format!("req-{i}"));
+        c.estimated = i % 5 == 0;
         charges.push(c);
     }
     charges
@@ -367,7 +369,7 @@ async fn restart_keeps_registry_history_spend_and_budgets(target: &Target) {
     let listed = store.charges(None, Day(0), Day(u32::MAX)).await.unwrap();
     assert_eq!(
         listed, charges,
-        "every call, oldest first, with its request id"
+        "every call, oldest first, with its request id and whether it was estimated"
     );
     store.close().await;
 }
@@ -878,13 +880,13 @@ fn the_multi_row_insert_numbers_every_parameter_once() {
     let sql = super::insert_charges_sql(2, true);
     assert!(
         sql.ends_with(
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8), ($9, $10, $11, $12, $13, $14, $15, $16)"
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10, $11, $12, $13, $14, $15, $16, $17, $18)"
         ),
         "{sql}"
     );
     let sql = super::insert_charges_sql(2, false);
     assert!(
-        sql.ends_with("VALUES (?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?)"),
+        sql.ends_with("VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
         "{sql}"
     );
 }

@@ -159,6 +159,136 @@ async fn a_timed_out_attempt_counts_as_a_breaker_failure() {
     assert_eq!(breaker.state(), State::Open);
 }
 
+/// A timeout is the upstream taking too long: not a refusal, though a policy ended the call.
+#[test]
+fn only_refusals_before_the_call_are_rejections() {
+    let refusals: [Error<ErrorClass>; 3] = [
+        Error::CircuitOpen {
+            retry_after: Duration::from_secs(1),
+        },
+        Error::BulkheadFull { max_concurrent: 1 },
+        Error::RateLimited {
+            retry_after: Duration::from_secs(1),
+        },
+    ];
+    assert!(refusals.iter().all(Error::is_rejection));
+    let ran: [Error<ErrorClass>; 3] = [
+        Error::Inner(ErrorClass::new(ErrorCategory::Internal)),
+        Error::Timeout {
+            after: Duration::from_secs(1),
+        },
+        Error::DeadlineExceeded {
+            after: Duration::from_secs(1),
+        },
+    ];
+    assert!(!ran.iter().any(Error::is_rejection));
+}
+
+/// The caller's deadline, shorter than the timeout, bounds the attempt; the breaker does not
+/// count an attempt it cut. A deadline longer than the timeout changes nothing.
+#[tokio::test(start_paused = true)]
+async fn a_deadline_shorter_than_the_timeout_cuts_the_attempt_uncounted() {
+    let clock = ManualClock::new();
+    let breaker = breaker(&clock, 1);
+    let pipeline = Pipeline::builder()
+        .circuit_breaker(Arc::clone(&breaker))
+        .timeout(Timeout::new(Duration::from_secs(5)))
+        .build();
+    let started = tokio::time::Instant::now();
+    let error = pipeline
+        .attempt_within(
+            pending::<Result<u32, ErrorClass>>,
+            Some(Duration::from_secs(2)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        Error::DeadlineExceeded {
+            after: Duration::from_secs(2)
+        }
+    );
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+    assert!(
+        !error.class().retryable,
+        "no time is left for another attempt"
+    );
+    assert_eq!(
+        breaker.snapshot().calls,
+        0,
+        "the cut attempt is not counted"
+    );
+    assert_eq!(breaker.state(), State::Closed);
+
+    let error = pipeline
+        .attempt_within(
+            pending::<Result<u32, ErrorClass>>,
+            Some(Duration::from_secs(9)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        Error::Timeout {
+            after: Duration::from_secs(5)
+        }
+    );
+    assert_eq!(
+        breaker.state(),
+        State::Open,
+        "the upstream's own timeout counts"
+    );
+}
+
+/// Without a timeout policy the deadline still bounds the attempt.
+#[tokio::test(start_paused = true)]
+async fn a_deadline_bounds_an_attempt_without_a_timeout() {
+    let pipeline = Pipeline::builder().build();
+    let error = pipeline
+        .attempt_within(
+            pending::<Result<u32, ErrorClass>>,
+            Some(Duration::from_millis(300)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        Error::DeadlineExceeded {
+            after: Duration::from_millis(300)
+        }
+    );
+    let answer = pipeline
+        .attempt_within(|| std::future::ready(Ok::<_, ErrorClass>(7)), None)
+        .await;
+    assert_eq!(answer, Ok(7));
+}
+
+/// A pipeline built with a clock gives it to its rate limiter too: the limit refills when
+/// that clock moves, not the system's.
+#[tokio::test]
+async fn the_rate_limiter_reads_the_pipeline_clock() {
+    let clock = ManualClock::new();
+    let config = PipelineConfig {
+        rate_limit: Some(RateLimitConfig {
+            requests: 1,
+            per: Duration::from_mins(1),
+            burst: Some(1),
+        }),
+        ..PipelineConfig::default()
+    };
+    let pipeline = Pipeline::from_config_with_clock("m", &config, Arc::new(clock.clone())).unwrap();
+    let ok = || std::future::ready(Ok::<_, ErrorClass>(1));
+    assert_eq!(pipeline.attempt_within(ok, None).await, Ok(1));
+    assert_eq!(
+        pipeline.attempt_within(ok, None).await,
+        Err(Error::RateLimited {
+            retry_after: Duration::from_mins(1)
+        })
+    );
+    clock.advance(Duration::from_mins(1));
+    assert_eq!(pipeline.attempt_within(ok, None).await, Ok(1));
+}
+
 #[tokio::test]
 async fn a_full_bulkhead_is_not_held_against_the_upstream() {
     let clock = ManualClock::new();
@@ -261,7 +391,7 @@ fn config_reads_every_section_and_rejects_unknown_keys() {
         pipeline.timeout().unwrap().duration(),
         Duration::from_millis(250)
     );
-    assert!(pipeline.rate_limiter().is_none());
+    assert!(pipeline.rate_limit().is_none());
 
     let error = toml::from_str::<PipelineConfig>("[circuit_breakr]\nopen_duration = \"1s\"")
         .unwrap_err()
@@ -278,7 +408,7 @@ fn recommended_config_enables_retry_breaker_and_timeout() {
     let pipeline = Pipeline::from_config("m", &PipelineConfig::recommended()).unwrap();
     assert_eq!(pipeline.retry().config().max_attempts, 3);
     assert!(pipeline.circuit_breaker().is_some() && pipeline.timeout().is_some());
-    assert!(pipeline.bulkhead().is_none() && pipeline.rate_limiter().is_none());
+    assert!(pipeline.bulkhead().is_none() && pipeline.rate_limit().is_none());
 }
 
 /// Polls a future once with a no-op waker; `None` if it is pending.

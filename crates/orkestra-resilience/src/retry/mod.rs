@@ -18,7 +18,8 @@
 //!    retried, and a retryable one is never reported as non-retryable;
 //! 2. `max_attempts` calls were made: [`Stop::AttemptsExhausted`];
 //! 3. the server asked to wait longer than `max_retry_after`: [`Stop::RetryAfterTooLong`];
-//! 4. the budget has no retry left: [`Stop::BudgetExhausted`] (the budget is asked last, so a
+//! 4. the caller, shown the wait, declines it ([`Attempts::failed_if`]): [`Stop::Declined`];
+//! 5. the budget has no retry left: [`Stop::BudgetExhausted`] (the budget is asked last, so a
 //!    call that stops for another reason does not spend it).
 //!
 //! The returned [`RetryError`] carries the last error, that same class and the [`Stop`] reason.
@@ -249,6 +250,13 @@ pub enum Stop {
         /// The wait the server asked for.
         retry_after: Duration,
     },
+    /// Every rule allowed the retry, but the caller declined to wait this long
+    /// ([`Attempts::failed_if`]): another option is expected to answer sooner, or there is no
+    /// time left.
+    Declined {
+        /// The wait the retry would have taken.
+        delay: Duration,
+    },
 }
 
 impl Stop {
@@ -259,6 +267,7 @@ impl Stop {
             Self::AttemptsExhausted => "attempts_exhausted",
             Self::BudgetExhausted => "budget_exhausted",
             Self::RetryAfterTooLong { .. } => "retry_after_too_long",
+            Self::Declined { .. } => "declined",
         }
     }
 }
@@ -272,6 +281,7 @@ impl fmt::Display for Stop {
             Self::RetryAfterTooLong { retry_after } => {
                 write!(f, "server asked to wait {retry_after:?}, more than allowed")
             }
+            Self::Declined { delay } => write!(f, "the caller chose not to wait {delay:?}"),
         }
     }
 }
@@ -505,27 +515,56 @@ impl Attempts<'_> {
     ///
     /// The error is classified once; that class decides, and the error reports that class.
     pub fn failed<E: Classify>(&mut self, error: E) -> Result<Duration, RetryError<E>> {
+        self.failed_if(error, |_, _| true)
+    }
+
+    /// [`failed`](Self::failed), letting the caller decline the retry once it knows the wait.
+    ///
+    /// `accept` sees the class and the delay, and is asked only when every rule of
+    /// [`RetryConfig::decide`] but the budget allows the retry. A declined retry stops with
+    /// [`Stop::Declined`] and takes nothing from the budget, nor tells the listeners: no retry
+    /// happens. A caller that may do something better than waiting (call another upstream
+    /// expected to answer sooner, give up before its own deadline) decides here.
+    pub fn failed_if<E: Classify>(
+        &mut self,
+        error: E,
+        accept: impl FnOnce(&ErrorClass, Duration) -> bool,
+    ) -> Result<Duration, RetryError<E>> {
         self.made += 1;
         let class = error.class();
-        let budget = self.retry.budget.as_deref();
-        let decision = self.retry.config.decide(&class, self.made, || {
-            budget.is_none_or(RetryBudget::try_withdraw)
+        let retry = self.retry;
+        let made = self.made;
+        let slot = &mut self.backoff;
+        let mut delay = Duration::ZERO;
+        let mut declined = false;
+        let decision = retry.config.decide(&class, made, || {
+            let (backoff, rng) =
+                &mut **slot.get_or_insert_with(|| Box::new((retry.backoff.clone(), retry.rng())));
+            delay = backoff.delay_honouring(made, class.retry_after, rng);
+            if !accept(&class, delay) {
+                declined = true;
+                return false;
+            }
+            retry
+                .budget
+                .as_deref()
+                .is_none_or(RetryBudget::try_withdraw)
         });
         if let Decision::Stop(stop) = decision {
+            let stop = if declined {
+                Stop::Declined { delay }
+            } else {
+                stop
+            };
             return Err(RetryError {
                 error,
-                attempts: self.made,
+                attempts: made,
                 class,
                 stop,
             });
         }
-        let retry = self.retry;
-        let (backoff, rng) = &mut **self
-            .backoff
-            .get_or_insert_with(|| Box::new((retry.backoff.clone(), retry.rng())));
-        let delay = backoff.delay_honouring(self.made, class.retry_after, rng);
         let event = RetryEvent {
-            attempt: self.made,
+            attempt: made,
             class,
             delay,
         };

@@ -362,6 +362,70 @@ fn retry_after_equal_to_the_limit_is_honoured() {
     assert_eq!(sleeper.delays(), [Duration::from_mins(1)]);
 }
 
+/// A caller that declines the wait stops with `Declined`, spends nothing from the budget and
+/// tells no listener; one that accepts it retries after exactly that delay.
+#[test]
+fn a_declined_retry_stops_without_spending_the_budget() {
+    let clock = ManualClock::new();
+    let shared = Arc::new(budget(&clock, 1, 0.0));
+    let told = Arc::new(AtomicU32::new(0));
+    let heard = Arc::clone(&told);
+    let retry = Retry::new(RetryConfig::default())
+        .unwrap()
+        .with_budget(Arc::clone(&shared))
+        .with_seed(7)
+        .on_retry(move |_| {
+            heard.fetch_add(1, Ordering::Relaxed);
+        });
+    let before = shared.available();
+    let overloaded = class(ErrorCategory::Overloaded).with_retry_after(SECOND);
+
+    let mut attempts = retry.start();
+    let mut shown = None;
+    let stopped = attempts
+        .failed_if(overloaded, |seen, delay| {
+            shown = Some((seen.category, delay));
+            false
+        })
+        .unwrap_err();
+    let delay = shown.expect("the caller is shown the wait").1;
+    assert!(
+        delay >= SECOND,
+        "Retry-After is honoured in the wait shown: {delay:?}"
+    );
+    assert_eq!(stopped.stop, Stop::Declined { delay });
+    assert_eq!(stopped.attempts, 1);
+    assert_eq!(
+        shared.available(),
+        before,
+        "a declined retry spends nothing"
+    );
+    assert_eq!(told.load(Ordering::Relaxed), 0);
+
+    let mut attempts = retry.start();
+    let accepted = attempts.failed_if(overloaded, |_, _| true).unwrap();
+    assert!(accepted >= SECOND);
+    assert_eq!(shared.available(), before - 1);
+    assert_eq!(told.load(Ordering::Relaxed), 1);
+}
+
+/// Rules that stop the retry on their own are applied first: the caller is not asked.
+#[test]
+fn the_caller_is_asked_only_when_the_rules_allow_a_retry() {
+    let retry = Retry::new(RetryConfig {
+        max_attempts: 1,
+        ..RetryConfig::default()
+    })
+    .unwrap();
+    let mut attempts = retry.start();
+    let stopped = attempts
+        .failed_if(class(ErrorCategory::Network), |_, _| {
+            panic!("asked although no retry was allowed")
+        })
+        .unwrap_err();
+    assert_eq!(stopped.stop, Stop::AttemptsExhausted);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Budget.
 

@@ -305,3 +305,22 @@ fn keys_are_found_where_they_are_written() {
     check(text, "routing.max_models", None);
     check("not = [toml", "not", None);
 }
+
+#[test]
+fn the_deadline_and_the_pending_bound_must_be_positive() {
+    check_error(
+        "[routing]\ndeadline = \"0s\"\n",
+        &["orkestra.toml:2:1: routing.deadline: ", "above zero"],
+    );
+    check_error(
+        "[storage]\nmax_pending = 0\n",
+        &["orkestra.toml:2:1: storage.max_pending: ", "at least 1"],
+    );
+    let config = Config::from_toml_str(
+        "[routing]\ndeadline = \"30s\"\n[storage]\nmax_pending = 10\n",
+        "orkestra.toml",
+    )
+    .expect("positive values are valid");
+    assert_eq!(config.routing.deadline, Duration::from_secs(30));
+    assert_eq!(config.storage.max_pending, 10);
+}

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use orkestra_core::ChatBackend;
+use orkestra_core::{ChatBackend, Clock};
 use orkestra_models::stats::StatsConfig;
 use orkestra_models::store::Store;
 use orkestra_models::{CostLedger, ModelRegistry, ModelSpec, PerfStats, Scorer, TaskAnalyzer};
@@ -73,14 +73,15 @@ fn overlay<T: Clone>(base: &mut Option<T>, level: Option<&T>) {
 #[derive(Default)]
 pub struct OrchestratorBuilder {
     models: Vec<ModelSpec>,
-    backends: FxHashMap<String, Arc<dyn ChatBackend>>,
+    backends: FxHashMap<Arc<str>, Arc<dyn ChatBackend>>,
     routing: RoutingConfig,
     resilience: ResilienceLevels,
     fallbacks: HashMap<String, Vec<String>>,
-    store: Option<(Store, Duration)>,
+    store: Option<(Store, Duration, usize)>,
     stats: Option<Arc<PerfStats>>,
     ledger: Option<Arc<CostLedger>>,
     scorer: Scorer,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl std::fmt::Debug for OrchestratorBuilder {
@@ -112,7 +113,7 @@ impl OrchestratorBuilder {
     /// `endpoint`) with `backend`.
     #[must_use]
     pub fn backend(mut self, name: impl Into<String>, backend: Arc<dyn ChatBackend>) -> Self {
-        self.backends.insert(name.into(), backend);
+        self.backends.insert(Arc::from(name.into()), backend);
         self
     }
 
@@ -155,10 +156,37 @@ impl OrchestratorBuilder {
         self
     }
 
-    /// Persists charges and statistics to `store`, every `flush_interval`.
+    /// Persists charges and statistics to `store`, every `flush_interval`, keeping at most
+    /// [`StorageConfig::max_pending`](crate::config::StorageConfig::max_pending) charges (the
+    /// default, 100,000) while the store cannot take them; see
+    /// [`store_with_bound`](Self::store_with_bound).
     #[must_use]
-    pub fn store(mut self, store: Store, flush_interval: Duration) -> Self {
-        self.store = Some((store, flush_interval));
+    pub fn store(self, store: Store, flush_interval: Duration) -> Self {
+        let max_pending = crate::config::StorageConfig::default().max_pending;
+        self.store_with_bound(store, flush_interval, max_pending)
+    }
+
+    /// Persists charges and statistics to `store`, every `flush_interval`; while the store
+    /// cannot take them, at most `max_pending` charges wait in memory and later ones are
+    /// dropped, counted and logged ([`Orchestrator::recording`]).
+    #[must_use]
+    pub fn store_with_bound(
+        mut self,
+        store: Store,
+        flush_interval: Duration,
+        max_pending: usize,
+    ) -> Self {
+        self.store = Some((store, flush_interval, max_pending.max(1)));
+        self
+    }
+
+    /// The clock every policy reads: circuit breakers, rate limiters and retry budgets, such
+    /// as a [`ManualClock`](orkestra_core::ManualClock) in tests. Waits (backoff,
+    /// `Retry-After`, timeouts, the deadline) run on tokio's timer, which
+    /// `tokio::time::pause` controls. Without it each policy reads its production clock.
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -219,11 +247,16 @@ impl OrchestratorBuilder {
             .stats
             .unwrap_or_else(|| Arc::new(PerfStats::new(StatsConfig::default())));
         let recorder = match self.store {
-            Some((store, interval)) => {
+            Some((store, interval, max_pending)) => {
                 if tokio::runtime::Handle::try_current().is_err() {
                     return Err(BuildError::NoRuntime);
                 }
-                Some(Recorder::start(store, Arc::clone(&stats), interval))
+                Some(Recorder::start(
+                    store,
+                    Arc::clone(&stats),
+                    interval,
+                    max_pending,
+                ))
             }
             None => None,
         };
@@ -239,6 +272,7 @@ impl OrchestratorBuilder {
                 backends: self.backends,
                 resilience: self.resilience,
                 policies: RwLock::new(FxHashMap::default()),
+                clock: self.clock,
                 recorder,
             }),
         })
@@ -330,7 +364,11 @@ mod from_config {
             OrchestratorBuilder::from_config(config)?
                 .stats(stats)
                 .ledger(ledger)
-                .store(store, config.storage.flush_interval)
+                .store_with_bound(
+                    store,
+                    config.storage.flush_interval,
+                    config.storage.max_pending,
+                )
                 .build()
         }
     }

@@ -3,20 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use orkestra_core::Clock;
 use orkestra_models::ModelId;
 use orkestra_models::stats::BreakerStatus;
-use orkestra_resilience::breaker::State;
-use orkestra_resilience::retry::Backoff;
-use orkestra_resilience::{Pipeline, PipelineConfig, RetryConfig};
+use orkestra_resilience::breaker::{State, StateChange};
+use orkestra_resilience::{Pipeline, PipelineConfig};
 
 use super::Orchestrator;
 
-/// The resilience around one model: a pipeline without retry (retries are the walk's), and
-/// the retry settings the walk applies.
+/// The resilience around one model: its pipeline, whose retry policy the walk drives attempt by
+/// attempt, and how long a stream may idle.
 pub(super) struct ModelPolicy {
     pub(super) pipeline: Pipeline,
-    pub(super) retry: RetryConfig,
-    pub(super) backoff: Backoff,
     /// Time allowed between two events of a stream once its first token arrived.
     pub(super) idle: Option<Duration>,
 }
@@ -73,7 +71,11 @@ impl Orchestrator {
         );
         Arc::clone(policies.entry(model.clone()).or_insert_with(|| {
             let config = self.inner.resilience.for_model(model.as_str(), &endpoint);
-            Arc::new(ModelPolicy::new(model.as_str(), &config))
+            Arc::new(ModelPolicy::new(
+                model.as_str(),
+                &config,
+                self.inner.clock.as_ref(),
+            ))
         }))
     }
 }
@@ -94,27 +96,35 @@ impl ModelPolicy {
 
     /// Policies from an effective configuration that was validated when the orchestrator was
     /// built; a section that still fails to build is left off rather than failing a request.
-    fn new(name: &str, config: &PipelineConfig) -> Self {
-        let retry = config.retry.clone().unwrap_or_else(|| RetryConfig {
-            max_attempts: 1,
-            ..RetryConfig::default()
-        });
-        let without_retry = PipelineConfig {
-            retry: None,
-            ..config.clone()
-        };
-        let pipeline = Pipeline::from_config(name, &without_retry).unwrap_or_else(|error| {
+    /// The time-dependent policies read `clock` when one is given.
+    fn new(name: &str, config: &PipelineConfig, clock: Option<&Arc<dyn Clock>>) -> Self {
+        let pipeline = match clock {
+            Some(clock) => Pipeline::from_config_with_clock(name, config, Arc::clone(clock)),
+            None => Pipeline::from_config(name, config),
+        }
+        .unwrap_or_else(|error| {
             tracing::warn!(model = name, %error, "invalid resilience settings; calling without them");
             Pipeline::builder().build()
         });
-        let backoff = Backoff::new(&retry.backoff).unwrap_or_else(|_| {
-            Backoff::new(&RetryConfig::default().backoff).unwrap_or_else(|_| unreachable!())
-        });
+        if let Some(breaker) = pipeline.circuit_breaker() {
+            breaker.on_state_change(Arc::new(log_state_change));
+        }
         Self {
             pipeline,
             idle: config.timeout.as_ref().map(|timeout| timeout.duration),
-            retry,
-            backoff,
         }
     }
+}
+
+/// Logs a breaker's change once, where it happens: an opening says what tripped it.
+fn log_state_change(change: &StateChange) {
+    let rate = change.failure_rate.or(change.slow_call_rate);
+    tracing::info!(
+        model = &*change.breaker,
+        from = change.from.as_str(),
+        to = change.to.as_str(),
+        reason = ?change.reason,
+        rate,
+        "circuit breaker state changed"
+    );
 }

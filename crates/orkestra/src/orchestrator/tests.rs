@@ -5,11 +5,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use orkestra_core::{Choice, ErrorClass, FinishReason, Message, Usage};
+use futures_util::StreamExt as _;
+use orkestra_core::{
+    Choice, ErrorCategory, ErrorClass, FinishReason, ManualClock, Message, StreamEvent, Usage,
+};
 use orkestra_models::{LatencyProfile, QualityScores, TokenPrice, UnixMillis};
 use orkestra_resilience::breaker::BreakerConfig;
 use orkestra_resilience::breaker::State;
-use orkestra_resilience::retry::BackoffConfig;
+use orkestra_resilience::retry::{BackoffConfig, BudgetConfig};
 use orkestra_resilience::timeout::TimeoutConfig;
 use orkestra_resilience::{PipelineConfig, RetryConfig};
 
@@ -94,15 +97,7 @@ fn class(category: ErrorCategory) -> ErrorClass {
 /// two failures, no timeout.
 fn fast() -> PipelineConfig {
     PipelineConfig {
-        retry: Some(RetryConfig {
-            max_attempts: 3,
-            backoff: BackoffConfig {
-                initial: Duration::from_millis(1),
-                max: Duration::from_millis(1),
-                ..BackoffConfig::default()
-            },
-            ..RetryConfig::default()
-        }),
+        retry: Some(quick_retry(3)),
         circuit_breaker: Some(BreakerConfig {
             minimum_calls: 2,
             ..BreakerConfig::default()
@@ -110,6 +105,38 @@ fn fast() -> PipelineConfig {
         timeout: None::<TimeoutConfig>,
         ..PipelineConfig::default()
     }
+}
+
+/// `max_attempts` calls, 1 ms apart.
+fn quick_retry(max_attempts: u32) -> RetryConfig {
+    RetryConfig {
+        max_attempts,
+        backoff: BackoffConfig {
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(1),
+            ..BackoffConfig::default()
+        },
+        ..RetryConfig::default()
+    }
+}
+
+/// `max_attempts` calls 1 ms apart, each with `timeout`; the recommended breaker.
+fn attempts_timing_out(max_attempts: u32, timeout: Duration) -> PipelineConfig {
+    PipelineConfig {
+        retry: Some(quick_retry(max_attempts)),
+        timeout: Some(TimeoutConfig { duration: timeout }),
+        ..PipelineConfig::default()
+    }
+}
+
+/// `a/m` alone on `backend`, with [`fast`] resilience.
+fn alone_on_a(backend: Arc<dyn ChatBackend>) -> Orchestrator {
+    Orchestrator::builder()
+        .model(spec("a/m", 8_192, 1.0))
+        .backend("a", backend)
+        .resilience(fast())
+        .build()
+        .unwrap()
 }
 
 fn request(model: &str) -> ChatRequest {
@@ -246,12 +273,7 @@ async fn a_rate_limit_is_waited_out_when_no_other_model_is_faster() {
     let limited = Scripted::failing([
         class(ErrorCategory::RateLimited).with_retry_after(Duration::from_secs(2))
     ]);
-    let orchestrator = Orchestrator::builder()
-        .model(spec("a/m", 8_192, 1.0))
-        .backend("a", limited.clone())
-        .resilience(fast())
-        .build()
-        .unwrap();
+    let orchestrator = alone_on_a(limited.clone());
     let started = tokio::time::Instant::now();
     let completion = complete(&orchestrator, "a/m").await.unwrap();
     assert_eq!(outcomes(&completion.report), ["a/m rate_limited", "a/m ok"]);
@@ -495,4 +517,543 @@ async fn the_walk_names_the_upstream_model_beside_the_callers_request_without_co
         *backend.seen.lock().unwrap(),
         [("upstream-name".to_owned(), "a/upstream-name".to_owned())]
     );
+}
+
+/// A backend that never answers: every call waits until it is dropped.
+struct Hanging;
+
+#[async_trait]
+impl ChatBackend for Hanging {
+    async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, Error> {
+        std::future::pending().await
+    }
+
+    async fn stream(&self, _: &ChatRequest) -> Result<ChatStream, Error> {
+        std::future::pending().await
+    }
+}
+
+/// One attempt per model, a one-second timeout.
+fn one_attempt_timing_out() -> PipelineConfig {
+    attempts_timing_out(1, Duration::from_secs(1))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_attempt_counts_as_a_failure_in_the_statistics() {
+    let orchestrator = Orchestrator::builder()
+        .model(spec("a/m", 8_192, 1.0))
+        .backend("a", Arc::new(Hanging))
+        .resilience(one_attempt_timing_out())
+        .build()
+        .unwrap();
+    let error = complete(&orchestrator, "a/m").await.unwrap_err();
+    assert_eq!(outcomes(&error.report), ["a/m timeout"]);
+    let report = orchestrator
+        .stats()
+        .report(&ModelId::new("a/m").unwrap(), UnixMillis::now())
+        .expect("the timeout is in the statistics");
+    assert_eq!((report.successes, report.failures), (0, 1));
+}
+
+/// A budget with no reserve that earns half a retry per call: the first call may not retry,
+/// the second may.
+#[tokio::test]
+async fn the_retry_budget_limits_retries_of_gateway_calls() {
+    let flaky = Scripted::failing([
+        class(ErrorCategory::Internal),
+        class(ErrorCategory::Internal),
+    ]);
+    let budgeted = PipelineConfig {
+        retry: Some(RetryConfig {
+            budget: Some(BudgetConfig {
+                ttl: Duration::from_mins(1),
+                min_retries_per_second: 0,
+                retry_ratio: 0.5,
+            }),
+            ..quick_retry(3)
+        }),
+        ..PipelineConfig::default()
+    };
+    let orchestrator = Orchestrator::builder()
+        .models([spec("a/m", 8_192, 1.0), spec("b/m", 8_192, 1.0)])
+        .backend("a", flaky.clone())
+        .backend("b", Scripted::failing([]))
+        .fallbacks("a/m", vec!["b/m".to_owned()])
+        .resilience(budgeted)
+        .build()
+        .unwrap();
+    let first = complete(&orchestrator, "a/m").await.unwrap();
+    assert_eq!(
+        outcomes(&first.report),
+        ["a/m internal", "b/m ok"],
+        "half a retry earned: not enough to retry"
+    );
+    let second = complete(&orchestrator, "a/m").await.unwrap();
+    assert_eq!(
+        outcomes(&second.report),
+        ["a/m internal", "a/m ok"],
+        "a whole retry earned over two calls"
+    );
+    assert_eq!(flaky.calls(), 3);
+}
+
+/// The policy's own words reach the caller: an open breaker says when it will let calls in.
+#[tokio::test(start_paused = true)]
+async fn a_refusal_keeps_the_policy_message() {
+    let broken = Scripted::failing(std::iter::repeat_n(class(ErrorCategory::Internal), 20));
+    let orchestrator = alone_on_a(broken.clone());
+    // Two failures open the breaker; the third attempt is refused by it.
+    let error = complete(&orchestrator, "a/m").await.unwrap_err();
+    assert_eq!(broken.calls(), 2);
+    assert_eq!(error.error.class.category, ErrorCategory::Overloaded);
+    assert!(
+        error
+            .error
+            .message
+            .contains("circuit breaker is open; retry after"),
+        "{}",
+        error.error.message
+    );
+}
+
+/// A hanging model tried twice, each attempt with a five-second timeout, under a deadline of
+/// seven seconds: without the deadline a request would take ten.
+fn hanging_under_a_deadline_of_seven_seconds() -> Orchestrator {
+    Orchestrator::builder()
+        .model(spec("a/m", 8_192, 1.0))
+        .backend("a", Arc::new(Hanging))
+        .resilience(attempts_timing_out(2, Duration::from_secs(5)))
+        .routing(RoutingConfig {
+            deadline: Duration::from_secs(7),
+            ..RoutingConfig::default()
+        })
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_cuts_the_last_attempt_and_answers_a_timeout_naming_it() {
+    let orchestrator = hanging_under_a_deadline_of_seven_seconds();
+    let started = tokio::time::Instant::now();
+    let error = complete(&orchestrator, "a/m").await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_secs(7), "not ten seconds");
+    assert_eq!(error.error.class.category, ErrorCategory::Timeout);
+    assert!(
+        error.error.message.contains("deadline of 7s"),
+        "{}",
+        error.error.message
+    );
+    assert_eq!(outcomes(&error.report), ["a/m timeout", "a/m timeout"]);
+    let report = orchestrator
+        .stats()
+        .report(&ModelId::new("a/m").unwrap(), UnixMillis::now())
+        .unwrap();
+    assert_eq!(
+        report.failures, 1,
+        "the attempt the deadline cut had not reached the model's own limit"
+    );
+}
+
+/// Asks `a/m` with the caller's own `deadline`.
+async fn within(orchestrator: &Orchestrator, deadline: Duration) -> Result<Completion, CallError> {
+    let context = CallContext {
+        deadline: Some(deadline),
+        ..CallContext::default()
+    };
+    orchestrator.complete(&request("a/m"), &context).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_callers_deadline_lowers_the_configured_one_but_never_raises_it() {
+    let orchestrator = hanging_under_a_deadline_of_seven_seconds();
+    for (own, took) in [(2, 2), (60, 7)] {
+        let started = tokio::time::Instant::now();
+        let error = within(&orchestrator, Duration::from_secs(own))
+            .await
+            .unwrap_err();
+        assert_eq!(started.elapsed(), Duration::from_secs(took), "own {own}s");
+        assert_eq!(error.error.class.category, ErrorCategory::Timeout);
+    }
+}
+
+/// No attempt starts after the deadline: a `Retry-After` that ends beyond it is not waited
+/// for, and the rate limit is the answer at once.
+#[tokio::test(start_paused = true)]
+async fn a_wait_past_the_deadline_is_not_taken() {
+    let limited = Scripted::failing([
+        class(ErrorCategory::RateLimited).with_retry_after(Duration::from_secs(3))
+    ]);
+    let orchestrator = alone_on_a(limited.clone());
+    let started = tokio::time::Instant::now();
+    let error = within(&orchestrator, Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(error.error.class.category, ErrorCategory::RateLimited);
+    assert_eq!(error.report.waited, Duration::ZERO);
+    assert_eq!(limited.calls(), 1);
+}
+
+/// A breaker's refusal is a skipped candidate, not a model call.
+#[tokio::test(start_paused = true)]
+async fn calls_made_and_candidates_skipped_are_reported_apart() {
+    let broken = Scripted::failing(std::iter::repeat_n(class(ErrorCategory::Internal), 20));
+    let orchestrator =
+        falling_back_to_b([spec("a/m", 8_192, 1.0), spec("b/m", 8_192, 1.0)], broken);
+    let first = complete(&orchestrator, "a/m").await.unwrap();
+    // Two failures open a/m's breaker; its third attempt is refused without a call.
+    assert_eq!(
+        outcomes(&first.report),
+        ["a/m internal", "a/m internal", "a/m overloaded", "b/m ok"]
+    );
+    assert_eq!((first.report.calls(), first.report.skipped()), (3, 1));
+    assert!(first.report.attempts[2].skipped());
+    let second = complete(&orchestrator, "a/m").await.unwrap();
+    assert_eq!(outcomes(&second.report), ["a/m overloaded", "b/m ok"]);
+    assert_eq!((second.report.calls(), second.report.skipped()), (1, 1));
+    assert_eq!(
+        second.report.attempts[0].to_string(),
+        "a/m overloaded (skipped, not called)"
+    );
+}
+
+/// The clock given to the builder reaches the breakers and the rate limiters: they open and
+/// refill as it moves, not as the system clock does.
+#[tokio::test]
+async fn the_builders_clock_reaches_breakers_and_rate_limiters() {
+    let clock = ManualClock::new();
+    let broken = Scripted::failing([
+        class(ErrorCategory::Internal),
+        class(ErrorCategory::Internal),
+    ]);
+    let limited = PipelineConfig {
+        rate_limit: Some(orkestra_resilience::rate_limit::RateLimitConfig {
+            requests: 1,
+            per: Duration::from_mins(1),
+            burst: Some(1),
+        }),
+        ..PipelineConfig::default()
+    };
+    let orchestrator = Orchestrator::builder()
+        .models([
+            spec("a/m", 8_192, 1.0),
+            spec("b/m", 8_192, 1.0),
+            spec("c/m", 8_192, 1.0),
+        ])
+        .backend("a", broken)
+        .backend("b", Scripted::failing([]))
+        .backend("c", Scripted::failing([]))
+        .fallbacks("a/m", vec!["b/m".to_owned()])
+        .resilience(fast())
+        .model_resilience("c/m", limited)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    complete(&orchestrator, "a/m").await.unwrap();
+    assert!(
+        orchestrator
+            .breakers()
+            .contains(&(ModelId::new("a/m").unwrap(), State::Open))
+    );
+    complete(&orchestrator, "c/m").await.unwrap();
+    let refused = complete(&orchestrator, "c/m").await.unwrap_err();
+    assert_eq!(refused.error.class.category, ErrorCategory::RateLimited);
+
+    // The breaker's open time (10 s by default) and the limit's minute pass on the clock.
+    clock.advance(Duration::from_mins(1));
+    let probe = complete(&orchestrator, "a/m").await.unwrap();
+    assert_eq!(outcomes(&probe.report), ["a/m ok"]);
+    let refilled = complete(&orchestrator, "c/m").await.unwrap();
+    assert_eq!(outcomes(&refilled.report), ["c/m ok"]);
+}
+
+thread_local! {
+    /// The `info` lines captured on this thread, while a [`Logged`] guard lives.
+    static CAPTURED: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Captures the `info` events of the current thread, as `message key=value ...`, until dropped.
+///
+/// The capturing subscriber is the process's global default, installed once: a subscriber set
+/// per thread (`set_default`) loses events when another test thread, with no subscriber, is the
+/// first to reach a log statement, since tracing then caches that statement as disabled for
+/// every thread.
+struct Logged;
+
+impl Logged {
+    fn start() -> Self {
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            tracing::subscriber::set_global_default(Capture)
+                .expect("no other global subscriber in this test binary");
+            // Statements reached before the install were cached as disabled.
+            tracing::callsite::rebuild_interest_cache();
+        });
+        CAPTURED.with(|captured| *captured.borrow_mut() = Some(Vec::new()));
+        Self
+    }
+
+    #[expect(
+        clippy::unused_self,
+        reason = "the lines exist while the guard lives, so reading them asks for the guard"
+    )]
+    fn lines(&self) -> Vec<String> {
+        CAPTURED.with(|captured| captured.borrow().clone().unwrap_or_default())
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        CAPTURED.with(|captured| *captured.borrow_mut() = None);
+    }
+}
+
+/// Collects one event's fields: the message first, then `key=value` pairs in order.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    pairs: Vec<String>,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else {
+            self.pairs.push(format!("{}={value:?}", field.name()));
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.pairs.push(format!("{}={value}", field.name()));
+    }
+}
+
+/// The global subscriber behind [`Logged`]: `info` events of capturing threads.
+struct Capture;
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::INFO
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        if *event.metadata().level() != tracing::Level::INFO {
+            return;
+        }
+        CAPTURED.with(|captured| {
+            if let Some(lines) = captured.borrow_mut().as_mut() {
+                let mut fields = Fields::default();
+                event.record(&mut fields);
+                lines.push(format!("{} {}", fields.message, fields.pairs.join(" ")));
+            }
+        });
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// The logged lines with `message`, in order.
+fn with_message<'a>(lines: &'a [String], message: &str) -> Vec<&'a String> {
+    lines
+        .iter()
+        .filter(|line| line.starts_with(&format!("{message} ")))
+        .collect()
+}
+
+/// A failed attempt, a retry and a fallback are each logged once at `info`, with the request
+/// id, the model and the class.
+#[tokio::test(start_paused = true)]
+async fn failures_retries_and_fallbacks_are_logged_once_at_info() {
+    let logged = Logged::start();
+    let primary = Scripted::failing([
+        class(ErrorCategory::Internal),
+        class(ErrorCategory::RateLimited).with_retry_after(Duration::from_secs(20)),
+    ]);
+    let orchestrator =
+        falling_back_to_b([spec("a/m", 8_192, 1.0), spec("b/m", 8_192, 1.0)], primary);
+    let context = CallContext {
+        request_id: Some("req-7".to_owned()),
+        ..CallContext::default()
+    };
+    let completion = orchestrator
+        .complete(&request("a/m"), &context)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes(&completion.report),
+        ["a/m internal", "a/m rate_limited", "b/m ok"]
+    );
+    let lines = logged.lines();
+    let failed = with_message(&lines, "attempt failed");
+    assert_eq!(failed.len(), 2, "{lines:#?}");
+    for (line, class) in failed.iter().zip(["internal", "rate_limited"]) {
+        for part in [
+            "request_id=req-7",
+            "model=a/m",
+            &format!("class={class}"),
+            "latency_ms=",
+        ] {
+            assert!(line.contains(part), "{line} lacks {part}");
+        }
+    }
+    let retried = with_message(&lines, "retrying");
+    assert_eq!(retried.len(), 1, "{lines:#?}");
+    assert!(retried[0].contains("request_id=req-7") && retried[0].contains("class=internal"));
+    let fell_back = with_message(&lines, "falling back");
+    assert_eq!(fell_back.len(), 1, "{lines:#?}");
+    for part in [
+        "request_id=req-7",
+        "from=a/m",
+        "to=b/m",
+        "class=rate_limited",
+    ] {
+        assert!(fell_back[0].contains(part), "{} lacks {part}", fell_back[0]);
+    }
+}
+
+/// A timeout and an open breaker are logged once each: the timed-out attempt, the breaker's
+/// opening where it happens, and each candidate the open breaker refuses.
+#[tokio::test(start_paused = true)]
+async fn timeouts_and_open_breakers_are_logged_once_at_info() {
+    let logged = Logged::start();
+    let config = PipelineConfig {
+        circuit_breaker: Some(BreakerConfig {
+            minimum_calls: 1,
+            ..BreakerConfig::default()
+        }),
+        ..one_attempt_timing_out()
+    };
+    let orchestrator = Orchestrator::builder()
+        .model(spec("a/m", 8_192, 1.0))
+        .backend("a", Arc::new(Hanging))
+        .resilience(config)
+        .build()
+        .unwrap();
+    complete(&orchestrator, "a/m").await.unwrap_err();
+    complete(&orchestrator, "a/m").await.unwrap_err();
+    let lines = logged.lines();
+    let timed_out = with_message(&lines, "attempt timed out");
+    assert_eq!(timed_out.len(), 1, "{lines:#?}");
+    assert!(timed_out[0].contains("model=a/m") && timed_out[0].contains("latency_ms="));
+    let opened = with_message(&lines, "circuit breaker state changed");
+    assert_eq!(opened.len(), 1, "{lines:#?}");
+    assert!(opened[0].contains("to=open"), "{}", opened[0]);
+    let skipped = with_message(&lines, "candidate skipped");
+    assert_eq!(skipped.len(), 1, "{lines:#?}");
+    assert!(
+        skipped[0].contains("circuit breaker is open"),
+        "{}",
+        skipped[0]
+    );
+    assert!(
+        with_message(&lines, "attempt failed").is_empty(),
+        "{lines:#?}"
+    );
+}
+
+/// A backend that streams `events`, then ends, or hangs when `hang` is set.
+struct Streaming {
+    events: Vec<StreamEvent>,
+    hang: bool,
+}
+
+#[async_trait]
+impl ChatBackend for Streaming {
+    async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, Error> {
+        Err(Error::new(ErrorCategory::InvalidRequest, "streams only"))
+    }
+
+    async fn stream(&self, _: &ChatRequest) -> Result<ChatStream, Error> {
+        let events = futures_util::stream::iter(self.events.clone().into_iter().map(Ok));
+        Ok(if self.hang {
+            Box::pin(events.chain(futures_util::stream::pending()))
+        } else {
+            Box::pin(events)
+        })
+    }
+}
+
+/// `a/m` streaming "Hello there" (11 bytes, so 3 estimated tokens), with a finish or not.
+fn streaming(finished: bool, hang: bool) -> Orchestrator {
+    let mut events = vec![StreamEvent::Delta(orkestra_core::Delta::text(
+        0,
+        "Hello there",
+    ))];
+    if finished {
+        events.push(StreamEvent::Finish {
+            index: 0,
+            reason: FinishReason::Stop,
+        });
+    }
+    alone_on_a(Arc::new(Streaming { events, hang }))
+}
+
+/// `(successes, failures)` of `a/m` in the statistics, and the tokens billed to it.
+fn recorded_for_a(orchestrator: &Orchestrator) -> ((u64, u64), (u64, u64)) {
+    let outcomes = orchestrator
+        .stats()
+        .report(&ModelId::new("a/m").unwrap(), UnixMillis::now())
+        .map_or((0, 0), |report| (report.successes, report.failures));
+    let today = UnixMillis::now().day();
+    let billed = orchestrator
+        .ledger()
+        .report_by_model(today, today)
+        .first()
+        .map_or((0, 0), |row| {
+            (row.totals.requests, row.totals.output_tokens)
+        });
+    (outcomes, billed)
+}
+
+/// A stream that ends without a `finish_reason` is cut: an error item, a failure, billed for
+/// what it streamed. One that ends after it, with no terminator of its own, is whole.
+#[tokio::test]
+async fn a_stream_is_whole_after_its_finish_reason_and_cut_before_it() {
+    for (finished, whole) in [(true, true), (false, false)] {
+        let orchestrator = streaming(finished, false);
+        let routed = orchestrator
+            .complete_stream(&request("a/m"), &CallContext::default())
+            .await
+            .unwrap();
+        let items: Vec<_> = routed.stream.collect().await;
+        let last = items.last().unwrap();
+        assert_eq!(last.is_ok(), whole, "finished {finished}: {last:?}");
+        let outcome = if whole { (1, 0) } else { (0, 1) };
+        assert_eq!(recorded_for_a(&orchestrator), (outcome, (1, 3)));
+    }
+}
+
+/// A reader that stops at the `finish_reason` has the whole answer; one that stops before it
+/// abandoned the stream, which is billed but says nothing about the model.
+#[tokio::test]
+async fn a_stream_dropped_by_its_reader_is_billed_and_judged_by_whether_it_finished() {
+    for (finished, outcome) in [(true, (1, 0)), (false, (0, 0))] {
+        let orchestrator = streaming(finished, true);
+        let routed = orchestrator
+            .complete_stream(&request("a/m"), &CallContext::default())
+            .await
+            .unwrap();
+        let mut events = routed.stream;
+        let wanted = if finished { 2 } else { 1 };
+        for _ in 0..wanted {
+            events.next().await.unwrap().unwrap();
+        }
+        drop(events);
+        assert_eq!(
+            recorded_for_a(&orchestrator),
+            (outcome, (1, 3)),
+            "finished {finished}"
+        );
+    }
 }
