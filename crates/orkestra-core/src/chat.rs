@@ -25,54 +25,74 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+mod open;
 mod validate;
+
+pub use open::Key;
+use open::deserialize_open;
 
 pub use validate::InvalidParam;
 
 /// A `POST /v1/chat/completions` request body.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct ChatRequest {
     /// A model id, an alias, or `auto` to let the router choose.
     pub model: String,
     /// The conversation so far, oldest first.
     pub messages: Vec<Message>,
     /// Sampling temperature.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Nucleus sampling mass.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Upper bound on generated tokens (the older name, still accepted everywhere).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
     /// Upper bound on generated tokens, including reasoning tokens (the newer name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_completion_tokens: Option<u32>,
     /// Whether to stream the answer as server-sent events.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
     /// Streaming options, such as a final usage chunk.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_options: Option<StreamOptions>,
     /// Stop sequences: one string or a list.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stop: Option<Value>,
     /// Tools the model may call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<Tool>>,
     /// How the model should choose tools: `"auto"`, `"none"`, `"required"` or an object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<Value>,
     /// Output format, such as `{"type": "json_object"}` or a JSON schema.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub response_format: Option<Value>,
     /// An end-user identifier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Every other field, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+deserialize_open!(ChatRequest, "a chat completion request object", {
+    model: "model" (required),
+    messages: "messages" (required),
+    temperature: "temperature" (default),
+    top_p: "top_p" (default),
+    max_tokens: "max_tokens" (default),
+    max_completion_tokens: "max_completion_tokens" (default),
+    stream: "stream" (default),
+    stream_options: "stream_options" (default),
+    stop: "stop" (default),
+    tools: "tools" (default),
+    tool_choice: "tool_choice" (default),
+    response_format: "response_format" (default),
+    user: "user" (default),
+});
 
 impl ChatRequest {
     /// A request for `model` with `messages` and nothing else set.
@@ -105,15 +125,19 @@ impl ChatRequest {
 }
 
 /// `stream_options` of a streaming request.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct StreamOptions {
     /// Ask for a final chunk carrying the usage of the whole answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub include_usage: Option<bool>,
     /// Every other field, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+deserialize_open!(StreamOptions, "a stream_options object", {
+    include_usage: "include_usage" (default),
+});
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -154,26 +178,29 @@ impl fmt::Display for Role {
 ///
 /// Serialization is written by hand for one rule: an assistant message always carries
 /// `content`, `null` when it has none, as `OpenAI` writes it (see the [module docs](self)).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// Who wrote it.
     pub role: Role,
     /// What it says; `None` on an assistant message that only calls tools or refused.
-    #[serde(default, deserialize_with = "nullable")]
     pub content: Option<Content>,
     /// An optional participant name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Tool calls made by an assistant message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCall>>,
     /// On a `tool` message, the id of the call it answers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
     /// Every other field (`refusal`, `annotations`, `audio`, ...), kept as sent.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+deserialize_open!(Message, "a message object", {
+    role: "role" (required),
+    content: "content" (default),
+    name: "name" (default),
+    tool_calls: "tool_calls" (default),
+    tool_call_id: "tool_call_id" (default),
+});
 
 impl Serialize for Message {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -198,13 +225,6 @@ impl Serialize for Message {
         }
         map.end()
     }
-}
-
-/// Reads `null` and a missing field alike as `None`.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> Result<Option<T>, D::Error> {
-    Option::<T>::deserialize(deserializer)
 }
 
 impl Message {
@@ -411,27 +431,34 @@ pub struct FunctionCall {
 }
 
 /// A `chat.completion` response body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatResponse {
     /// The completion's id.
     pub id: String,
     /// Always `chat.completion`.
-    #[serde(default = "chat_completion_object")]
     pub object: String,
     /// Unix time in seconds.
-    #[serde(default)]
     pub created: u64,
     /// The model that answered.
     pub model: String,
     /// The answers; one unless `n` was set.
     pub choices: Vec<Choice>,
     /// Token counts, when the server reported them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     /// Every other field (`system_fingerprint`, `service_tier`, ...), kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+deserialize_open!(ChatResponse, "a chat completion object", {
+    id: "id" (required),
+    object: "object" (default = chat_completion_object()),
+    created: "created" (default),
+    model: "model" (required),
+    choices: "choices" (required),
+    usage: "usage" (default),
+});
 
 fn chat_completion_object() -> String {
     "chat.completion".to_owned()
@@ -453,22 +480,27 @@ impl ChatResponse {
 }
 
 /// One answer in a [`ChatResponse`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Choice {
     /// Position among the choices.
     pub index: u32,
     /// The assistant's message.
     pub message: Message,
     /// Why generation stopped.
-    #[serde(default)]
     pub finish_reason: Option<FinishReason>,
     /// Every other field (`logprobs`, ...), kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+deserialize_open!(Choice, "a choice object", {
+    index: "index" (required),
+    message: "message" (required),
+    finish_reason: "finish_reason" (default),
+});
+
 /// Token counts of one call.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Usage {
     /// Tokens in the prompt.
     pub prompt_tokens: u32,
@@ -477,12 +509,19 @@ pub struct Usage {
     /// Their sum, as reported.
     pub total_tokens: u32,
     /// True when orkestra estimated the counts because the server did not report them.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub estimated: bool,
     /// Every other field (`prompt_tokens_details` with cached tokens, ...), kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+deserialize_open!(Usage, "a usage object", {
+    prompt_tokens: "prompt_tokens" (required),
+    completion_tokens: "completion_tokens" (required),
+    total_tokens: "total_tokens" (required),
+    estimated: "estimated" (default),
+});
 
 impl Usage {
     /// Reported counts; `total_tokens` is their sum.

@@ -3,17 +3,15 @@
 //! They produce the core types ([`ChatResponse`], [`ChatChunk`]) with the same values the
 //! core's own `Deserialize` impls give, with two differences:
 //!
-//! - **Speed.** The core types keep unknown fields with `#[serde(flatten)]`, which makes serde
-//!   buffer every object into an intermediate tree before reading it. These visitors read each
-//!   key once, borrowing it from the input when it has no escapes, and only unknown fields
-//!   become [`Value`]s.
+//! - **Speed.** Each key is read once, borrowed from the input when it has no escapes
+//!   ([`Key`]), and only unknown fields become [`Value`]s, as in the core's own readers.
 //! - **Tolerance.** Compatible servers leave out `id`, `created`, `model`, `object` or a
 //!   choice's `index`, send `created` as a float, or `null` where a list is expected; these
 //!   read as empty or zero instead of failing the whole answer.
 
-use std::borrow::Cow;
 use std::fmt;
 
+use orkestra_core::chat::Key;
 use orkestra_core::{
     ChatChunk, ChatResponse, Choice, ChunkChoice, Content, Delta, FinishReason, Message, Role,
     StreamEvent, ToolCall, ToolCallDelta, Usage,
@@ -34,37 +32,6 @@ pub(crate) fn parse_chunk(data: &[u8]) -> Result<ChatChunk, serde_json::Error> {
 
 /// A core type read by this module's visitors instead of its own `Deserialize`.
 struct Wire<T>(T);
-
-/// A map key, borrowed from the input when it contains no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(key)))
-            }
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(key.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, key: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(key)))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-impl Key<'_> {
-    fn into_string(self) -> String {
-        self.0.into_owned()
-    }
-}
 
 /// A non-negative integer that also reads a float (truncated) or `null` (zero).
 struct Lenient(u64);
