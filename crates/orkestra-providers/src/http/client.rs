@@ -10,6 +10,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use orkestra_core::Error;
+use thread_local::ThreadLocal;
 use tokio::time::Instant;
 
 use super::endpoint::{IntoEndpoint, Target};
@@ -21,6 +22,12 @@ use crate::error::{self, TimeoutKind};
 /// A pooled HTTP client with the timeouts and size cap of an [`HttpConfig`].
 ///
 /// Cheap to clone: clones share the connection pools.
+///
+/// The `http://` pool is kept per thread: a pooled connection is driven by a task on the
+/// runtime that opened it, so on a gateway serving each connection on one thread (one
+/// single-threaded runtime per core), a request reusing another thread's upstream connection
+/// would wake that thread twice per call. Each thread opens and reuses its own, up to
+/// `pool_max_idle_per_host` idle ones each.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpClient {
     inner: Arc<ClientInner>,
@@ -29,8 +36,8 @@ pub(crate) struct HttpClient {
 #[derive(Debug)]
 struct ClientInner {
     config: HttpConfig,
-    /// The `http://` transport.
-    plain: Client<HttpConnector, Full<Bytes>>,
+    /// The `http://` transport, one client (and pool) per thread that sends.
+    plain: ThreadLocal<Client<HttpConnector, Full<Bytes>>>,
     /// The `https://` transport.
     tls: reqwest::Client,
 }
@@ -50,19 +57,30 @@ impl HttpClient {
             .user_agent(USER_AGENT_VALUE)
             .build()
             .map_err(error::from_reqwest)?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_keepalive(Some(TCP_KEEPALIVE));
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        // The pool's timer closes idle connections past `pool_idle_timeout` in the
-        // background, whether or not their host is called again.
-        let plain = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(config.pool_idle_timeout)
-            .pool_max_idle_per_host(config.pool_max_idle_per_host)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
         Ok(Self {
-            inner: Arc::new(ClientInner { config, plain, tls }),
+            inner: Arc::new(ClientInner {
+                config,
+                plain: ThreadLocal::new(),
+                tls,
+            }),
+        })
+    }
+
+    /// This thread's `http://` client, made on its first request.
+    fn plain(&self) -> &Client<HttpConnector, Full<Bytes>> {
+        self.inner.plain.get_or(|| {
+            let config = &self.inner.config;
+            let mut connector = HttpConnector::new();
+            connector.set_nodelay(true);
+            connector.set_keepalive(Some(TCP_KEEPALIVE));
+            connector.set_connect_timeout(Some(config.connect_timeout));
+            // The pool's timer closes idle connections past `pool_idle_timeout` in the
+            // background, whether or not their host is called again.
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(config.pool_idle_timeout)
+                .pool_max_idle_per_host(config.pool_max_idle_per_host)
+                .pool_timer(TokioTimer::new())
+                .build(connector)
         })
     }
 
@@ -119,8 +137,7 @@ impl HttpClient {
                 *request.headers_mut() = headers;
                 tokio::time::timeout(wait, async {
                     let response = self
-                        .inner
-                        .plain
+                        .plain()
                         .request(request)
                         .await
                         .map_err(error::from_client)?;

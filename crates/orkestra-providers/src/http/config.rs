@@ -39,7 +39,8 @@ pub struct HttpConfig {
     /// to one host: a connection returned to a full pool is closed, and the next call pays a
     /// new connect (at 64 calls in flight and a cap of 32, a connect per call or so). Idle
     /// connections past `pool_idle_timeout` are closed in the background, whether or not the
-    /// host is called again.
+    /// host is called again. `http://` upstreams have one pool per calling thread, each with
+    /// this cap.
     pub pool_max_idle_per_host: usize,
     /// Largest response body read into memory; a larger one is an error, never an OOM.
     /// A stream's events are bounded by the same size each.
