@@ -44,7 +44,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     stdout.flush()?;
     drop(stdout);
 
-    let served = orkestra_server::serve(
+    let served = orkestra_server::serve_on_workers(
         listener,
         orchestrator.clone(),
         config.server.clone(),

@@ -42,10 +42,12 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use orkestra::config::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tower_service::Service as _;
+
+use crate::workers::Workers;
 
 /// The timeouts of one connection, from `[server]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,19 +71,24 @@ impl Limits {
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then drains for up to `grace`.
+///
+/// Connections run on `workers` threads of their own (see [`crate::workers`]) or, with
+/// `None`, as tasks of the runtime this is called on.
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     config: &ServerConfig,
+    workers: Option<Workers>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let limits = Limits::of(config);
+    let mut servers = match workers {
+        Some(workers) => Servers::Workers(workers),
+        None => Servers::Here(Local::new(app, Limits::of(config))),
+    };
     // A semaphore refuses more permits than this; a cap above it is no cap at all.
     let permits = Arc::new(Semaphore::new(
         config.max_connections.min(Semaphore::MAX_PERMITS),
     ));
-    let http = builder();
-    let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {
         // At the cap, the next connection is not accepted: it waits in the listen queue, where
@@ -108,7 +115,52 @@ pub(crate) async fn serve(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY on a connection");
         }
-        let connection = graceful.watch(connection(stream, app.clone(), limits, &http));
+        match &mut servers {
+            Servers::Here(local) => local.serve(stream, permit),
+            Servers::Workers(workers) => workers.hand(stream, permit),
+        }
+    }
+    drop(listener);
+    let grace = config.shutdown_grace;
+    match servers {
+        Servers::Here(local) => local.drain(grace).await,
+        Servers::Workers(workers) => workers.drain().await,
+    }
+    Ok(())
+}
+
+/// Where accepted connections are served.
+enum Servers {
+    Here(Local),
+    Workers(Workers),
+}
+
+/// Connections served as tasks of the current runtime, watched for a graceful shutdown.
+pub(crate) struct Local {
+    app: Router,
+    limits: Limits,
+    http: http1::Builder,
+    graceful: GracefulShutdown,
+}
+
+impl Local {
+    pub(crate) fn new(app: Router, limits: Limits) -> Self {
+        Self {
+            app,
+            limits,
+            http: builder(),
+            graceful: GracefulShutdown::new(),
+        }
+    }
+
+    /// Serves `stream` in a task of its own; the connection holds `permit` until it closes.
+    pub(crate) fn serve(&self, stream: TcpStream, permit: OwnedSemaphorePermit) {
+        let connection = self.graceful.watch(connection(
+            stream,
+            self.app.clone(),
+            self.limits,
+            &self.http,
+        ));
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection closed with an error");
@@ -116,15 +168,16 @@ pub(crate) async fn serve(
             drop(permit);
         });
     }
-    drop(listener);
-    let grace = config.shutdown_grace;
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(grace) => {
-            tracing::warn!(?grace, "shutdown grace period over; requests still in flight are left to end with the runtime");
+
+    /// Lets the connections finish their requests, for up to `grace`.
+    pub(crate) async fn drain(self, grace: Duration) {
+        tokio::select! {
+            () = self.graceful.shutdown() => {}
+            () = tokio::time::sleep(grace) => {
+                tracing::warn!(?grace, "shutdown grace period over; requests still in flight are left to end with the runtime");
+            }
         }
     }
-    Ok(())
 }
 
 /// The HTTP/1.1 settings of every connection.

@@ -66,6 +66,11 @@
 //! - `idle_timeout`: a keep-alive connection waits this long for its next request;
 //! - `max_connections`: at the cap, new connections wait in the listen queue until one closes.
 //!
+//! [`serve`] runs the connections as tasks of the runtime it is called on; [`serve_on_workers`]
+//! (what `orkestra serve` uses) runs them on `server.workers` threads of their own, one
+//! single-threaded runtime each, a connection staying on one thread from its accept to its
+//! close.
+//!
 //! It sets `TCP_NODELAY` on every connection and, once its shutdown future completes, stops
 //! accepting, lets in-flight requests (streams included) finish for up to
 //! `server.shutdown_grace`, then returns; call [`Orchestrator::shutdown`] after it to flush the
@@ -124,6 +129,7 @@ mod health;
 mod models;
 mod request;
 mod route;
+mod workers;
 
 pub use chat::{ATTEMPTS_HEADER, DEADLINE_HEADER, MODEL_HEADER, OVERHEAD_HEADER, SKIPPED_HEADER};
 pub use error::ApiError;
@@ -178,7 +184,26 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(orchestrator, &config);
-    connection::serve(listener, app, &config, shutdown).await
+    connection::serve(listener, app, &config, None, shutdown).await
+}
+
+/// Serves the gateway as [`serve`] does, with its connections spread over `config.workers`
+/// threads (`0`: one per CPU), each running a single-threaded runtime of its own; the accept
+/// loop runs on the calling runtime and hands connections to the workers in turn. This is what
+/// `orkestra serve` does: a connection stays on one thread from its accept to its close, which
+/// costs less CPU per request than a work-stealing runtime (see [Serving](crate#serving)).
+///
+/// Call it from a runtime other than the workers' (any flavour); it returns once every worker
+/// has drained.
+pub async fn serve_on_workers(
+    listener: tokio::net::TcpListener,
+    orchestrator: Orchestrator,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(orchestrator, &config);
+    let workers = workers::Workers::start(workers::count(&config), &app, &config)?;
+    connection::serve(listener, app, &config, Some(workers), shutdown).await
 }
 
 /// A JSON body serialized once, `200 application/json`.

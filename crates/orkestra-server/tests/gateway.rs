@@ -33,6 +33,8 @@ enum Script {
     /// Fails as an OpenAI-compatible server does on a prompt too long for its model: HTTP 400
     /// with its own error body.
     ContextTooLong,
+    /// Answers with the name of the thread it was called on.
+    ThreadName,
 }
 
 struct Scripted {
@@ -92,6 +94,9 @@ impl ChatBackend for Scripted {
                 Some("context_length_exceeded".to_owned()),
                 Some("messages".to_owned()),
             ))),
+            Script::ThreadName => Ok(answer(
+                std::thread::current().name().unwrap_or("unnamed"),
+            )),
         }
     }
 
@@ -180,6 +185,15 @@ impl Gateway {
     }
 
     async fn with_config(orchestrator: Orchestrator, config: ServerConfig) -> Self {
+        Self::serving(orchestrator, config, false).await
+    }
+
+    /// Served by `serve_on_workers`: connections on `config.workers` threads of their own.
+    async fn on_workers(orchestrator: Orchestrator, config: ServerConfig) -> Self {
+        Self::serving(orchestrator, config, true).await
+    }
+
+    async fn serving(orchestrator: Orchestrator, config: ServerConfig, on_workers: bool) -> Self {
         // reqwest is built without a default TLS provider; plain HTTP still builds a TLS config.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -187,14 +201,24 @@ impl Gateway {
             .expect("a loopback port");
         let base = format!("http://{}", listener.local_addr().expect("an address"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(orkestra_server::serve(
-            listener,
-            orchestrator,
-            config,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let served = if on_workers {
+            tokio::spawn(orkestra_server::serve_on_workers(
+                listener,
+                orchestrator,
+                config,
+                shutdown,
+            ))
+        } else {
+            tokio::spawn(orkestra_server::serve(
+                listener,
+                orchestrator,
+                config,
+                shutdown,
+            ))
+        };
         Self {
             base,
             http: reqwest::Client::new(),
@@ -680,6 +704,17 @@ async fn unknown_routes_and_methods_answer_in_the_openai_shape() {
 async fn graceful_shutdown_drains_an_in_flight_request() {
     let backend = Scripted::new(Script::Slow(Duration::from_millis(300)));
     let gateway = Gateway::start(scripted_orchestrator(&backend)).await;
+    let base = gateway.base.clone();
+    check_drains_an_in_flight_request(gateway, &backend).await;
+    let after = reqwest::Client::new()
+        .get(format!("{base}/healthz"))
+        .send()
+        .await;
+    assert!(after.is_err(), "the listener is closed after shutdown");
+}
+
+/// Shuts `gateway` down while a request to `backend` (slow) is under way: it is answered.
+async fn check_drains_an_in_flight_request(gateway: Gateway, backend: &Scripted) {
     let in_flight = {
         let http = gateway.http.clone();
         let url = format!("{}/v1/chat/completions", gateway.base);
@@ -693,7 +728,6 @@ async fn graceful_shutdown_drains_an_in_flight_request() {
     while backend.calls() == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let base = gateway.base.clone();
     gateway.shut_down().await.expect("serve returns cleanly");
     let response = in_flight
         .await
@@ -702,11 +736,50 @@ async fn graceful_shutdown_drains_an_in_flight_request() {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["choices"][0]["message"]["content"], "slow");
-    let after = reqwest::Client::new()
-        .get(format!("{base}/healthz"))
-        .send()
-        .await;
-    assert!(after.is_err(), "the listener is closed after shutdown");
+}
+
+#[tokio::test]
+async fn on_workers_each_connection_stays_on_one_thread_and_connections_take_turns() {
+    let backend = Scripted::new(Script::ThreadName);
+    let config = ServerConfig {
+        workers: 2,
+        ..ServerConfig::default()
+    };
+    let gateway = Gateway::on_workers(scripted_orchestrator(&backend), config).await;
+    let url = format!("{}/v1/chat/completions", gateway.base);
+    let mut threads = Vec::new();
+    for _ in 0..4 {
+        // A client of its own is a connection of its own, kept alive for its two requests.
+        let http = reqwest::Client::new();
+        for _ in 0..2 {
+            let response = http
+                .post(&url)
+                .json(&chat("scripted/a", "which thread?"))
+                .send()
+                .await
+                .expect("the gateway answers");
+            assert_eq!(response.status(), 200);
+            let body: Value = response.json().await.expect("JSON");
+            threads.push(body["choices"][0]["message"]["content"].clone());
+        }
+    }
+    let (first, second) = ("orkestra-worker-0", "orkestra-worker-1");
+    assert_eq!(
+        threads,
+        [first, first, second, second, first, first, second, second]
+    );
+    gateway.shut_down().await.expect("serve returns cleanly");
+}
+
+#[tokio::test]
+async fn on_workers_shutdown_drains_an_in_flight_request() {
+    let backend = Scripted::new(Script::Slow(Duration::from_millis(300)));
+    let config = ServerConfig {
+        workers: 2,
+        ..ServerConfig::default()
+    };
+    let gateway = Gateway::on_workers(scripted_orchestrator(&backend), config).await;
+    check_drains_an_in_flight_request(gateway, &backend).await;
 }
 
 #[tokio::test]

@@ -96,6 +96,9 @@ pub struct ServerConfig {
     /// The most client connections open at once; beyond it, new connections wait in the
     /// operating system's queue until one closes.
     pub max_connections: usize,
+    /// How many threads serve connections in `orkestra serve`, each with a single-threaded
+    /// runtime of its own; `0` means one per CPU the process may use.
+    pub workers: usize,
 }
 
 impl Default for ServerConfig {
@@ -103,7 +106,7 @@ impl Default for ServerConfig {
     /// `shutdown_grace = "30s"`, `header_read_timeout = "10s"`, `body_read_timeout = "30s"`,
     /// `idle_timeout = "75s"` (longer than the 60 s of common load balancers, so the proxy in
     /// front closes an idle connection first and never sends on one the gateway just closed),
-    /// `max_connections = 4096`.
+    /// `max_connections = 4096`, `workers = 0` (one per CPU).
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -113,6 +116,7 @@ impl Default for ServerConfig {
             body_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
             max_connections: 4_096,
+            workers: 0,
         }
     }
 }

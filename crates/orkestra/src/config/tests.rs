@@ -37,7 +37,7 @@ fn unknown_keys_name_the_line_and_the_key() {
         "[server]\nlisten = \"127.0.0.1:1\"\nlisen = \"x\"\n",
         "orkestra.toml:3:1: server.lisen: unknown key `lisen` (did you mean `listen`?); expected one of \
          `listen`, `body_limit`, `shutdown_grace`, `header_read_timeout`, `body_read_timeout`, \
-         `idle_timeout`, `max_connections`",
+         `idle_timeout`, `max_connections`, `workers`",
     );
 }
 
