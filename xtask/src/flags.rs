@@ -26,7 +26,7 @@ Commands:
                              Load-test orkestra-mock's `serve` example (release) with wrk, then a bare
                              hyper baseline; print requests/s and latency percentiles for both and fail
                              below 20,000 requests/s. Defaults: 10 seconds, 64 connections.
-  load-gateway [--seconds N] [--no-litellm]
+  load-gateway [--seconds N] [--no-litellm] [--against PATH]
                              Load-test the gateway (`orkestra serve`, release) in front of the simulator
                              with `loadgen`, beside calling the simulator directly and LiteLLM's proxy:
                              added latency at concurrency 1, 10,000 requests/s, memory, a burst of 50.
@@ -35,7 +35,8 @@ Commands:
       --no-litellm           Skip LiteLLM (otherwise it must be installed: pip install 'litellm[proxy]').
       --against PATH         Also run PATH, another `orkestra` executable (an earlier build, or a script
                              that starts one with other settings), in the same rounds: c=1 added latency,
-                             CPU per request, and 3 alternating closed loops on 64 connections.
+                             CPU per request, and 3 alternating closed loops on 64 connections. The
+                             CPU bars (at least a third below PATH's) are checked only with it.
   help                       Print this text (also `-h`, `--help`).
 
 Environment:
