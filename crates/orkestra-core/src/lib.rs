@@ -45,6 +45,7 @@ pub mod backend;
 pub mod chat;
 pub mod clock;
 pub mod error;
+pub mod json;
 pub mod located;
 pub mod stream;
 

@@ -101,7 +101,7 @@ async fn answer(
         match app.orchestrator.complete(&chat, &context).await {
             Ok(completion) => {
                 // Serialized once, straight into the body.
-                let json = match serde_json::to_vec(&completion.response) {
+                let json = match orkestra_core::json::to_vec(&completion.response) {
                     Ok(json) => json,
                     Err(error) => {
                         return ApiError::from_error(&orkestra_core::Error::new(
@@ -230,10 +230,11 @@ impl Sse {
                     else {
                         continue;
                     };
-                    let mut frame = BytesMut::with_capacity(256);
-                    frame.put_slice(b"data: ");
-                    match serde_json::to_writer((&mut frame).writer(), &chunk) {
-                        Ok(()) => {
+                    match orkestra_core::json::to_vec(&chunk) {
+                        Ok(json) => {
+                            let mut frame = BytesMut::with_capacity(json.len() + 8);
+                            frame.put_slice(b"data: ");
+                            frame.put_slice(&json);
                             frame.put_slice(b"\n\n");
                             return Some(frame.freeze());
                         }

@@ -208,7 +208,7 @@ pub async fn serve_on_workers(
 
 /// A JSON body serialized once, `200 application/json`.
 fn json_response<T: Serialize>(value: &T) -> Response {
-    match serde_json::to_vec(value) {
+    match orkestra_core::json::to_vec(value) {
         Ok(json) => {
             let mut response = Response::new(Body::from(json));
             response.headers_mut().insert(

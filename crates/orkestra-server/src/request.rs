@@ -62,8 +62,11 @@ fn unreadable(error: &(dyn std::error::Error + 'static)) -> ApiError {
     reason = "the Ok variant, a ChatRequest, is larger still: boxing the error would not shrink the Result"
 )]
 pub(crate) fn parse_chat(body: &[u8]) -> Result<ChatRequest, ApiError> {
-    let request: ChatRequest =
-        serde_json::from_slice(body).map_err(|error| json_error(body, &error))?;
+    let request: ChatRequest = match orkestra_core::json::from_slice(body) {
+        Some(request) => request,
+        // serde_json reads it again to say what is wrong and where.
+        None => serde_json::from_slice(body).map_err(|error| json_error(body, &error))?,
+    };
     // The ranges are the chat format's, so they are checked by the request type itself
     // (orkestra-core), for every user of it and not only for the gateway.
     request.validate().map_err(|invalid| {

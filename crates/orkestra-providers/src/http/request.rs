@@ -81,7 +81,7 @@ impl RequestBuilder {
     /// error.
     #[must_use]
     pub(crate) fn json(mut self, body: &impl serde::Serialize) -> Self {
-        match serde_json::to_vec(body) {
+        match orkestra_core::json::to_vec(body) {
             Ok(bytes) => {
                 self.body = Bytes::from(bytes);
                 self.headers.insert(

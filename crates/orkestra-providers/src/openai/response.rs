@@ -22,7 +22,11 @@ use serde_json::{Map, Value};
 
 /// Reads a `chat.completion` body.
 pub(crate) fn parse_response(body: &[u8]) -> Result<ChatResponse, serde_json::Error> {
-    serde_json::from_slice::<Wire<ChatResponse>>(body).map(|wire| wire.0)
+    match orkestra_core::json::from_slice::<Wire<ChatResponse>>(body) {
+        Some(wire) => Ok(wire.0),
+        // serde_json reads it again for an error that names the line and column.
+        None => serde_json::from_slice::<Wire<ChatResponse>>(body).map(|wire| wire.0),
+    }
 }
 
 /// Reads one `chat.completion.chunk` (the data of one SSE event).
