@@ -315,7 +315,10 @@ mod optional_millis {
     use serde::{Deserialize, Deserializer, Serializer};
 
     // Serde's `with` calls this with `&Option<_>`; the signature is fixed by that contract.
-    #[allow(clippy::ref_option)]
+    #[expect(
+        clippy::ref_option,
+        reason = "serde's `with` passes `&Option<_>`; the signature is its contract"
+    )]
     pub(super) fn serialize<S: Serializer>(
         value: &Option<Duration>,
         serializer: S,

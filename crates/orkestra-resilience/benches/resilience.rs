@@ -168,7 +168,10 @@ fn rate_limit(c: &mut Criterion) {
     };
     // The floor: governor itself, which our limiter wraps (the one place outside
     // `rate_limit` allowed to name it, to measure the wrapper's cost).
-    #[allow(clippy::disallowed_types)]
+    #[expect(
+        clippy::disallowed_types,
+        reason = "the floor: governor alone, to measure the wrapper's cost"
+    )]
     let raw = governor::RateLimiter::direct(governor::Quota::per_second(
         std::num::NonZeroU32::new(1_000_000_000).expect("non-zero"),
     ));

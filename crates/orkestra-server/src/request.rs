@@ -143,7 +143,10 @@ fn new_request_id() -> HeaderValue {
                 .unwrap_or_default()
                 .as_nanos(),
         );
-        #[allow(clippy::cast_possible_truncation)]
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "32 bits of the hash are enough for the id's process prefix"
+        )]
         let bits = hasher.finish() as u32;
         bits
     });

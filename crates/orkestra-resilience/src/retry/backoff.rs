@@ -189,7 +189,11 @@ impl Backoff {
         let factor = self.multiplier.powf(f64::from(retry.saturating_sub(1)));
         let nanos = self.initial as f64 * factor;
         // Infinity (a huge multiplier or retry number) and NaN both land on the cap.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "NaN, infinity and negatives are handled first; what is left fits in u64"
+        )]
         if nanos.is_nan() || nanos >= self.max as f64 {
             self.max
         } else if nanos <= 0.0 {
