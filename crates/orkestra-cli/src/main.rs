@@ -52,11 +52,6 @@ use clap::Parser as _;
 use crate::cli::{Cli, Command};
 use crate::failure::Failure;
 
-/// mimalloc rather than the system's allocator: the gateway allocates and frees many small
-/// buffers per request, on several threads (`docs/performance.md`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     // clap prints help and version with exit 0 and a usage error with exit 2.
     let cli = Cli::parse();

@@ -3,10 +3,10 @@
 //!
 //! A connection's task, its timers and its socket then stay on one thread from the accept to
 //! the close: no work-stealing, no waking of another thread for each read, write and timer.
-//! On a work-stealing runtime a request at concurrency 1 bounced between threads (about five
-//! context switches per request); this took about two fifths off the gateway's CPU time per
-//! request (`docs/performance.md`). Handing connections in turn, rather than letting every
-//! worker accept, keeps long-lived keep-alive connections spread evenly.
+//! On a work-stealing runtime a request at concurrency 1 bounced between threads: 4 context
+//! switches per request, against 2 here (one wait for the client, one for the upstream), as
+//! counted in `/proc` (`docs/performance.md`). Handing connections in turn, rather than
+//! letting every worker accept, keeps long-lived keep-alive connections spread evenly.
 
 use std::io;
 use std::num::NonZeroUsize;
