@@ -6,6 +6,8 @@
 //! words that caused it.
 
 mod cues;
+pub mod labelled;
+mod learned;
 mod script;
 mod table;
 mod tokens;
@@ -21,6 +23,9 @@ use crate::task::{Complexity, ComplexitySignal, Language, Needs, TaskKind, TaskP
 use cues::{Cue, GROUPS, LATIN};
 use script::{SCRIPTS, Script, UNITS_PER_TOKEN};
 use table::{Spelling, Table};
+
+#[doc(hidden)]
+pub use learned::{BUCKETS, encode_model};
 
 /// Builds [`TaskProfile`]s; build one and share it, construction compiles the keyword tables.
 ///
@@ -89,6 +94,8 @@ pub struct TaskAnalyzer {
     /// messages: a few hundred bytes tell the language, and these words are frequent enough
     /// that finding all of them would cost more than the rest of the analysis.
     stopwords: Table,
+    /// The learned kind model, when one fitting this build's features is shipped.
+    model: Option<learned::Model>,
 }
 
 /// How much a message's words count, by who wrote it and where it sits.
@@ -181,6 +188,8 @@ const LONG_CONTEXT: u64 = 8 * 1024;
 const EVIDENCE_PRIOR: u64 = 16;
 /// The confidence of [`TaskKind::Chat`] chosen for lack of any evidence.
 const NO_EVIDENCE_CONFIDENCE: f64 = 0.2;
+/// Below this probability a learned verdict with no cue behind it is not trusted.
+const UNSURE: f64 = 0.5;
 
 /// Kinds in the order that breaks ties, as the fixture's labelling rule orders them.
 const TIE_ORDER: [TaskKind; TaskKind::COUNT] = [
@@ -305,18 +314,73 @@ impl TaskAnalyzer {
         Self {
             keywords: Table::build(&keywords),
             stopwords: Table::build(&split(&language_cue)),
+            model: learned::Model::builtin(),
         }
     }
 
     /// Profiles a request.
     pub fn analyze(&self, request: &ChatRequest) -> TaskProfile {
+        self.with_input(request, |input| {
+            decide(
+                input.evidence,
+                self.kind(input),
+                request.output_limit(),
+                request.wants_json(),
+                input.tools,
+            )
+        })
+    }
+
+    /// The slots and values of the learned model's features of `request`, in order, for
+    /// training it.
+    #[doc(hidden)]
+    pub fn kind_features(&self, request: &ChatRequest, features: &mut Vec<(u32, i32)>) {
+        self.with_input(request, |input| {
+            learned::for_each_feature(input, &mut |slot, value| features.push((slot, value)));
+        });
+    }
+
+    /// Gathers the evidence of `request` and hands it, with what the learned model reads, to
+    /// `then`.
+    fn with_input<R>(
+        &self,
+        request: &ChatRequest,
+        then: impl FnOnce(&learned::Input<'_>) -> R,
+    ) -> R {
         let (evidence, tools) = self.gather(request);
-        decide(
-            &evidence,
-            request.output_limit(),
-            request.wants_json(),
+        let cues = cue_scores(&evidence);
+        let visit = |visit: &mut dyn FnMut(Role, &str)| {
+            for message in &request.messages {
+                visit(message.role, first_text(message));
+            }
+        };
+        then(&learned::Input {
+            messages: &visit,
+            evidence: &evidence,
+            cues: &cues,
+            response_format: request.response_format.is_some(),
+            schema: request.wants_json(),
             tools,
-        )
+        })
+    }
+
+    /// The kind and the confidence in it: the learned model's verdict when one is shipped,
+    /// else the cues'.
+    fn kind(&self, input: &learned::Input<'_>) -> (TaskKind, f64) {
+        let evidence = input.evidence;
+        if !evidence.user_text {
+            return (TaskKind::Chat, NO_EVIDENCE_CONFIDENCE);
+        }
+        let Some(model) = self.model else {
+            return cue_choice(input.cues);
+        };
+        let (kind, confidence) = model.decide(&model.scores(input));
+        // Without a single cue the model reads only n-grams; an unsure verdict then falls back
+        // to chat, the kind of everything else, as the cues alone would.
+        if input.cues.iter().all(|&score| score == 0) && confidence < UNSURE {
+            return (TaskKind::Chat, NO_EVIDENCE_CONFIDENCE);
+        }
+        (kind, confidence)
     }
 
     /// Reads every message and tool of a request; returns the evidence and whether the
@@ -368,7 +432,17 @@ impl TaskAnalyzer {
             ..Evidence::default()
         };
         self.scan(prompt, Source::LAST_USER, &mut evidence);
-        decide(&evidence, None, false, false)
+        let cues = cue_scores(&evidence);
+        let visit = |visit: &mut dyn FnMut(Role, &str)| visit(Role::User, prompt);
+        let input = learned::Input {
+            messages: &visit,
+            evidence: &evidence,
+            cues: &cues,
+            response_format: false,
+            schema: false,
+            tools: false,
+        };
+        decide(&evidence, self.kind(&input), None, false, false)
     }
 
     /// Gathers the evidence of one text.
@@ -591,16 +665,12 @@ impl Evidence {
 /// Turns the evidence into a profile.
 fn decide(
     evidence: &Evidence,
+    (kind, confidence): (TaskKind, f64),
     output_limit: Option<u32>,
     wants_json: bool,
     tools: bool,
 ) -> TaskProfile {
     let input_tokens = tokens::input((evidence.tokens, evidence.units));
-    let (kind, confidence) = if evidence.user_text {
-        choose_kind(evidence)
-    } else {
-        (TaskKind::Chat, NO_EVIDENCE_CONFIDENCE)
-    };
     let mut complexity_signals = Vec::new();
     let complexity = if evidence.user_text {
         complexity(
@@ -643,8 +713,8 @@ fn decide(
     }
 }
 
-/// Picks the kind with the most evidence and the confidence in it.
-fn choose_kind(evidence: &Evidence) -> (TaskKind, f64) {
+/// The cues' evidence per kind, after the rules that combine features into kinds.
+fn cue_scores(evidence: &Evidence) -> [u64; TaskKind::COUNT] {
     let mut scores = evidence.kinds;
     let feature = |feature: Feature| evidence.features[feature as usize];
     let slot = |kind: TaskKind| kind as usize;
@@ -689,7 +759,12 @@ fn choose_kind(evidence: &Evidence) -> (TaskKind, f64) {
     if failure > 0 || code_present || code_context > 0 {
         scores[slot(TaskKind::Debugging)] += symptom;
     }
+    scores
+}
 
+/// Picks the kind with the most cue evidence and the confidence in it.
+fn cue_choice(scores: &[u64; TaskKind::COUNT]) -> (TaskKind, f64) {
+    let slot = |kind: TaskKind| kind as usize;
     let total: u64 = scores.iter().sum();
     if total == 0 {
         return (TaskKind::Chat, NO_EVIDENCE_CONFIDENCE);
@@ -937,6 +1012,21 @@ fn floor_boundary(text: &str, at: usize) -> usize {
         at -= 1;
     }
     at
+}
+
+/// The text of a message the learned model reads: its content, or its first text part.
+fn first_text(message: &orkestra_core::Message) -> &str {
+    match &message.content {
+        Some(Content::Text(text)) => text,
+        Some(Content::Parts(parts)) => parts
+            .iter()
+            .find_map(|part| match part {
+                ContentPart::Text { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .unwrap_or_default(),
+        None => "",
+    }
 }
 
 /// Token units of a JSON schema: its keys and strings, without serializing it.
