@@ -22,8 +22,12 @@ use crate::task::TaskKind;
 pub(super) const FEATURE_VERSION: u8 = 1;
 /// Bits of the feature hash kept: the model has `2^BITS` slots per kind.
 pub(super) const BITS: u32 = 13;
-/// Feature slots.
+/// Slots of the hashed features (words, pairs, trigrams), one signed byte per kind each.
 pub const BUCKETS: usize = 1 << BITS;
+/// Slots of the dense features (shape and cues), after the hashed ones: each has a slot of its
+/// own, and a 16-bit weight per kind, since a few of them carry much of the decision and need
+/// a wider range than a byte gives at the scale of the n-grams.
+pub const DENSE: usize = 384;
 /// Bytes of the model header: magic, feature version, bits, kinds, temperature.
 const HEADER: usize = 12;
 const MAGIC: &[u8; 4] = b"OKAM";
@@ -46,8 +50,10 @@ static BUILTIN: &[u8] = include_bytes!("model.bin");
 /// A trained model, read in place from its bytes.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Model {
-    /// `BUCKETS` rows of one signed byte per kind, in [`TaskKind`] order.
-    weights: &'static [u8],
+    /// [`BUCKETS`] rows of one signed byte per kind, in [`TaskKind`] order.
+    hashed: &'static [u8],
+    /// [`DENSE`] rows of one little-endian `i16` per kind.
+    dense: &'static [u8],
     /// The score difference that makes one kind `e` times likelier than another.
     temperature: u32,
 }
@@ -65,10 +71,14 @@ impl Model {
             && header[4] == FEATURE_VERSION
             && u32::from(header[5]) == BITS
             && usize::from(header[6]) == TaskKind::COUNT
-            && bytes.len() == HEADER + BUCKETS * TaskKind::COUNT;
+            && bytes.len() == HEADER + (BUCKETS + 2 * DENSE) * TaskKind::COUNT;
         let temperature = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-        (valid && temperature > 0).then(|| Self {
-            weights: &bytes[HEADER..],
+        let (hashed, dense) = bytes
+            .get(HEADER..)?
+            .split_at_checked(BUCKETS * TaskKind::COUNT)?;
+        (valid && temperature > 0).then_some(Self {
+            hashed,
+            dense,
             temperature,
         })
     }
@@ -76,10 +86,20 @@ impl Model {
     /// Adds the weights of the feature in `slot` to `scores`.
     #[inline]
     fn add(self, slot: u32, value: i32, scores: &mut [i32; TaskKind::COUNT]) {
-        let start = slot as usize * TaskKind::COUNT;
-        if let Some(row) = self.weights.get(start..start + TaskKind::COUNT) {
-            for (score, &weight) in scores.iter_mut().zip(row) {
-                *score += i32::from(weight.cast_signed()) * value;
+        let slot = slot as usize;
+        if slot < BUCKETS {
+            let start = slot * TaskKind::COUNT;
+            if let Some(row) = self.hashed.get(start..start + TaskKind::COUNT) {
+                for (score, &weight) in scores.iter_mut().zip(row) {
+                    *score += i32::from(weight.cast_signed()) * value;
+                }
+            }
+        } else {
+            let start = (slot - BUCKETS) * 2 * TaskKind::COUNT;
+            if let Some(row) = self.dense.get(start..start + 2 * TaskKind::COUNT) {
+                for (score, weight) in scores.iter_mut().zip(row.chunks_exact(2)) {
+                    *score += i32::from(i16::from_le_bytes([weight[0], weight[1]])) * value;
+                }
             }
         }
     }
@@ -113,15 +133,24 @@ impl Model {
 /// Serializes trained weights in the format [`Model::builtin`] reads.
 #[doc(hidden)]
 #[must_use]
-pub fn encode_model(weights: &[[i8; TaskKind::COUNT]], temperature: u32) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(HEADER + weights.len() * TaskKind::COUNT);
+pub fn encode_model(
+    hashed: &[[i8; TaskKind::COUNT]],
+    dense: &[[i16; TaskKind::COUNT]],
+    temperature: u32,
+) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(HEADER + (hashed.len() + 2 * dense.len()) * TaskKind::COUNT);
     bytes.extend_from_slice(MAGIC);
     bytes.push(FEATURE_VERSION);
     // Both are small constants: 13 bits, 10 kinds.
     bytes.extend_from_slice(&[BITS.to_le_bytes()[0], TaskKind::COUNT.to_le_bytes()[0], 0]);
     bytes.extend_from_slice(&temperature.to_le_bytes());
-    for row in weights {
+    for row in hashed {
         bytes.extend(row.iter().map(|weight| weight.cast_unsigned()));
+    }
+    for row in dense {
+        for weight in row {
+            bytes.extend_from_slice(&weight.to_le_bytes());
+        }
     }
     bytes
 }
@@ -149,13 +178,31 @@ mod space {
     pub(super) const FIRST: u64 = 4;
     pub(super) const SYSTEM: u64 = 5;
     pub(super) const EARLIER: u64 = 6;
-    pub(super) const SHAPE: u64 = 7;
-    pub(super) const CUE: u64 = 8;
-    pub(super) const CUE_SHARE: u64 = 9;
-    pub(super) const CUE_WINNER: u64 = 10;
-    pub(super) const CUE_FEATURE: u64 = 11;
-    pub(super) const BIAS: u64 = 12;
 }
+
+/// Where each sort of dense feature starts among the [`DENSE`] slots.
+mod dense {
+    /// Always present: the prior of each kind.
+    pub(super) const BIAS: u32 = 0;
+    /// 13 flags of the request's shape, from 1.
+    pub(super) const FLAGS: u32 = 0;
+    /// User turns, 1 to 4 or more.
+    pub(super) const USERS: u32 = 16;
+    /// Length of the last user message in bytes, in 15 logarithmic levels.
+    pub(super) const LENGTH: u32 = 24;
+    /// Per kind: the cues' evidence in 13 levels.
+    pub(super) const CUE: u32 = 40;
+    /// Per kind: its share of the cues' evidence in fifths.
+    pub(super) const CUE_SHARE: u32 = 170;
+    /// Per kind: the cues' winner, with its confidence in quarters.
+    pub(super) const CUE_WINNER: u32 = 220;
+    /// Per combined feature: its evidence in 11 levels.
+    pub(super) const CUE_FEATURE: u32 = 260;
+    /// Where they end: at most [`super::DENSE`].
+    pub(super) const END: u32 = CUE_FEATURE + 8 * 11;
+}
+
+const _: () = assert!(dense::END as usize <= DENSE);
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
@@ -171,13 +218,10 @@ fn slot(hash: u64) -> u32 {
     (hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BITS)) as u32
 }
 
-/// The slot of a small structured feature.
-fn shaped(space: u64, parts: &[u64]) -> u32 {
-    slot(
-        parts
-            .iter()
-            .fold(mix(0, space), |hash, &part| mix(hash, part)),
-    )
+/// The slot of the dense feature at `offset`, as a small integer computed from counts and
+/// levels, all bounded.
+fn dense_slot(offset: u64) -> u32 {
+    (1_u32 << BITS) + u32::try_from(offset).unwrap_or(0).min(dense::END)
 }
 
 /// `value` in logarithmic levels: 0 for 0, then 1 + its bit length, at most `cap`.
@@ -187,7 +231,7 @@ fn level(value: u64, cap: u64) -> u64 {
 
 /// Calls `emit` with the slot of every feature of `input`, in a fixed order.
 pub(super) fn for_each_feature(input: &Input<'_>, emit: &mut dyn FnMut(u32, i32)) {
-    emit(shaped(space::BIAS, &[]), STRONG);
+    emit(dense_slot(u64::from(dense::BIAS)), STRONG);
     let mut users = 0_u64;
     (input.messages)(&mut |role, _| users += u64::from(role == Role::User));
     let mut seen_users = 0;
@@ -261,12 +305,12 @@ fn shape_features(
     ];
     for (id, present) in flags {
         if present {
-            emit(shaped(space::SHAPE, &[id]), STRONG);
+            emit(dense_slot(u64::from(dense::FLAGS) + id), STRONG);
         }
     }
-    emit(shaped(space::SHAPE, &[20, users.min(4)]), STRONG);
+    emit(dense_slot(u64::from(dense::USERS) + users.min(4)), STRONG);
     emit(
-        shaped(space::SHAPE, &[21, level(last_len as u64, 14)]),
+        dense_slot(u64::from(dense::LENGTH) + level(last_len as u64, 14)),
         STRONG,
     );
 }
@@ -279,10 +323,13 @@ fn cue_features(input: &Input<'_>, emit: &mut dyn FnMut(u32, i32)) {
     let mut winner = None;
     for (index, &score) in cues.iter().enumerate() {
         let kind = index as u64;
-        emit(shaped(space::CUE, &[kind, level(score, 12)]), STRONG);
+        emit(
+            dense_slot(u64::from(dense::CUE) + kind * 13 + level(score, 12)),
+            STRONG,
+        );
         if score > 0 {
             emit(
-                shaped(space::CUE_SHARE, &[kind, score * 4 / total.max(1)]),
+                dense_slot(u64::from(dense::CUE_SHARE) + kind * 5 + score * 4 / total.max(1)),
                 STRONG,
             );
         }
@@ -292,14 +339,14 @@ fn cue_features(input: &Input<'_>, emit: &mut dyn FnMut(u32, i32)) {
     }
     if let Some((kind, score)) = winner {
         emit(
-            shaped(space::CUE_WINNER, &[kind, score * 4 / (total + 16)]),
+            dense_slot(u64::from(dense::CUE_WINNER) + kind * 4 + score * 4 / (total + 16)),
             STRONG,
         );
     }
     for (index, &value) in input.evidence.features.iter().enumerate() {
         if value > 0 {
             emit(
-                shaped(space::CUE_FEATURE, &[index as u64, level(value, 10)]),
+                dense_slot(u64::from(dense::CUE_FEATURE) + index as u64 * 11 + level(value, 10)),
                 STRONG,
             );
         }

@@ -25,7 +25,7 @@ use script::{SCRIPTS, Script, UNITS_PER_TOKEN};
 use table::{Spelling, Table};
 
 #[doc(hidden)]
-pub use learned::{BUCKETS, encode_model};
+pub use learned::{BUCKETS, DENSE, encode_model};
 
 /// Builds [`TaskProfile`]s; build one and share it, construction compiles the keyword tables.
 ///
