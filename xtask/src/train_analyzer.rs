@@ -40,6 +40,9 @@ struct Example {
     /// Written before the split, when the cues were tuned on it: cross-validation reports the
     /// later prompts apart, as the fairer figure.
     pre_split: bool,
+    /// Where it came from, for the list of cross-validation misses.
+    line: usize,
+    excerpt: String,
 }
 
 /// Prompts of the tuning split written before the split was decided.
@@ -60,6 +63,8 @@ pub(crate) fn run(root: &Path, check: bool, folds: Option<u32>) -> anyhow::Resul
                 slots,
                 kind: item.kind as usize,
                 pre_split: item.line <= PRE_SPLIT,
+                line: item.line,
+                excerpt: labelled::excerpt(&item.request),
             }
         })
         .collect();
@@ -265,6 +270,7 @@ fn cross_validate(examples: &[Example], folds: u32) {
     let mut right = 0;
     let mut raw_right = 0;
     let mut later = (0_usize, 0_usize);
+    let mut misses = String::new();
     let mut per_kind = [(0_usize, 0_usize); KINDS];
     for fold in 0..folds {
         let train_set: Vec<&Example> = order
@@ -286,6 +292,17 @@ fn cross_validate(examples: &[Example], folds: u32) {
                 later.0 += usize::from(hit);
                 later.1 += 1;
             }
+            if !hit {
+                let got = argmax(&scores(&widened, &example.slots));
+                let _ = writeln!(
+                    misses,
+                    "  line {:>4}: want {:<16} got {:<16} {}",
+                    example.line,
+                    orkestra_models::TaskKind::ALL[example.kind].as_str(),
+                    orkestra_models::TaskKind::ALL[got].as_str(),
+                    example.excerpt
+                );
+            }
             right += usize::from(hit);
             per_kind[example.kind].0 += usize::from(hit);
             per_kind[example.kind].1 += 1;
@@ -303,4 +320,5 @@ fn cross_validate(examples: &[Example], folds: u32) {
         later.1,
         100.0 * later.0 as f64 / later.1.max(1) as f64
     );
+    println!("misses:\n{misses}");
 }

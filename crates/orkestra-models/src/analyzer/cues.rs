@@ -54,7 +54,7 @@ pub(super) enum Cue {
 }
 
 /// The Latin-script languages told apart by stopwords, in mask bit order.
-pub(super) const LATIN: [&str; 6] = ["en", "es", "fr", "de", "it", "pt"];
+pub(super) const LATIN: [&str; 8] = ["en", "es", "fr", "de", "it", "pt", "nl", "pl"];
 
 const EN: u8 = 1;
 const ES: u8 = 1 << 1;
@@ -62,6 +62,8 @@ const FR: u8 = 1 << 2;
 const DE: u8 = 1 << 3;
 const IT: u8 = 1 << 4;
 const PT: u8 = 1 << 5;
+const NL: u8 = 1 << 6;
+const PL: u8 = 1 << 7;
 
 use Cue::{
     CodeNoun, Constraint, Failure, Fence, Hard, InlineCode, JsonDemand, Kind, Math, NaturalLang,
@@ -199,6 +201,21 @@ pub(super) const GROUPS: &[Group] = &[
         words: &["os", "um", "uma", "não", "em", "na", "ao", "você", "seu", "sua", "são", "também",
             "muito", "mas", "é", "isso", "isto", "pelo", "pela", "abaixo", "~ã", "~õ", "~ção",
             "~ções"],
+    },
+    // Dutch and Polish: only words and letters no other language of the table shares, so
+    // adding them takes nothing from the others.
+    Group {
+        cues: &[Stopword(NL)],
+        words: &["het", "een", "ik", "niet", "voor", "mijn", "deze", "dit", "ook", "naar", "bij",
+            "maar", "kun", "kunt", "wordt", "heb", "hebben", "nog", "jullie", "onze", "ons",
+            "graag", "bedankt", "hoe", "wat", "zijn", "zij", "wij", "moet", "welke", "kan", "aan",
+            "op", "van", "dat", "geen", "waar"],
+    },
+    Group {
+        cues: &[Stopword(PL)],
+        words: &["nie", "się", "jest", "że", "jak", "czy", "dla", "ale", "tak", "jestem", "proszę",
+            "moja", "mój", "być", "oraz", "który", "która", "które", "dzień",
+            "~ą", "~ę", "~ł", "~ś", "~ż", "~ź", "~ć", "~ń"],
     },
     // Code: fences and syntax.
     Group {
@@ -539,6 +556,45 @@ pub(super) const GROUPS: &[Group] = &[
         cues: &[Kind(CreativeWriting, 2)],
         words: &["announcing", "announcement", "name ideas", "punny", "puns", "witty", "warm",
             "heartfelt message", "motivational", "newsletter"],
+    },
+    Group {
+        cues: &[Failure(4)],
+        words: &["connection refused", "verification failed", "refusing to"],
+    },
+    Group {
+        cues: &[Failure(2)],
+        words: &["błąd", "fout", "doppelt", "drains", "404", "502", "not loading"],
+    },
+    Group {
+        cues: &[Kind(Classification, 4)],
+        words: &["arnaque", "scam", "obraźliw*", "offensive", "which department",
+            "department should", "active or passive", "positiva", "negativa", "positivi",
+            "negativi", "clickbait", "fake or genuine"],
+    },
+    Group {
+        cues: &[Review],
+        words: &["pratique", "bad code", "bewerte", "bewerten", "você acha", "threat-review",
+            "reviewing", "nitpicks"],
+    },
+    Group {
+        cues: &[CodeNoun],
+        words: &["command", "comando", "commande", "befehl", "cron", "github action",
+            "crontab", "formula", "formel", "fórmula"],
+    },
+    Group {
+        cues: &[Kind(Summarization, 2)],
+        words: &["tighten", "main arguments", "key decisions", "what it means"],
+    },
+    Group {
+        cues: &[Kind(CreativeWriting, 4)],
+        words: &["couplet", "tweet thread", "uitnodiging", "grappige", "grappig", "eulogy",
+            "auto reply", "404 page"],
+    },
+    Group {
+        cues: &[Kind(Chat, 2)],
+        words: &["différence entre", "c'est quoi", "lohnt sich", "time zone", "should i learn",
+            "explique-moi", "explica", "erkläre", "spiega", "wyjaśnij", "leg uit", "diferencia",
+            "unterschied"],
     },
     // Complexity.
     Group {

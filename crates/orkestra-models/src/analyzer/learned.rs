@@ -15,13 +15,13 @@
 use orkestra_core::Role;
 
 use super::script::is_spaceless;
-use super::{Evidence, floor_boundary};
+use super::{Evidence, floor_boundary, head_paragraph, tail_paragraph};
 use crate::task::TaskKind;
 
 /// Bumped whenever the features change: a model trained on other features is refused.
-pub(super) const FEATURE_VERSION: u8 = 1;
+pub(super) const FEATURE_VERSION: u8 = 2;
 /// Bits of the feature hash kept: the model has `2^BITS` slots per kind.
-pub(super) const BITS: u32 = 13;
+pub(super) const BITS: u32 = 12;
 /// Slots of the hashed features (words, pairs, trigrams), one signed byte per kind each.
 pub const BUCKETS: usize = 1 << BITS;
 /// Slots of the dense features (shape and cues), after the hashed ones: each has a slot of its
@@ -37,23 +37,31 @@ const MAGIC: &[u8; 4] = b"OKAM";
 /// more of the decision.
 const STRONG: i32 = 8;
 
-/// Bytes of the last user message read for words and trigrams at its start and at its end.
-const LAST_HEAD: usize = 320;
-const LAST_TAIL: usize = 160;
+/// How many times the runner-up's evidence the cues' winner must have to be decisive, when the
+/// message's words are not read.
+const DECISIVE_LEAD: u64 = 2;
+
+/// Bytes of the opening paragraph of the last user message read for words, and at its start
+/// for character trigrams.
+const WORD_SPAN: usize = 96;
+const TRIGRAM_SPAN: usize = 32;
 /// Bytes of a system prompt and of an earlier user message read for words.
-const SYSTEM_HEAD: usize = 160;
-const EARLIER_HEAD: usize = 96;
+const SYSTEM_HEAD: usize = 96;
+const EARLIER_HEAD: usize = 64;
 
 /// The model shipped with the crate.
 static BUILTIN: &[u8] = include_bytes!("model.bin");
 
+/// Kinds padded to a row of 16 lanes, so adding a row is a few vector instructions.
+const LANES: usize = 16;
+
 /// A trained model, read in place from its bytes.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Model {
-    /// [`BUCKETS`] rows of one signed byte per kind, in [`TaskKind`] order.
-    hashed: &'static [u8],
-    /// [`DENSE`] rows of one little-endian `i16` per kind.
-    dense: &'static [u8],
+    /// [`BUCKETS`] rows of one signed byte per kind, in [`TaskKind`] order, padded with zeros.
+    hashed: &'static [[u8; LANES]],
+    /// [`DENSE`] rows of one little-endian `i16` per kind, padded with zeros.
+    dense: &'static [[u8; 2 * LANES]],
     /// The score difference that makes one kind `e` times likelier than another.
     temperature: u32,
 }
@@ -71,44 +79,37 @@ impl Model {
             && header[4] == FEATURE_VERSION
             && u32::from(header[5]) == BITS
             && usize::from(header[6]) == TaskKind::COUNT
-            && bytes.len() == HEADER + (BUCKETS + 2 * DENSE) * TaskKind::COUNT;
+            && bytes.len() == HEADER + (BUCKETS + 2 * DENSE) * LANES;
         let temperature = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-        let (hashed, dense) = bytes
-            .get(HEADER..)?
-            .split_at_checked(BUCKETS * TaskKind::COUNT)?;
+        let (hashed, dense) = bytes.get(HEADER..)?.split_at_checked(BUCKETS * LANES)?;
         (valid && temperature > 0).then_some(Self {
-            hashed,
-            dense,
+            hashed: hashed.as_chunks().0,
+            dense: dense.as_chunks().0,
             temperature,
         })
     }
 
-    /// Adds the weights of the feature in `slot` to `scores`.
+    /// Adds the weights of the feature in `slot` to `lanes`. Hashed features always have the
+    /// value 1 ([`for_each_feature`] gives them no other), so their row is added as it is.
     #[inline]
-    fn add(self, slot: u32, value: i32, scores: &mut [i32; TaskKind::COUNT]) {
+    fn add(self, slot: u32, value: i32, lanes: &mut [i32; LANES]) {
         let slot = slot as usize;
-        if slot < BUCKETS {
-            let start = slot * TaskKind::COUNT;
-            if let Some(row) = self.hashed.get(start..start + TaskKind::COUNT) {
-                for (score, &weight) in scores.iter_mut().zip(row) {
-                    *score += i32::from(weight.cast_signed()) * value;
-                }
+        if let Some(row) = self.hashed.get(slot) {
+            for (lane, &weight) in lanes.iter_mut().zip(row) {
+                *lane += i32::from(weight.cast_signed());
             }
-        } else {
-            let start = (slot - BUCKETS) * 2 * TaskKind::COUNT;
-            if let Some(row) = self.dense.get(start..start + 2 * TaskKind::COUNT) {
-                for (score, weight) in scores.iter_mut().zip(row.chunks_exact(2)) {
-                    *score += i32::from(i16::from_le_bytes([weight[0], weight[1]])) * value;
-                }
+        } else if let Some(row) = self.dense.get(slot - BUCKETS) {
+            for (lane, &pair) in lanes.iter_mut().zip(row.as_chunks::<2>().0) {
+                *lane += i32::from(i16::from_le_bytes(pair)) * value;
             }
         }
     }
 
     /// The scores of every kind for a request's features.
     pub(super) fn scores(self, input: &Input<'_>) -> [i32; TaskKind::COUNT] {
-        let mut scores = [0; TaskKind::COUNT];
-        for_each_feature(input, &mut |slot, value| self.add(slot, value, &mut scores));
-        scores
+        let mut lanes = [0; LANES];
+        for_each_feature(input, &mut |slot, value| self.add(slot, value, &mut lanes));
+        std::array::from_fn(|kind| lanes[kind])
     }
 
     /// The winning kind and the model's probability of it: a softmax of the scores at the
@@ -122,9 +123,12 @@ impl Model {
         }
         let temperature = f64::from(self.temperature);
         let top = scores[best];
+        // Kinds further than 16 temperatures below the winner add less than 1e-7: skip them.
         let total: f64 = scores
             .iter()
-            .map(|&score| (f64::from(score - top) / temperature).exp())
+            .map(|&score| f64::from(score - top) / temperature)
+            .filter(|&exponent| exponent > -16.0)
+            .map(f64::exp)
             .sum();
         (TaskKind::ALL[best], 1.0 / total)
     }
@@ -138,19 +142,21 @@ pub fn encode_model(
     dense: &[[i16; TaskKind::COUNT]],
     temperature: u32,
 ) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(HEADER + (hashed.len() + 2 * dense.len()) * TaskKind::COUNT);
+    let mut bytes = Vec::with_capacity(HEADER + (hashed.len() + 2 * dense.len()) * LANES);
     bytes.extend_from_slice(MAGIC);
     bytes.push(FEATURE_VERSION);
-    // Both are small constants: 13 bits, 10 kinds.
+    // Both are small constants: 12 bits, 10 kinds.
     bytes.extend_from_slice(&[BITS.to_le_bytes()[0], TaskKind::COUNT.to_le_bytes()[0], 0]);
     bytes.extend_from_slice(&temperature.to_le_bytes());
     for row in hashed {
         bytes.extend(row.iter().map(|weight| weight.cast_unsigned()));
+        bytes.resize(bytes.len() + LANES - row.len(), 0);
     }
     for row in dense {
         for weight in row {
             bytes.extend_from_slice(&weight.to_le_bytes());
         }
+        bytes.resize(bytes.len() + 2 * (LANES - row.len()), 0);
     }
     bytes
 }
@@ -184,7 +190,7 @@ mod space {
 mod dense {
     /// Always present: the prior of each kind.
     pub(super) const BIAS: u32 = 0;
-    /// 13 flags of the request's shape, from 1.
+    /// 14 flags of the request's shape and of decisive cues, from 1.
     pub(super) const FLAGS: u32 = 0;
     /// User turns, 1 to 4 or more.
     pub(super) const USERS: u32 = 16;
@@ -229,11 +235,26 @@ fn level(value: u64, cap: u64) -> u64 {
     u64::from(u64::BITS - value.leading_zeros()).min(cap)
 }
 
-/// Calls `emit` with the slot of every feature of `input`, in a fixed order.
-pub(super) fn for_each_feature(input: &Input<'_>, emit: &mut dyn FnMut(u32, i32)) {
+/// Calls `emit` with the slot and value of every feature of `input`, in a fixed order.
+pub(super) fn for_each_feature(input: &Input<'_>, emit: &mut impl FnMut(u32, i32)) {
     emit(dense_slot(u64::from(dense::BIAS)), STRONG);
-    let mut users = 0_u64;
-    (input.messages)(&mut |role, _| users += u64::from(role == Role::User));
+    // When the cues' winner leads clearly, the words add nothing the cues did not see
+    // (cross-validation on the tuning split agrees), and skipping them keeps the common case
+    // nearly as cheap as the cues alone.
+    let (mut best, mut second) = (0, 0);
+    for &score in input.cues {
+        if score > best {
+            second = best;
+            best = score;
+        } else if score > second {
+            second = score;
+        }
+    }
+    let decisive = best >= DECISIVE_LEAD * second && best >= super::EVIDENCE_PRIOR;
+    if decisive {
+        emit(dense_slot(u64::from(dense::FLAGS) + 14), STRONG);
+    }
+    let users = input.evidence.turns;
     let mut seen_users = 0;
     let mut system = false;
     let mut last_len = 0;
@@ -242,41 +263,47 @@ pub(super) fn for_each_feature(input: &Input<'_>, emit: &mut dyn FnMut(u32, i32)
             seen_users += 1;
             if seen_users == users {
                 last_len = text.len();
-                last_user_features(text, emit);
-            } else {
-                words(
-                    text,
-                    0..floor_boundary(text, EARLIER_HEAD),
-                    space::EARLIER,
-                    false,
-                    emit,
-                );
+                if !decisive {
+                    last_user_features(text, emit);
+                }
+            } else if !decisive {
+                let end = floor_boundary(text, EARLIER_HEAD);
+                words(text, 0..end, space::EARLIER, emit);
             }
         }
         Role::System | Role::Developer => {
             system = true;
-            words(
-                text,
-                0..floor_boundary(text, SYSTEM_HEAD),
-                space::SYSTEM,
-                false,
-                emit,
-            );
+            if !decisive {
+                words(
+                    text,
+                    0..floor_boundary(text, SYSTEM_HEAD),
+                    space::SYSTEM,
+                    emit,
+                );
+            }
         }
         Role::Assistant | Role::Tool => {}
     });
-    shape_features(input, users, system, last_len, emit);
+    shape_features(input, u64::from(users), system, last_len, emit);
     cue_features(input, emit);
 }
 
-/// Words, word pairs, trigrams and first words of the last user message, at both its ends.
-fn last_user_features(text: &str, emit: &mut dyn FnMut(u32, i32)) {
-    let head = floor_boundary(text, LAST_HEAD);
-    words(text, 0..head, space::WORD, true, emit);
-    if text.len() > head {
-        let tail = floor_boundary(text, text.len().saturating_sub(LAST_TAIL)).max(head);
-        words(text, tail..text.len(), space::WORD, true, emit);
+/// The words and word pairs of the last user message's instructions (its opening paragraph
+/// and a closing one, as the cues find them), its first two words, and the character trigrams
+/// of its first [`TRIGRAM_SPAN`] bytes. The middle, often pasted data, is left to the cues:
+/// hashing it cost more than it told.
+fn last_user_features(text: &str, emit: &mut impl FnMut(u32, i32)) {
+    let head = head_paragraph(text).min(floor_boundary(text, WORD_SPAN));
+    let tail = tail_paragraph(text);
+    words(text, 0..head, space::WORD, emit);
+    if tail > head && tail < text.len() {
+        words(text, tail..text.len(), space::WORD, emit);
     }
+    trigrams(
+        text.get(..floor_boundary(text, TRIGRAM_SPAN))
+            .unwrap_or_default(),
+        emit,
+    );
 }
 
 /// Features of the request's shape.
@@ -285,7 +312,7 @@ fn shape_features(
     users: u64,
     system: bool,
     last_len: usize,
-    emit: &mut dyn FnMut(u32, i32),
+    emit: &mut impl FnMut(u32, i32),
 ) {
     let evidence = input.evidence;
     let flags = [
@@ -317,7 +344,7 @@ fn shape_features(
 
 /// The hand-written cues' verdict as features: each kind's evidence and share in levels, the
 /// winner, and the combined features' levels.
-fn cue_features(input: &Input<'_>, emit: &mut dyn FnMut(u32, i32)) {
+fn cue_features(input: &Input<'_>, emit: &mut impl FnMut(u32, i32)) {
     let cues = input.cues;
     let total: u64 = cues.iter().sum();
     let mut winner = None;
@@ -353,94 +380,74 @@ fn cue_features(input: &Input<'_>, emit: &mut dyn FnMut(u32, i32)) {
     }
 }
 
-/// Hashes the words of `text[window]`: each word, each pair of neighbours, and (with
-/// `trigrams`) each run of three characters, spaces folded to one; in the last user message the
-/// first two words also count as openers. Punctuation marks and each character of a script
-/// written without spaces are words of their own.
-fn words(
-    text: &str,
-    window: std::ops::Range<usize>,
-    space: u64,
-    trigrams: bool,
-    emit: &mut dyn FnMut(u32, i32),
-) {
+/// Lowercases `c`: ASCII by itself, other letters by the first character of their lowercase.
+fn lower(c: char) -> char {
+    if c.is_ascii() {
+        c.to_ascii_lowercase()
+    } else {
+        c.to_lowercase().next().unwrap_or(c)
+    }
+}
+
+/// Hashes the words of `text[window]` into `space`: each word and each pair of neighbours, and
+/// in the last user message the first two words again as openers. Punctuation marks and each
+/// character of a script written without spaces (Chinese, Japanese, Korean, Thai) are words of
+/// their own, so pairs of those are character bigrams.
+fn words(text: &str, window: std::ops::Range<usize>, space: u64, emit: &mut impl FnMut(u32, i32)) {
     let Some(part) = text.get(window) else {
         return;
     };
-    let mut walk = Walk {
-        emit,
-        space,
-        previous: 0,
-        words: 0,
-        chars: [0; 3],
+    let mut previous: u64 = 0;
+    let mut count: u64 = 0;
+    let mut finish = |word: u64| {
+        emit(slot(mix(word, space)), 1);
+        if previous != 0 {
+            emit(slot(mix(mix(previous, word), space::PAIR)), 1);
+        }
+        if count < 2 && space == space::WORD {
+            emit(slot(mix(mix(word, count), space::FIRST)), 1);
+        }
+        count += 1;
+        previous = word;
     };
     let mut word: u64 = 0;
-    let mut in_word = false;
     for c in part.chars() {
-        let lower = if c.is_ascii() {
-            c.to_ascii_lowercase()
-        } else {
-            c.to_lowercase().next().unwrap_or(c)
-        };
         let spaceless = !c.is_ascii() && is_spaceless(c);
-        let letter = !spaceless && (lower.is_alphanumeric() || lower == '_' || lower == '\'');
-        if letter {
-            word = mix(if in_word { word } else { 1 }, u64::from(lower));
-            in_word = true;
-        } else {
-            if in_word {
-                walk.word(word);
-                in_word = false;
-            }
-            if spaceless || lower.is_ascii_punctuation() {
-                walk.word(mix(2, u64::from(lower)));
-            }
+        if !spaceless && (c.is_alphanumeric() || c == '_' || c == '\'') {
+            word = mix(if word == 0 { 1 } else { word }, u64::from(lower(c)));
+            continue;
         }
-        if trigrams {
-            walk.char(if lower.is_whitespace() { ' ' } else { lower });
+        if word != 0 {
+            finish(word);
+            word = 0;
+        }
+        if spaceless || c.is_ascii_punctuation() {
+            finish(mix(2, u64::from(c)));
         }
     }
-    if in_word {
-        walk.word(word);
+    if word != 0 {
+        finish(word);
     }
 }
 
-/// The state of [`words`] between characters.
-struct Walk<'a> {
-    emit: &'a mut dyn FnMut(u32, i32),
-    space: u64,
-    /// The hash of the word before, 0 at the start.
-    previous: u64,
-    words: u64,
-    /// The last three characters, 0 before the start.
-    chars: [u32; 3],
-}
-
-impl Walk<'_> {
-    fn word(&mut self, word: u64) {
-        (self.emit)(slot(mix(word, self.space)), 1);
-        if self.previous != 0 {
-            (self.emit)(slot(mix(mix(self.previous, word), space::PAIR)), 1);
+/// Hashes each run of three characters of `text`, lowercased, with runs of spaces folded to
+/// one: word pieces that carry across inflections and languages the word list misses.
+fn trigrams(text: &str, emit: &mut impl FnMut(u32, i32)) {
+    let mut window: u64 = 0;
+    let mut seen = 0;
+    let mut last_space = false;
+    for c in text.chars() {
+        let space = c.is_whitespace();
+        if space && last_space {
+            continue;
         }
-        if self.words < 2 && self.space == space::WORD {
-            (self.emit)(slot(mix(mix(word, self.words), space::FIRST)), 1);
-        }
-        self.words += 1;
-        self.previous = word;
-    }
-
-    fn char(&mut self, c: char) {
-        let c = u32::from(c);
-        if c == u32::from(b' ') && self.chars[2] == c {
-            return;
-        }
-        self.chars = [self.chars[1], self.chars[2], c];
-        if self.chars[0] != 0 {
-            let hash = self
-                .chars
-                .iter()
-                .fold(space::TRIGRAM, |hash, &c| mix(hash, u64::from(c)));
-            (self.emit)(slot(hash), 1);
+        last_space = space;
+        let c = if space { ' ' } else { lower(c) };
+        // Three characters of 21 bits each fit one word.
+        window = (window << 21 | u64::from(c)) & ((1 << 63) - 1);
+        seen += 1;
+        if seen >= 3 {
+            emit(slot(mix(space::TRIGRAM, window)), 1);
         }
     }
 }
