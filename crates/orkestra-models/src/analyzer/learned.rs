@@ -94,13 +94,21 @@ impl Model {
     #[inline]
     fn add(self, slot: u32, value: i32, lanes: &mut [i32; LANES]) {
         let slot = slot as usize;
+        // Whole rows widened first, then added lane by lane: the shape a vector unit takes.
         if let Some(row) = self.hashed.get(slot) {
-            for (lane, &weight) in lanes.iter_mut().zip(row) {
-                *lane += i32::from(weight.cast_signed());
+            let weights: [i32; LANES] = row.map(|weight| i32::from(weight.cast_signed()));
+            for (lane, weight) in lanes.iter_mut().zip(weights) {
+                *lane += weight;
             }
         } else if let Some(row) = self.dense.get(slot - BUCKETS) {
-            for (lane, &pair) in lanes.iter_mut().zip(row.as_chunks::<2>().0) {
-                *lane += i32::from(i16::from_le_bytes(pair)) * value;
+            let pairs = row.as_chunks::<2>().0;
+            let weights: [i32; LANES] = std::array::from_fn(|lane| {
+                pairs
+                    .get(lane)
+                    .map_or(0, |&pair| i32::from(i16::from_le_bytes(pair)))
+            });
+            for (lane, weight) in lanes.iter_mut().zip(weights) {
+                *lane += weight * value;
             }
         }
     }

@@ -1,9 +1,11 @@
 //! The task analyzer: a chat request in, a [`TaskProfile`] out.
 //!
 //! The analyzer reads the messages once, with one keyword automaton and one pass over the
-//! bytes, and turns what it found into a profile. It is a set of documented rules, not a
-//! model: [`TaskAnalyzer`] says how it decides, so a surprising profile can be traced to the
-//! words that caused it.
+//! bytes, and turns what it found into a profile. Complexity, tokens, needs and language are
+//! documented rules; the kind is decided by a small linear model (trained from the labelled
+//! fixture by `cargo xtask train-analyzer` and shipped as `model.bin`) that reads the rules'
+//! evidence per kind, the shape of the request and, when that evidence is not decisive, the
+//! words of the request. [`TaskAnalyzer`] says how it decides, and [`labelled`] measures it.
 
 mod cues;
 pub mod labelled;
@@ -49,12 +51,27 @@ pub use learned::{BUCKETS, DENSE, encode_model};
 ///   debugging wherever they appear, so "summarize this error log" is debugging; weaker
 ///   symptoms (error, wrong, fix, why does) count only next to code or a marker.
 ///
-/// The kind with the most evidence wins; ties go to the earlier kind in the order debugging,
-/// code review, code generation, translation, classification, extraction, summarization,
-/// reasoning, creative writing, chat. The confidence is the winner's share of all evidence,
-/// shrunk towards zero when the evidence is thin. With no evidence at all, or no user text
-/// (an empty request, only a system message, only an image), the kind is
-/// [`TaskKind::Chat`] with confidence 0.2.
+/// This evidence per kind is the main input of a learned linear model, which decides: each
+/// kind's evidence and share in logarithmic levels, the evidence's winner, the combined
+/// features above, and the request's shape (code fence, code syntax, system prompt, user
+/// turns, `response_format` and a JSON schema, tools, an image, JSON asked for in words, steps,
+/// maths, constraints, the length of the last user message). When the winner does not lead
+/// the runner-up two to one, the model also reads words: the words and word pairs of the last
+/// user message's opening paragraph (up to 96 bytes) and of a closing paragraph, its first two
+/// words, the character trigrams of its first 32 bytes, and the first words of the system
+/// prompt and of earlier user turns; each Chinese, Japanese or Korean character is a word.
+/// Words are hashed as they are read (FxHash-like, no allocation) into 4,096 slots. The model
+/// is an averaged perceptron trained by `cargo xtask train-analyzer` from the tuning split of
+/// the fixture (integer arithmetic and a seeded order, so `--check` can demand the same
+/// bytes), with byte weights for the hashed words and 16-bit weights for the few hundred
+/// dense features; `model.bin` is 78 KB, read in place. The kind with the highest score wins;
+/// its confidence is the softmax probability at the model's temperature. Without any cue and
+/// with a probability under 0.5, or with no user text (an empty request, only a system
+/// message, only an image), the kind is [`TaskKind::Chat`] with confidence 0.2. A build whose
+/// `model.bin` does not fit its features falls back to the rules alone: the kind with the
+/// most evidence, ties to the earlier kind in the order debugging, code review, code
+/// generation, translation, classification, extraction, summarization, reasoning, creative
+/// writing, chat.
 ///
 /// **Complexity.** Points for a long prompt (one to three, at lengths that depend on the kind:
 /// 60, 200 and 600 estimated tokens for code; 35, 150, 500 for reasoning, writing and chat;
@@ -79,10 +96,10 @@ pub use learned::{BUCKETS, DENSE, encode_model};
 /// ([`Needs::preferred`]): words are a guess, and a model without JSON mode can still answer.
 ///
 /// **Language.** Chinese, Japanese, Korean, Russian, Ukrainian, Arabic, Hindi, Greek, Hebrew
-/// and Thai by their characters; English, Spanish, French, German, Italian and Portuguese by
-/// their common short words and accented letters in the first 240 bytes of each user message,
-/// before any code fence and outside inline code. User messages only, the last one weighted
-/// most; [`Language::UNDETERMINED`] when nothing tells.
+/// and Thai by their characters; English, Spanish, French, German, Italian, Portuguese, Dutch
+/// and Polish by their common short words and accented letters in the first 240 bytes of each
+/// user message, before any code fence and outside inline code. User messages only, the last
+/// one weighted most; [`Language::UNDETERMINED`] when nothing tells.
 ///
 /// Long messages are searched in their first 6 KiB and last 2 KiB; tokens are counted over
 /// the whole text.
