@@ -15,7 +15,8 @@ pub(crate) const USAGE: &str = "\
 Usage: cargo xtask <command> [flags]
 
 Commands:
-  ci [--keep-going]          Run every CI step in order: fmt, clippy, test, doctest, doc, bench-smoke, tidy.
+  ci [--keep-going]          Run every CI step in order: fmt, clippy, test, analyzer-model, openai-python,
+                             doctest, doc, bench-smoke, tidy.
                              Prints each step's wall time and a summary; exits non-zero if a step failed.
       --keep-going           Run the remaining steps after a failure and report every failed step at the end.
   tidy                       Check every workspace member: `[lints] workspace = true`, a description,
