@@ -2,8 +2,9 @@
 //!
 //! Everything CI does lives here, in Rust, so a contributor runs exactly what CI runs with one command:
 //!
-//! - `cargo xtask ci [--keep-going]` runs every CI step in order (format, lints, tests, the analyzer model check, doctests, docs,
-//!   bench smoke runs, tidy), prints each step's wall time and a summary, and fails if any step failed;
+//! - `cargo xtask ci [--keep-going]` runs every CI step in order (format, lints, tests, the
+//!   analyzer model check, the OpenAI client tests, doctests, docs, bench smoke runs, tidy), prints
+//!   each step's wall time and a summary, and fails if any step failed;
 //! - `cargo xtask tidy` checks the workspace conventions every member package must follow;
 //! - `cargo xtask bench [crate] [-- <criterion args>]` runs criterion benches;
 //! - `cargo xtask load-mock [--seconds N] [--connections N]` load-tests the simulator with wrk;
