@@ -55,6 +55,13 @@ static BUILTIN: &[u8] = include_bytes!("model.bin");
 /// Kinds padded to a row of 16 lanes, so adding a row is a few vector instructions.
 const LANES: usize = 16;
 
+/// The running sums of a scoring, per kind, in padded lanes.
+struct Sums {
+    hashed: [i32; LANES],
+    /// Dense weights, still to be multiplied by [`STRONG`].
+    dense: [i32; LANES],
+}
+
 /// A trained model, read in place from its bytes.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Model {
@@ -89,56 +96,48 @@ impl Model {
         })
     }
 
-    /// Adds the weights of the feature in `slot` to `lanes`. Hashed features always have the
-    /// value 1 ([`for_each_feature`] gives them no other), so their row is added as it is.
+    /// Adds the weights of the feature in `slot` to the sums. Hashed features always have the
+    /// value 1 and dense ones [`STRONG`] ([`for_each_feature`] gives them no other), so a row
+    /// is added as it is, and the dense sums are multiplied once at the end.
     #[inline]
-    fn add(self, slot: u32, value: i32, lanes: &mut [i32; LANES]) {
+    fn add(self, slot: u32, sums: &mut Sums) {
         let slot = slot as usize;
-        // Whole rows widened first, then added lane by lane: the shape a vector unit takes.
         if let Some(row) = self.hashed.get(slot) {
-            let weights: [i32; LANES] = row.map(|weight| i32::from(weight.cast_signed()));
-            for (lane, weight) in lanes.iter_mut().zip(weights) {
-                *lane += weight;
+            for (lane, &weight) in sums.hashed.iter_mut().zip(row) {
+                *lane += i32::from(weight.cast_signed());
             }
         } else if let Some(row) = self.dense.get(slot - BUCKETS) {
-            let pairs = row.as_chunks::<2>().0;
-            let weights: [i32; LANES] = std::array::from_fn(|lane| {
-                pairs
-                    .get(lane)
-                    .map_or(0, |&pair| i32::from(i16::from_le_bytes(pair)))
-            });
-            for (lane, weight) in lanes.iter_mut().zip(weights) {
-                *lane += weight * value;
+            for (lane, &pair) in sums.dense.iter_mut().zip(row.as_chunks::<2>().0) {
+                *lane += i32::from(i16::from_le_bytes(pair));
             }
         }
     }
 
     /// The scores of every kind for a request's features.
     pub(super) fn scores(self, input: &Input<'_>) -> [i32; TaskKind::COUNT] {
-        let mut lanes = [0; LANES];
-        for_each_feature(input, &mut |slot, value| self.add(slot, value, &mut lanes));
-        std::array::from_fn(|kind| lanes[kind])
+        let mut sums = Sums {
+            hashed: [0; LANES],
+            dense: [0; LANES],
+        };
+        for_each_feature(input, &mut |slot, _| self.add(slot, &mut sums));
+        std::array::from_fn(|kind| sums.hashed[kind] + sums.dense[kind] * STRONG)
     }
 
-    /// The winning kind and the model's probability of it: a softmax of the scores at the
-    /// model's temperature.
+    /// The winning kind and the model's confidence in it: the probability of the winner against
+    /// the runner-up, a logistic function of its lead at the model's temperature.
     pub(super) fn decide(self, scores: &[i32; TaskKind::COUNT]) -> (TaskKind, f64) {
-        let mut best = 0;
-        for (index, &score) in scores.iter().enumerate() {
+        let (mut best, mut second) = (0, None::<usize>);
+        for (index, &score) in scores.iter().enumerate().skip(1) {
             if score > scores[best] {
+                second = Some(best);
                 best = index;
+            } else if second.is_none_or(|second| score > scores[second]) {
+                second = Some(index);
             }
         }
-        let temperature = f64::from(self.temperature);
-        let top = scores[best];
-        // Kinds further than 16 temperatures below the winner add less than 1e-7: skip them.
-        let total: f64 = scores
-            .iter()
-            .map(|&score| f64::from(score - top) / temperature)
-            .filter(|&exponent| exponent > -16.0)
-            .map(f64::exp)
-            .sum();
-        (TaskKind::ALL[best], 1.0 / total)
+        let lead = second.map_or(0, |second| scores[best] - scores[second]);
+        let confidence = 1.0 / (1.0 + (-f64::from(lead) / f64::from(self.temperature)).exp());
+        (TaskKind::ALL[best], confidence)
     }
 }
 

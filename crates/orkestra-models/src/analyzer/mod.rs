@@ -65,8 +65,9 @@ pub use learned::{BUCKETS, DENSE, encode_model};
 /// the fixture (integer arithmetic and a seeded order, so `--check` can demand the same
 /// bytes), with byte weights for the hashed words and 16-bit weights for the few hundred
 /// dense features; `model.bin` is 78 KB, read in place. The kind with the highest score wins;
-/// its confidence is the softmax probability at the model's temperature. Without any cue and
-/// with a probability under 0.5, or with no user text (an empty request, only a system
+/// its confidence is its probability against the runner-up, a logistic function of its lead
+/// at the model's temperature. Without any cue and with a confidence under 0.75, or with no
+/// user text (an empty request, only a system
 /// message, only an image), the kind is [`TaskKind::Chat`] with confidence 0.2. A build whose
 /// `model.bin` does not fit its features falls back to the rules alone: the kind with the
 /// most evidence, ties to the earlier kind in the order debugging, code review, code
@@ -205,8 +206,9 @@ const LONG_CONTEXT: u64 = 8 * 1024;
 const EVIDENCE_PRIOR: u64 = 16;
 /// The confidence of [`TaskKind::Chat`] chosen for lack of any evidence.
 const NO_EVIDENCE_CONFIDENCE: f64 = 0.2;
-/// Below this probability a learned verdict with no cue behind it is not trusted.
-const UNSURE: f64 = 0.5;
+/// Below this confidence (a lead over the runner-up of about one temperature) a learned verdict
+/// with no cue behind it is not trusted.
+const UNSURE: f64 = 0.75;
 
 /// Kinds in the order that breaks ties, as the fixture's labelling rule orders them.
 const TIE_ORDER: [TaskKind; TaskKind::COUNT] = [
