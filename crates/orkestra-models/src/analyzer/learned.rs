@@ -1,11 +1,12 @@
 //! The learned half of the kind decision: a linear model over hashed features.
 //!
-//! Every feature is a hash folded into one of [`BUCKETS`] slots: words and word pairs
-//! (lowercased; each Chinese, Japanese or Korean character is a word of its own), character
-//! trigrams, the shape of the request (code fences, turns, a system prompt, `response_format`,
-//! the length of the last user message) and the hand-written cues' evidence per kind, in
-//! logarithmic levels. The model holds one small integer weight per slot and kind; a kind's
-//! score is the sum of the weights of the features present, and the highest score wins.
+//! Dense features have a slot each among [`DENSE`]: the hand-written cues' evidence per kind in
+//! logarithmic levels, their winner, and the shape of the request (code fences, turns, a
+//! system prompt, `response_format`, the length of the last user message). When the cues are
+//! not decisive, hashed features are folded into [`BUCKETS`] slots: words and word pairs
+//! (lowercased; each Chinese, Japanese or Korean character is a word of its own) and character
+//! trigrams. The model holds one small integer weight per slot and kind; a kind's score is the
+//! sum of the weights of the features present, and the highest score wins.
 //!
 //! The weights are trained from the tuning fixture by `cargo xtask train-analyzer` (an averaged
 //! perceptron, integer arithmetic throughout, so the same fixture always gives the same bytes)
