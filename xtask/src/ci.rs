@@ -47,6 +47,10 @@ const STEPS: &[Step<Context>] = &[
         run: test,
     },
     Step {
+        name: "analyzer-model",
+        run: analyzer_model,
+    },
+    Step {
         name: "openai-python",
         run: openai_python,
     },
@@ -328,6 +332,12 @@ fn bench_smoke(cx: &Context) -> anyhow::Result<()> {
     let sh = &cx.sh;
     cmd!(sh, "cargo test --workspace --benches --locked").run()?;
     Ok(())
+}
+
+/// Retrains the task analyzer's kind model and fails if the shipped one differs (under a
+/// second), so `model.bin` is always what the tuning fixture trains.
+fn analyzer_model(cx: &Context) -> anyhow::Result<()> {
+    crate::train_analyzer::run(&cx.root, true, None)
 }
 
 fn tidy(cx: &Context) -> anyhow::Result<()> {

@@ -15,7 +15,8 @@ pub(crate) const USAGE: &str = "\
 Usage: cargo xtask <command> [flags]
 
 Commands:
-  ci [--keep-going]          Run every CI step in order: fmt, clippy, test, doctest, doc, bench-smoke, tidy.
+  ci [--keep-going]          Run every CI step in order: fmt, clippy, test, analyzer-model, openai-python,
+                             doctest, doc, bench-smoke, tidy.
                              Prints each step's wall time and a summary; exits non-zero if a step failed.
       --keep-going           Run the remaining steps after a failure and report every failed step at the end.
   tidy                       Check every workspace member: `[lints] workspace = true`, a description,
@@ -37,6 +38,16 @@ Commands:
                              that starts one with other settings), in the same rounds: c=1 added latency,
                              CPU per request, and 3 alternating closed loops on 64 connections. The
                              CPU bars (at least a third below PATH's) are checked only with it.
+  train-analyzer [--check] [--folds N]
+                             Train the task analyzer's kind model from the tuning fixture
+                             (crates/orkestra-models/tests/fixtures/analyzer/prompts.jsonl) into
+                             crates/orkestra-models/src/analyzer/model.bin.
+      --check                Train, and fail if the result differs from the shipped model.
+      --folds N              First print the accuracy of N-fold cross-validation on the tuning set.
+  analyzer-eval [--misses] FILE...
+                             Print the task analyzer's kind (per kind, with confusions), complexity
+                             and language accuracy on labelled JSONL files in the fixture's format.
+      --misses               Also list every miss, prompt by prompt.
   help                       Print this text (also `-h`, `--help`).
 
 Environment:
@@ -78,6 +89,20 @@ pub(crate) enum Command {
         litellm: bool,
         /// Another `orkestra` executable to measure beside this build's, in the same rounds.
         against: Option<PathBuf>,
+    },
+    /// Train the task analyzer's kind model.
+    TrainAnalyzer {
+        /// Fail if the trained model differs from the shipped one, instead of writing it.
+        check: bool,
+        /// Report this many folds of cross-validation first.
+        folds: Option<u32>,
+    },
+    /// The task analyzer's accuracy on labelled files.
+    AnalyzerEval {
+        /// The labelled JSONL files.
+        files: Vec<PathBuf>,
+        /// List every miss.
+        misses: bool,
     },
 }
 
@@ -197,6 +222,8 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, U
         "bench" => parse_bench(args),
         "load-mock" => parse_load_mock(args),
         "load-gateway" => parse_load_gateway(args),
+        "train-analyzer" => parse_train_analyzer(args),
+        "analyzer-eval" => parse_analyzer_eval(args),
         _ if command.starts_with('-') => Err(UsageError::UnknownFlag {
             command: "<command>",
             flag: command,
@@ -270,6 +297,40 @@ fn parse_load_gateway(mut args: impl Iterator<Item = String>) -> Result<Command,
         litellm,
         against,
     })
+}
+
+fn parse_train_analyzer(mut args: impl Iterator<Item = String>) -> Result<Command, UsageError> {
+    let mut check = false;
+    let mut folds = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--check" => check = true,
+            "--folds" => folds = Some(positive("--folds", args.next())?),
+            "-h" | "--help" => return Ok(Command::Help),
+            _ => return Err(unexpected("train-analyzer", arg)),
+        }
+    }
+    Ok(Command::TrainAnalyzer { check, folds })
+}
+
+fn parse_analyzer_eval(args: impl Iterator<Item = String>) -> Result<Command, UsageError> {
+    let mut files = Vec::new();
+    let mut misses = false;
+    for arg in args {
+        match arg.as_str() {
+            "--misses" => misses = true,
+            "-h" | "--help" => return Ok(Command::Help),
+            _ if arg.starts_with('-') => return Err(unexpected("analyzer-eval", arg)),
+            _ => files.push(PathBuf::from(arg)),
+        }
+    }
+    if files.is_empty() {
+        return Err(UsageError::MissingValue {
+            flag: "FILE",
+            value: None,
+        });
+    }
+    Ok(Command::AnalyzerEval { files, misses })
 }
 
 fn positive(flag: &'static str, value: Option<String>) -> Result<u32, UsageError> {

@@ -2,14 +2,19 @@
 //!
 //! Everything CI does lives here, in Rust, so a contributor runs exactly what CI runs with one command:
 //!
-//! - `cargo xtask ci [--keep-going]` runs every CI step in order (format, lints, tests, doctests, docs,
-//!   bench smoke runs, tidy), prints each step's wall time and a summary, and fails if any step failed;
+//! - `cargo xtask ci [--keep-going]` runs every CI step in order (format, lints, tests, the
+//!   analyzer model check, the OpenAI client tests, doctests, docs, bench smoke runs, tidy), prints
+//!   each step's wall time and a summary, and fails if any step failed;
 //! - `cargo xtask tidy` checks the workspace conventions every member package must follow;
 //! - `cargo xtask bench [crate] [-- <criterion args>]` runs criterion benches;
 //! - `cargo xtask load-mock [--seconds N] [--connections N]` load-tests the simulator with wrk;
 //! - `cargo xtask load-gateway [--seconds N] [--no-litellm] [--against PATH]` measures the gateway's added latency,
 //!   throughput, memory and burst time against the simulator directly, a bare HTTP hop and
 //!   LiteLLM's proxy;
+//! - `cargo xtask train-analyzer [--check] [--folds N]` trains the task analyzer's kind model from
+//!   the tuning fixture (`--check`: fails if it differs from the shipped one);
+//! - `cargo xtask analyzer-eval [--misses] FILE...` prints the task analyzer's accuracy on
+//!   labelled files;
 //! - `cargo xtask help` prints the usage text.
 //!
 //! Commands are spawned with `xshell`'s `cmd!`, which never splits arguments through a shell,
@@ -26,6 +31,7 @@ mod load_gateway;
 mod load_mock;
 mod openai_client;
 mod tidy;
+mod train_analyzer;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -74,6 +80,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             litellm,
             against,
         } => load_gateway::run(&root, seconds, litellm, against.as_deref()),
+        Command::TrainAnalyzer { check, folds } => train_analyzer::run(&root, check, folds),
+        Command::AnalyzerEval { files, misses } => train_analyzer::eval(&files, misses),
     }
 }
 

@@ -89,6 +89,7 @@ fn ci_runs_the_documented_steps_in_order() {
             "fmt",
             "clippy",
             "test",
+            "analyzer-model",
             "openai-python",
             "doctest",
             "doc",

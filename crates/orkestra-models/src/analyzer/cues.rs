@@ -54,7 +54,7 @@ pub(super) enum Cue {
 }
 
 /// The Latin-script languages told apart by stopwords, in mask bit order.
-pub(super) const LATIN: [&str; 6] = ["en", "es", "fr", "de", "it", "pt"];
+pub(super) const LATIN: [&str; 8] = ["en", "es", "fr", "de", "it", "pt", "nl", "pl"];
 
 const EN: u8 = 1;
 const ES: u8 = 1 << 1;
@@ -62,6 +62,8 @@ const FR: u8 = 1 << 2;
 const DE: u8 = 1 << 3;
 const IT: u8 = 1 << 4;
 const PT: u8 = 1 << 5;
+const NL: u8 = 1 << 6;
+const PL: u8 = 1 << 7;
 
 use Cue::{
     CodeNoun, Constraint, Failure, Fence, Hard, InlineCode, JsonDemand, Kind, Math, NaturalLang,
@@ -199,6 +201,21 @@ pub(super) const GROUPS: &[Group] = &[
         words: &["os", "um", "uma", "não", "em", "na", "ao", "você", "seu", "sua", "são", "também",
             "muito", "mas", "é", "isso", "isto", "pelo", "pela", "abaixo", "~ã", "~õ", "~ção",
             "~ções"],
+    },
+    // Dutch and Polish: only words and letters no other language of the table shares, so
+    // adding them takes nothing from the others.
+    Group {
+        cues: &[Stopword(NL)],
+        words: &["het", "een", "ik", "niet", "voor", "mijn", "deze", "dit", "ook", "naar", "bij",
+            "maar", "kun", "kunt", "wordt", "heb", "hebben", "nog", "jullie", "onze", "ons",
+            "graag", "bedankt", "hoe", "wat", "zijn", "zij", "wij", "moet", "welke", "kan", "aan",
+            "op", "van", "dat", "geen", "waar"],
+    },
+    Group {
+        cues: &[Stopword(PL)],
+        words: &["nie", "się", "jest", "że", "jak", "czy", "dla", "ale", "tak", "jestem", "proszę",
+            "moja", "mój", "być", "oraz", "który", "która", "które", "dzień",
+            "~ą", "~ę", "~ł", "~ś", "~ż", "~ź", "~ć", "~ń"],
     },
     // Code: fences and syntax.
     Group {
@@ -434,6 +451,156 @@ pub(super) const GROUPS: &[Group] = &[
     Group {
         cues: &[Question],
         words: &["?"],
+    },
+    // Vocabulary added with the grown fixture (tuning split only): more languages (Dutch,
+    // Polish), more casual and business phrasing.
+    Group {
+        cues: &[Kind(Summarization, 4)],
+        words: &["sum up", "sums up", "boil down", "boil this down", "short version", "korter",
+            "samenvat*", "streść", "streszcz*", "podsumuj", "worum geht es", "de qué trata",
+            "de quoi parle", "di cosa parla", "sobre o que", "riassunto", "resúm*", "resume em",
+            "resume en", "plot of", "kurz zusammen", "zusammen."],
+    },
+    Group {
+        cues: &[Kind(Summarization, 2)],
+        words: &["most important points", "shorten", "short recap", "2-3 lines", "en una frase", "en quelques lignes",
+            "em duas frases"],
+    },
+    Group {
+        cues: &[Kind(Reasoning, 4)],
+        words: &["wahrscheinlichkeit", "probabilidad", "probabilité", "probabilità",
+            "вероятност*", "概率", "確率", "확률", "prawdopodobieństw*", "prime", "primzahl*",
+            "nombre premier", "número primo", "numero primo", "素数", "质数", "angle",
+            "fermi estimate", "monty hall", "knights", "knaves", "statistically significant",
+            "z-test", "p-value", "time complexity", "quadratwurzel", "square root", "racine carrée",
+            "raíz cuadrada", "average speed", "velocidad media", "vitesse moyenne", "zinsen",
+            "juros", "intereses", "gedeeld door", "divided by", "求它", "求这个"],
+    },
+    Group {
+        cues: &[Kind(Reasoning, 2)],
+        words: &["arrive", "speed", "wie viel", "wieviel", "cuánto",
+            "cuántos", "hoeveel", "quanti", "quante", "ile", "minutes in", "seconds in",
+            "show the calculation", "show working", "show your work", "show the derivation",
+            "rechenweg", "détaille", "explain the trap", "trick question"],
+    },
+    Group {
+        cues: &[Kind(Classification, 4)],
+        words: &["positief", "negatief", "pozytywn*", "negatywn*", "положительн*", "отрицательн*",
+            "积极", "消极", "正面", "负面", "tóxico", "toxique", "tossico", "formal or informal",
+            "fact or opinion", "detect the language", "welche sprache", "qué idioma", "quelle langue", "sarcasm",
+            "phishing", "urgency", "kategorisiere", "przypisz", "queja", "réclamation"],
+    },
+    Group {
+        cues: &[Review],
+        words: &["would you approve", "approve", "second opinion", "opinas", "was hältst du",
+            "qu'en penses-tu", "cosa ne pensi", "o que acha", "thoughts on", "naming",
+            "idiomatique", "idiomatisch", "idiomático", "idiomatico", "relis", "revisione",
+            "revisión", "poprawny", "czytelny", "good way to", "right way to", "ok to merge",
+            "safe to merge", "before merging", "gute art", "bien usar",
+            "good practice*", "ever ok", "should i use", "assess", "rate my",
+            "nitpick", "design review", "sanity check", "améliorerais", "zmienił*", "co byś",
+            "would you ship", "anything i should worry", "evaluate",
+            "eficiente", "optimale", "efficace", "评审", "审核", "看看"],
+    },
+    Group {
+        cues: &[Failure(4)],
+        words: &["fatal:", "npm err", "permission denied", "error response from daemon", "allowed memory size", "cannot read propert*", "non-fast-forward",
+            "command not found", "has no attribute", "could not be found",
+            "crashloop*", "authentication failed", "status code 5", "returns 500",
+            "white screen", "blank screen"],
+    },
+    Group {
+        cues: &[Failure(2)],
+        words: &["off by", "duplicate rows", "stopped working", "stopped", "suddenly",
+            "since the update", "since yesterday", "after the update", "seit dem update",
+            "desde que", "depuis", "keeps", "drain*", "disconnect*", "desconecta*",
+            "não carrega", "rejected", "refused", "denied", "doesn't show",
+            "won't start", "slow", "lento", "langsam", "lent", "too slow", "timeout",
+            "lag*", "hang",
+            "re-renders", "runs twice", "twice"],
+    },
+    Group {
+        cues: &[Kind(Extraction, 4)],
+        words: &["tabla", "tabelle", "tableau", "tabela", "table with", "csv with", "wyciągnij", "вытащи", "Вытащи",
+            "抜き出", "抽取", "json list", "json-liste",
+            "json objects", "lies aus", "aus dieser", "fill in"],
+    },
+    Group {
+        cues: &[Translate],
+        words: &["przetłumacz*", "vertaal*", "hoe zeg je", "mean in english", "means in english",
+            "auf englisch", "en inglés", "en anglais", "em inglês", "na angielski", "по-английски"],
+    },
+    Group {
+        cues: &[NaturalLang],
+        words: &["engels", "angielski", "duits", "frans", "niemiecki", "hiszpańsk*",
+            "koreanisch", "polnisch", "polonais", "polaco", "holandés", "néerlandais",
+            "niederländisch", "turc", "türkisch"],
+    },
+    Group {
+        cues: &[Kind(CreativeWriting, 4)],
+        words: &["wierszyk", "wiersz*", "gedichtje", "キャッチコピー", "文案", "祝福", "invitation",
+            "linkedin post", "instagram caption*", "captions", "cover letter", "welcome message",
+            "play script", "stand-up", "rap verse", "apology email", "push notifications",
+            "lore", "opening chapter", "eslogan", "titulares"],
+    },
+    Group {
+        cues: &[Kind(CreativeWriting, 2)],
+        words: &["announcing", "announcement", "name ideas", "punny", "puns", "witty", "warm",
+            "heartfelt message", "motivational", "newsletter"],
+    },
+    Group {
+        cues: &[Failure(4)],
+        words: &["connection refused", "verification failed", "refusing to"],
+    },
+    Group {
+        cues: &[Failure(2)],
+        words: &["błąd", "fout", "doppelt", "drains", "404", "502"],
+    },
+    Group {
+        cues: &[Kind(Classification, 4)],
+        words: &["arnaque", "scam", "obraźliw*", "offensive", "department should", "active or passive", "positiva", "negativa", "positivi",
+            "negativi", "clickbait", "fake or genuine"],
+    },
+    Group {
+        cues: &[Review],
+        words: &["pratique", "bad code", "bewerte", "bewerten", "você acha", "threat-review",
+            "reviewing", "nitpicks"],
+    },
+    Group {
+        cues: &[CodeNoun],
+        words: &["command", "comando", "commande", "befehl", "cron", "github action",
+            "crontab", "formula", "formel", "fórmula"],
+    },
+    Group {
+        cues: &[Kind(Summarization, 2)],
+        words: &["tighten", "main arguments", "key decisions"],
+    },
+    Group {
+        cues: &[Kind(CreativeWriting, 4)],
+        words: &["couplet", "tweet thread", "uitnodiging", "grappige", "grappig", "eulogy",
+            "auto reply", "404 page"],
+    },
+    Group {
+        cues: &[Kind(Chat, 2)],
+        words: &["différence entre", "c'est quoi", "lohnt sich", "time zone", "should i learn",
+            "explique-moi", "explica", "erkläre", "spiega", "wyjaśnij", "leg uit", "diferencia",
+            "unterschied"],
+    },
+    Group {
+        cues: &[Translate],
+        words: &["по-испански", "по-немецки", "по-французски", "по-итальянски"],
+    },
+    Group {
+        cues: &[Kind(Reasoning, 4)],
+        words: &["diagonal", "rectangle", "rectángulo", "rettangolo", "rechteck"],
+    },
+    Group {
+        cues: &[Kind(Classification, 4)],
+        words: &["par thème", "por tema", "nach thema", "per tema", "folder"],
+    },
+    Group {
+        cues: &[Kind(Extraction, 4)],
+        words: &["hashtags", "table of"],
     },
     // Complexity.
     Group {

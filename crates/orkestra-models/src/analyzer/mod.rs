@@ -1,11 +1,15 @@
 //! The task analyzer: a chat request in, a [`TaskProfile`] out.
 //!
 //! The analyzer reads the messages once, with one keyword automaton and one pass over the
-//! bytes, and turns what it found into a profile. It is a set of documented rules, not a
-//! model: [`TaskAnalyzer`] says how it decides, so a surprising profile can be traced to the
-//! words that caused it.
+//! bytes, and turns what it found into a profile. Complexity, tokens, needs and language are
+//! documented rules; the kind is decided by a small linear model (trained from the labelled
+//! fixture by `cargo xtask train-analyzer` and shipped as `model.bin`) that reads the rules'
+//! evidence per kind, the shape of the request and, when that evidence is not decisive, the
+//! words of the request. [`TaskAnalyzer`] says how it decides, and [`labelled`] measures it.
 
 mod cues;
+pub mod labelled;
+mod learned;
 mod script;
 mod table;
 mod tokens;
@@ -21,6 +25,9 @@ use crate::task::{Complexity, ComplexitySignal, Language, Needs, TaskKind, TaskP
 use cues::{Cue, GROUPS, LATIN};
 use script::{SCRIPTS, Script, UNITS_PER_TOKEN};
 use table::{Spelling, Table};
+
+#[doc(hidden)]
+pub use learned::{BUCKETS, DENSE, encode_model};
 
 /// Builds [`TaskProfile`]s; build one and share it, construction compiles the keyword tables.
 ///
@@ -44,12 +51,28 @@ use table::{Spelling, Table};
 ///   debugging wherever they appear, so "summarize this error log" is debugging; weaker
 ///   symptoms (error, wrong, fix, why does) count only next to code or a marker.
 ///
-/// The kind with the most evidence wins; ties go to the earlier kind in the order debugging,
-/// code review, code generation, translation, classification, extraction, summarization,
-/// reasoning, creative writing, chat. The confidence is the winner's share of all evidence,
-/// shrunk towards zero when the evidence is thin. With no evidence at all, or no user text
-/// (an empty request, only a system message, only an image), the kind is
-/// [`TaskKind::Chat`] with confidence 0.2.
+/// This evidence per kind is the main input of a learned linear model, which decides: each
+/// kind's evidence and share in logarithmic levels, the evidence's winner, the combined
+/// features above, and the request's shape (code fence, code syntax, system prompt, user
+/// turns, `response_format` and a JSON schema, tools, an image, JSON asked for in words, steps,
+/// maths, constraints, the length of the last user message). When the winner does not lead
+/// the runner-up two to one, the model also reads words: the words and word pairs of the last
+/// user message's opening paragraph (up to 96 bytes) and of a closing paragraph, its first two
+/// words, the character trigrams of its first 32 bytes, and the first words of the system
+/// prompt and of earlier user turns; each Chinese, Japanese or Korean character is a word.
+/// Words are hashed as they are read (FxHash-like, no allocation) into 4,096 slots. The model
+/// is an averaged perceptron trained by `cargo xtask train-analyzer` from the tuning split of
+/// the fixture (integer arithmetic and a seeded order, so `--check` can demand the same
+/// bytes), with byte weights for the hashed words and 16-bit weights for the few hundred
+/// dense features; `model.bin` is 78 KB, read in place. The kind with the highest score wins;
+/// its confidence is its probability against the runner-up, a logistic function of its lead
+/// at the model's temperature. Without any cue and with a confidence under 0.75, or with no
+/// user text (an empty request, only a system
+/// message, only an image), the kind is [`TaskKind::Chat`] with confidence 0.2. A build whose
+/// `model.bin` does not fit its features falls back to the rules alone: the kind with the
+/// most evidence, ties to the earlier kind in the order debugging, code review, code
+/// generation, translation, classification, extraction, summarization, reasoning, creative
+/// writing, chat.
 ///
 /// **Complexity.** Points for a long prompt (one to three, at lengths that depend on the kind:
 /// 60, 200 and 600 estimated tokens for code; 35, 150, 500 for reasoning, writing and chat;
@@ -74,10 +97,10 @@ use table::{Spelling, Table};
 /// ([`Needs::preferred`]): words are a guess, and a model without JSON mode can still answer.
 ///
 /// **Language.** Chinese, Japanese, Korean, Russian, Ukrainian, Arabic, Hindi, Greek, Hebrew
-/// and Thai by their characters; English, Spanish, French, German, Italian and Portuguese by
-/// their common short words and accented letters in the first 240 bytes of each user message,
-/// before any code fence and outside inline code. User messages only, the last one weighted
-/// most; [`Language::UNDETERMINED`] when nothing tells.
+/// and Thai by their characters; English, Spanish, French, German, Italian, Portuguese, Dutch
+/// and Polish by their common short words and accented letters in the first 240 bytes of each
+/// user message, before any code fence and outside inline code. User messages only, the last
+/// one weighted most; [`Language::UNDETERMINED`] when nothing tells.
 ///
 /// Long messages are searched in their first 6 KiB and last 2 KiB; tokens are counted over
 /// the whole text.
@@ -89,6 +112,8 @@ pub struct TaskAnalyzer {
     /// messages: a few hundred bytes tell the language, and these words are frequent enough
     /// that finding all of them would cost more than the rest of the analysis.
     stopwords: Table,
+    /// The learned kind model, when one fitting this build's features is shipped.
+    model: Option<learned::Model>,
 }
 
 /// How much a message's words count, by who wrote it and where it sits.
@@ -181,6 +206,9 @@ const LONG_CONTEXT: u64 = 8 * 1024;
 const EVIDENCE_PRIOR: u64 = 16;
 /// The confidence of [`TaskKind::Chat`] chosen for lack of any evidence.
 const NO_EVIDENCE_CONFIDENCE: f64 = 0.2;
+/// Below this confidence (a lead over the runner-up of about one temperature) a learned verdict
+/// with no cue behind it is not trusted.
+const UNSURE: f64 = 0.75;
 
 /// Kinds in the order that breaks ties, as the fixture's labelling rule orders them.
 const TIE_ORDER: [TaskKind; TaskKind::COUNT] = [
@@ -305,18 +333,73 @@ impl TaskAnalyzer {
         Self {
             keywords: Table::build(&keywords),
             stopwords: Table::build(&split(&language_cue)),
+            model: learned::Model::builtin(),
         }
     }
 
     /// Profiles a request.
     pub fn analyze(&self, request: &ChatRequest) -> TaskProfile {
+        self.with_input(request, |input| {
+            decide(
+                input.evidence,
+                self.kind(input),
+                request.output_limit(),
+                request.wants_json(),
+                input.tools,
+            )
+        })
+    }
+
+    /// The slots and values of the learned model's features of `request`, in order, for
+    /// training it.
+    #[doc(hidden)]
+    pub fn kind_features(&self, request: &ChatRequest, features: &mut Vec<(u32, i32)>) {
+        self.with_input(request, |input| {
+            learned::for_each_feature(input, &mut |slot, value| features.push((slot, value)));
+        });
+    }
+
+    /// Gathers the evidence of `request` and hands it, with what the learned model reads, to
+    /// `then`.
+    fn with_input<R>(
+        &self,
+        request: &ChatRequest,
+        then: impl FnOnce(&learned::Input<'_>) -> R,
+    ) -> R {
         let (evidence, tools) = self.gather(request);
-        decide(
-            &evidence,
-            request.output_limit(),
-            request.wants_json(),
+        let cues = cue_scores(&evidence);
+        let visit = |visit: &mut dyn FnMut(Role, &str)| {
+            for message in &request.messages {
+                visit(message.role, first_text(message));
+            }
+        };
+        then(&learned::Input {
+            messages: &visit,
+            evidence: &evidence,
+            cues: &cues,
+            response_format: request.response_format.is_some(),
+            schema: request.wants_json(),
             tools,
-        )
+        })
+    }
+
+    /// The kind and the confidence in it: the learned model's verdict when one is shipped,
+    /// else the cues'.
+    fn kind(&self, input: &learned::Input<'_>) -> (TaskKind, f64) {
+        let evidence = input.evidence;
+        if !evidence.user_text {
+            return (TaskKind::Chat, NO_EVIDENCE_CONFIDENCE);
+        }
+        let Some(model) = self.model else {
+            return cue_choice(input.cues);
+        };
+        let (kind, confidence) = model.decide(&model.scores(input));
+        // Without a single cue the model reads only n-grams; an unsure verdict then falls back
+        // to chat, the kind of everything else, as the cues alone would.
+        if input.cues.iter().all(|&score| score == 0) && confidence < UNSURE {
+            return (TaskKind::Chat, NO_EVIDENCE_CONFIDENCE);
+        }
+        (kind, confidence)
     }
 
     /// Reads every message and tool of a request; returns the evidence and whether the
@@ -368,7 +451,17 @@ impl TaskAnalyzer {
             ..Evidence::default()
         };
         self.scan(prompt, Source::LAST_USER, &mut evidence);
-        decide(&evidence, None, false, false)
+        let cues = cue_scores(&evidence);
+        let visit = |visit: &mut dyn FnMut(Role, &str)| visit(Role::User, prompt);
+        let input = learned::Input {
+            messages: &visit,
+            evidence: &evidence,
+            cues: &cues,
+            response_format: false,
+            schema: false,
+            tools: false,
+        };
+        decide(&evidence, self.kind(&input), None, false, false)
     }
 
     /// Gathers the evidence of one text.
@@ -591,16 +684,12 @@ impl Evidence {
 /// Turns the evidence into a profile.
 fn decide(
     evidence: &Evidence,
+    (kind, confidence): (TaskKind, f64),
     output_limit: Option<u32>,
     wants_json: bool,
     tools: bool,
 ) -> TaskProfile {
     let input_tokens = tokens::input((evidence.tokens, evidence.units));
-    let (kind, confidence) = if evidence.user_text {
-        choose_kind(evidence)
-    } else {
-        (TaskKind::Chat, NO_EVIDENCE_CONFIDENCE)
-    };
     let mut complexity_signals = Vec::new();
     let complexity = if evidence.user_text {
         complexity(
@@ -643,8 +732,8 @@ fn decide(
     }
 }
 
-/// Picks the kind with the most evidence and the confidence in it.
-fn choose_kind(evidence: &Evidence) -> (TaskKind, f64) {
+/// The cues' evidence per kind, after the rules that combine features into kinds.
+fn cue_scores(evidence: &Evidence) -> [u64; TaskKind::COUNT] {
     let mut scores = evidence.kinds;
     let feature = |feature: Feature| evidence.features[feature as usize];
     let slot = |kind: TaskKind| kind as usize;
@@ -689,7 +778,12 @@ fn choose_kind(evidence: &Evidence) -> (TaskKind, f64) {
     if failure > 0 || code_present || code_context > 0 {
         scores[slot(TaskKind::Debugging)] += symptom;
     }
+    scores
+}
 
+/// Picks the kind with the most cue evidence and the confidence in it.
+fn cue_choice(scores: &[u64; TaskKind::COUNT]) -> (TaskKind, f64) {
+    let slot = |kind: TaskKind| kind as usize;
     let total: u64 = scores.iter().sum();
     if total == 0 {
         return (TaskKind::Chat, NO_EVIDENCE_CONFIDENCE);
@@ -937,6 +1031,21 @@ fn floor_boundary(text: &str, at: usize) -> usize {
         at -= 1;
     }
     at
+}
+
+/// The text of a message the learned model reads: its content, or its first text part.
+fn first_text(message: &orkestra_core::Message) -> &str {
+    match &message.content {
+        Some(Content::Text(text)) => text,
+        Some(Content::Parts(parts)) => parts
+            .iter()
+            .find_map(|part| match part {
+                ContentPart::Text { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .unwrap_or_default(),
+        None => "",
+    }
 }
 
 /// Token units of a JSON schema: its keys and strings, without serializing it.

@@ -1,9 +1,8 @@
-use std::fmt::Write as _;
-
-use orkestra_core::{ChatRequest, Content, ContentPart, ImageUrl, Message, Tool};
+use orkestra_core::{ChatRequest, Content, ContentPart, ImageUrl, Message};
 use proptest::prelude::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::labelled::{Labelled, Report, excerpt};
 use super::*;
 
 /// One analyzer for all tests: building it compiles the automaton.
@@ -17,74 +16,16 @@ fn analyzer() -> &'static TaskAnalyzer {
 // The labelled fixture.
 // ---------------------------------------------------------------------------------------------
 
+/// The tuning split: what the cues were written against and the learned model is trained on.
 const FIXTURE: &str = include_str!("../../tests/fixtures/analyzer/prompts.jsonl");
-
-/// One labelled prompt of the fixture.
-struct Labelled {
-    line: usize,
-    kind: TaskKind,
-    complexity: Complexity,
-    language: Option<String>,
-    request: ChatRequest,
-}
+/// The untouched split: never trained or tuned on; only its overall figures are looked at.
+const UNTOUCHED: &str = include_str!("../../tests/fixtures/analyzer/untouched.jsonl");
+/// The prompts of the tuning split written before the split existed, which the cues were
+/// written against; every later prompt went to one split or the other by [`in_untouched_split`].
+const PRE_SPLIT: usize = 252;
 
 fn fixture() -> Vec<Labelled> {
-    FIXTURE
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(index, line)| {
-            let value: Value = serde_json::from_str(line)
-                .unwrap_or_else(|err| panic!("fixture line {}: {err}", index + 1));
-            let field = |name: &str| value.get(name).cloned().unwrap_or(Value::Null);
-            let messages: Vec<Message> = serde_json::from_value(field("messages"))
-                .unwrap_or_else(|err| panic!("fixture line {}: messages: {err}", index + 1));
-            let mut request = ChatRequest::new("auto", messages);
-            if let Some(format) = value.get("response_format") {
-                request.response_format = Some(format.clone());
-            }
-            if let Some(tools) = value.get("tools") {
-                let tools: Vec<Tool> = serde_json::from_value(tools.clone())
-                    .unwrap_or_else(|err| panic!("fixture line {}: tools: {err}", index + 1));
-                request.tools = Some(tools);
-            }
-            Labelled {
-                line: index + 1,
-                kind: serde_json::from_value(field("kind"))
-                    .unwrap_or_else(|err| panic!("fixture line {}: kind: {err}", index + 1)),
-                complexity: serde_json::from_value(field("complexity"))
-                    .unwrap_or_else(|err| panic!("fixture line {}: complexity: {err}", index + 1)),
-                language: value
-                    .get("language")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                request,
-            }
-        })
-        .collect()
-}
-
-/// The first words of the last user message, for the report.
-fn excerpt(request: &ChatRequest) -> String {
-    let text = request
-        .messages
-        .iter()
-        .rev()
-        .find(|message| message.role == Role::User)
-        .map(Message::text)
-        .unwrap_or_default();
-    text.chars()
-        .take(70)
-        .map(|c| if c == '\n' { ' ' } else { c })
-        .collect()
-}
-
-fn percent(hits: usize, total: usize) -> f64 {
-    if total == 0 {
-        100.0
-    } else {
-        100.0 * hits as f64 / total as f64
-    }
+    labelled::parse(FIXTURE).unwrap_or_else(|err| panic!("prompts.jsonl:{err}"))
 }
 
 #[test]
@@ -117,111 +58,6 @@ fn fixture_is_large_and_varied_enough() {
     );
 }
 
-/// What the analyzer got right on the fixture, with every miss.
-#[derive(Default)]
-struct Report {
-    per_kind: [(usize, usize); TaskKind::COUNT],
-    total: usize,
-    kind_hits: usize,
-    language_hits: usize,
-    language_total: usize,
-    complexity_hits: usize,
-    complexity_near: usize,
-    misses: String,
-}
-
-impl Report {
-    fn add(&mut self, item: &Labelled, profile: &TaskProfile) {
-        self.total += 1;
-        let slot = &mut self.per_kind[item.kind as usize];
-        slot.1 += 1;
-        if profile.kind == item.kind {
-            slot.0 += 1;
-            self.kind_hits += 1;
-        } else {
-            let _ = writeln!(
-                self.misses,
-                "  kind  line {:>3}: want {:<16} got {:<16} ({:.2}) {}",
-                item.line,
-                item.kind.as_str(),
-                profile.kind.as_str(),
-                profile.confidence,
-                excerpt(&item.request)
-            );
-        }
-        if let Some(code) = &item.language {
-            self.language_total += 1;
-            if profile.language.code() == code {
-                self.language_hits += 1;
-            } else {
-                let _ = writeln!(
-                    self.misses,
-                    "  lang  line {:>3}: want {code:<3} got {:<3} {}",
-                    item.line,
-                    profile.language,
-                    excerpt(&item.request)
-                );
-            }
-        }
-        if profile.complexity == item.complexity {
-            self.complexity_hits += 1;
-        } else {
-            let _ = writeln!(
-                self.misses,
-                "  cplx  line {:>3}: want {:<6} got {:<6} {:?}",
-                item.line, item.complexity, profile.complexity, profile.complexity_signals
-            );
-        }
-        if (profile.complexity as i32 - item.complexity as i32).abs() <= 1 {
-            self.complexity_near += 1;
-        }
-    }
-
-    fn kind_accuracy(&self) -> f64 {
-        percent(self.kind_hits, self.total)
-    }
-
-    fn language_accuracy(&self) -> f64 {
-        percent(self.language_hits, self.language_total)
-    }
-
-    fn complexity_accuracy(&self) -> f64 {
-        percent(self.complexity_hits, self.total)
-    }
-}
-
-impl std::fmt::Display for Report {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "task analyzer accuracy on the labelled fixture")?;
-        writeln!(
-            f,
-            "  {:<18} {:>5} {:>7} {:>8}",
-            "kind", "right", "of", "accuracy"
-        )?;
-        for kind in TaskKind::ALL {
-            let (hits, count) = self.per_kind[kind as usize];
-            let accuracy = percent(hits, count);
-            writeln!(
-                f,
-                "  {:<18} {hits:>5} {count:>7} {accuracy:>7.1}%",
-                kind.as_str()
-            )?;
-        }
-        let rows = [
-            ("overall kind", self.kind_hits, self.total),
-            ("language", self.language_hits, self.language_total),
-            ("complexity", self.complexity_hits, self.total),
-        ];
-        for (name, hits, total) in rows {
-            let accuracy = percent(hits, total);
-            writeln!(f, "  {name:<18} {hits:>5} {total:>7} {accuracy:>7.1}%")?;
-        }
-        let near = percent(self.complexity_near, self.total);
-        writeln!(f, "  complexity within one level: {near:.1}%")?;
-        write!(f, "misses:\n{}", self.misses)
-    }
-}
-
 /// Accuracy on the labelled fixture: kind (overall and per kind), language and complexity,
 /// printed as a table with every miss, so a regression shows which prompts moved.
 #[test]
@@ -229,7 +65,7 @@ fn accuracy_on_the_labelled_fixture() {
     let analyzer = analyzer();
     // `ANALYZER_DUMP=1` prints every profile and its evidence, to study the rules.
     let dump = std::env::var_os("ANALYZER_DUMP").is_some();
-    let mut report = Report::default();
+    let mut report = Report::with_misses();
     for item in &fixture() {
         let profile = analyzer.analyze(&item.request);
         if dump {
@@ -249,7 +85,7 @@ fn accuracy_on_the_labelled_fixture() {
         }
         report.add(item, &profile);
     }
-    eprintln!("\n{report}");
+    eprintln!("\ntask analyzer accuracy on the labelled fixture\n{report}");
     let (kind, language, complexity) = (
         report.kind_accuracy(),
         report.language_accuracy(),
@@ -265,6 +101,75 @@ fn accuracy_on_the_labelled_fixture() {
         "complexity accuracy {complexity:.1}% is below 60%"
     );
 }
+
+/// Whether a prompt written after the split was decided belongs to the untouched split: FNV-1a
+/// (64 bits) of a seed and the line's bytes, below 40 in 100.
+fn in_untouched_split(line: &str) -> bool {
+    let hash = b"orkestra analyzer split 1\n"
+        .iter()
+        .chain(line.as_bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    hash % 100 < 40
+}
+
+#[test]
+fn the_split_is_the_documented_one() {
+    let tuning: Vec<&str> = FIXTURE
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    let untouched: Vec<&str> = UNTOUCHED
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    for (index, line) in tuning.iter().enumerate().skip(PRE_SPLIT) {
+        assert!(
+            !in_untouched_split(line),
+            "prompts.jsonl line {} belongs to the untouched split",
+            index + 1
+        );
+    }
+    for (index, line) in untouched.iter().enumerate() {
+        assert!(
+            in_untouched_split(line),
+            "untouched.jsonl line {} belongs to the tuning split",
+            index + 1
+        );
+        assert!(
+            !tuning.contains(line),
+            "untouched.jsonl line {} is also in prompts.jsonl",
+            index + 1
+        );
+    }
+    assert!(
+        untouched.len() >= 250,
+        "only {} untouched prompts",
+        untouched.len()
+    );
+}
+
+/// Accuracy on the untouched split, the figure that says how the analyzer generalises. Only
+/// the totals are printed: looking at its misses one by one would be tuning on it.
+///
+/// Issue 14's bar is 85%; this build reaches 78.4% (254 of 324), so the test guards that figure
+/// against regressions instead of claiming the bar: see `docs/performance.md` for what is left.
+#[test]
+fn accuracy_on_the_untouched_split() {
+    let labelled = labelled::parse(UNTOUCHED).unwrap_or_else(|err| panic!("untouched.jsonl:{err}"));
+    let mut report = Report::default();
+    report.score(analyzer(), &labelled);
+    eprintln!("\ntask analyzer accuracy on the untouched split\n{report}");
+    let kind = report.kind_accuracy();
+    assert!(
+        kind >= UNTOUCHED_FLOOR,
+        "kind accuracy {kind:.1}% is below {UNTOUCHED_FLOOR}% (the issue's bar is 85%)"
+    );
+}
+
+/// The untouched split's kind accuracy this build reaches, rounded down.
+const UNTOUCHED_FLOOR: f64 = 78.0;
 
 // ---------------------------------------------------------------------------------------------
 // Focused behaviour.
