@@ -16,6 +16,8 @@
 //! - [`clock`]: the [`Clock`] trait, [`SystemClock`] and [`ManualClock`].
 //! - [`located`]: [`Located`], a problem in a user's file as `FILE:LINE:COLUMN: KEY: message`,
 //!   and [`plain_words`], which says serde's messages for the people who edit the files.
+//! - [`json`]: the hot path's JSON: chat bodies read and written with SIMD string scanning,
+//!   the same bytes and values as `serde_json`.
 //!
 //! # Example
 //!
